@@ -1,0 +1,22 @@
+export {
+  Broker,
+  redactUrl,
+  type BrokerEvents,
+  type BrokerOptions,
+  type BrokerState,
+} from './broker.js';
+export {
+  Consumer,
+  type ConsumerOptions,
+  type MessageHandler,
+  type Settlement,
+} from './consumer.js';
+export { Publisher, type OutgoingMessage, type PublisherOptions } from './publisher.js';
+export {
+  declareTopology,
+  deleteTopology,
+  topologyNames,
+  type RetryTier,
+  type TopologyNames,
+  type TopologyOptions,
+} from './topology.js';

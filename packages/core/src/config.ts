@@ -1,0 +1,564 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { parseByteSize, parseCidr, parseDurationMs, type Cidr } from './units.js';
+
+/**
+ * One environment variable: its schema, its documentation and whether it is a secret.
+ * The table below is the single source of the configuration: `loadConfig` validates against it,
+ * the README's configuration table is checked against it, and the compose and Kubernetes tests
+ * check that every variable they set exists here.
+ */
+export interface VariableSpec {
+  readonly description: string;
+  /** The default, as it would be written in the environment; absent when there is none. */
+  readonly default?: string;
+  readonly secret?: boolean;
+  readonly group: 'broker' | 'ingress' | 'source' | 'backup' | 'worker' | 'all';
+}
+
+const list = (raw: string): string[] =>
+  raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+
+const bool = z.stringbool({
+  truthy: ['true', '1', 'yes', 'on'],
+  falsy: ['false', '0', 'no', 'off'],
+});
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
+const urlString = z.string().refine((value) => URL.canParse(value), 'must be a URL');
+const optionalUrl = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value))
+  .refine((value) => value === undefined || URL.canParse(value), 'must be a URL');
+const duration = z.string().transform((raw, ctx) => {
+  try {
+    return parseDurationMs(raw);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+function prefixed<P extends string, T extends Record<string, unknown>>(
+  prefix: P,
+  vars: T,
+): { [K in keyof T & string as `${P}${K}`]: T[K] } {
+  return Object.fromEntries(
+    Object.entries(vars).map(([name, value]) => [prefix + name, value]),
+  ) as {
+    [K in keyof T & string as `${P}${K}`]: T[K];
+  };
+}
+
+function s3Variables<S extends 'SOURCE' | 'DEST'>(side: S, group: 'source' | 'backup') {
+  const what = side === 'SOURCE' ? 'source' : 'backup';
+  return prefixed(`${side}_S3_`, {
+    ENDPOINT: {
+      spec: {
+        group,
+        description: `S3 endpoint of the ${what} (empty: AWS S3 of the region)`,
+      },
+      schema: optionalUrl,
+    },
+    REGION: {
+      spec: { group, description: `Region of the ${what} endpoint`, default: 'us-east-1' },
+      schema: z.string().min(1),
+    },
+    ACCESS_KEY_ID: {
+      spec: { group, description: `Access key of the ${what} (empty: the SDK's default chain)` },
+      schema: optionalString,
+    },
+    SECRET_ACCESS_KEY: {
+      spec: { group, description: `Secret key of the ${what}`, secret: true },
+      schema: optionalString,
+    },
+    FORCE_PATH_STYLE: {
+      spec: {
+        group,
+        description: `Path-style addressing for the ${what} (default: on when an endpoint is set)`,
+      },
+      schema: bool.optional(),
+    },
+    CHECKSUM: {
+      spec: {
+        group,
+        description: `\`when_required\` (S3-compatible stores that reject the SDK's CRC trailers) or \`when_supported\``,
+        default: 'when_required',
+      },
+      schema: z.enum(['when_required', 'when_supported']),
+    },
+  } as const);
+}
+
+const VARIABLES = {
+  AMQP_URL: {
+    spec: {
+      group: 'broker',
+      description: 'RabbitMQ URL',
+      default: 'amqp://guest:guest@127.0.0.1:5672',
+      secret: true,
+    },
+    schema: urlString.refine(
+      (value) => /^amqps?:$/.test(new URL(value).protocol),
+      'must be amqp:// or amqps://',
+    ),
+  },
+  AMQP_PREFIX: {
+    spec: {
+      group: 'broker',
+      description: 'Prefix of every queue s3relay declares',
+      default: 's3relay',
+    },
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/, 'letters, digits, dots, dashes and underscores'),
+  },
+  AMQP_HEARTBEAT_SECONDS: {
+    spec: {
+      group: 'broker',
+      description: 'AMQP heartbeat; a dead connection is noticed within about twice this',
+      default: '10',
+    },
+    schema: int(1, 600),
+  },
+  AMQP_DELIVERY_LIMIT: {
+    spec: {
+      group: 'broker',
+      description:
+        'Deliveries of one task (crashed or killed workers included) before it is parked in the DLQ',
+      default: '10',
+    },
+    schema: int(1, 1000),
+  },
+  PUBLISH_TIMEOUT_MS: {
+    spec: {
+      group: 'broker',
+      description: 'How long a publish may wait for the broker confirm',
+      default: '5000',
+    },
+    schema: int(100, 120_000),
+  },
+  HTTP_HOST: {
+    spec: {
+      group: 'ingress',
+      description: 'Address the ingress listens on (0.0.0.0 in containers)',
+      default: '127.0.0.1',
+    },
+    schema: z.string().min(1),
+  },
+  HTTP_PORT: {
+    spec: { group: 'ingress', description: 'Port of the ingress', default: '8080' },
+    schema: int(0, 65535),
+  },
+  HTTP_BODY_LIMIT: {
+    spec: {
+      group: 'ingress',
+      description: 'Largest webhook body accepted (413 above); `kb`/`mb` suffixes',
+      default: '8mb',
+    },
+    schema: z.string().transform((raw, ctx) => {
+      try {
+        return parseByteSize(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  },
+  HTTP_MAX_IN_FLIGHT: {
+    spec: {
+      group: 'ingress',
+      description: 'Records being published at once; above it the ingress answers 503',
+      default: '20000',
+    },
+    schema: int(1, 1_000_000),
+  },
+  PUBLIC_URLS: {
+    spec: {
+      group: 'ingress',
+      description:
+        'Comma-separated webhook URLs exactly as registered with the provider (the VK signature covers them byte for byte)',
+    },
+    schema: z
+      .string()
+      .optional()
+      .transform((raw) => list(raw ?? ''))
+      .refine(
+        (urls) => urls.every((url) => URL.canParse(url)),
+        'every entry must be an absolute URL',
+      ),
+  },
+  TRUST_PROXY: {
+    spec: {
+      group: 'ingress',
+      description: 'Trust X-Forwarded-Proto/-Host/-For from a reverse proxy',
+      default: 'false',
+    },
+    schema: bool,
+  },
+  WEBHOOK_TOKEN: {
+    spec: {
+      group: 'ingress',
+      description:
+        'Shared secret: `Authorization: Bearer <token>` or a `/webhook/<source>/<token>` path segment',
+      secret: true,
+    },
+    schema: optionalString,
+  },
+  ALLOWED_IPS: {
+    spec: {
+      group: 'ingress',
+      description: 'Comma-separated CIDRs allowed to post webhooks (empty: any)',
+    },
+    schema: z
+      .string()
+      .optional()
+      .transform((raw, ctx): Cidr[] => {
+        try {
+          return list(raw ?? '').map(parseCidr);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+  },
+  SOURCE_BUCKETS: {
+    spec: {
+      group: 'ingress',
+      description: 'Comma-separated source buckets to accept events for (empty: any)',
+    },
+    schema: z
+      .string()
+      .optional()
+      .transform((raw) => list(raw ?? '')),
+  },
+  SNS_TOPIC_ARNS: {
+    spec: {
+      group: 'ingress',
+      description: 'Comma-separated SNS topic ARNs to accept (empty: any)',
+    },
+    schema: z
+      .string()
+      .optional()
+      .transform((raw) => list(raw ?? '')),
+  },
+  SNS_MAX_AGE: {
+    spec: {
+      group: 'ingress',
+      description: 'SNS messages older than this are rejected as replays',
+      default: '1h15m',
+    },
+    schema: duration,
+  },
+  ...s3Variables('SOURCE', 'source'),
+  ...s3Variables('DEST', 'backup'),
+  DEST_BUCKET: {
+    spec: {
+      group: 'backup',
+      description: 'Backup bucket; `{bucket}` expands to the source bucket name',
+      default: '{bucket}',
+    },
+    schema: z.string().min(1),
+  },
+  DEST_PREFIX: {
+    spec: { group: 'backup', description: 'Prefix put before every backup key', default: '' },
+    schema: z.string().default(''),
+  },
+  WORKER_CONCURRENCY: {
+    spec: {
+      group: 'worker',
+      description: 'Tasks one worker handles at once (the AMQP prefetch)',
+      default: '16',
+    },
+    schema: int(1, 1000),
+  },
+  PART_SIZE_MB: {
+    spec: {
+      group: 'worker',
+      description: 'Multipart part size in MiB (S3 minimum 5)',
+      default: '8',
+    },
+    schema: int(5, 5120),
+  },
+  PART_QUEUE_SIZE: {
+    spec: { group: 'worker', description: 'Parts of one object uploaded at once', default: '4' },
+    schema: int(1, 64),
+  },
+  REPLICATE_DELETES: {
+    spec: {
+      group: 'worker',
+      description: 'Delete the backup object when the source object is gone',
+      default: 'true',
+    },
+    schema: bool,
+  },
+  RETRY_DELAYS: {
+    spec: {
+      group: 'worker',
+      description: 'Delay tiers of transient failures, in order (the last repeats)',
+      default: '1s,10s,1m,10m,1h',
+    },
+    schema: z.string().transform((raw, ctx) => {
+      try {
+        const delays = list(raw).map(parseDurationMs);
+        if (delays.length === 0) throw new Error('at least one delay');
+        return delays;
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  },
+  MAX_ATTEMPTS: {
+    spec: {
+      group: 'worker',
+      description: 'Attempts of a task before it is parked in the DLQ',
+      default: '8',
+    },
+    schema: int(1, 1000),
+  },
+  SOURCE_IDLE_TIMEOUT_MS: {
+    spec: {
+      group: 'worker',
+      description: 'A source body that sends nothing for this long fails (and is retried)',
+      default: '30000',
+    },
+    schema: int(100, 3_600_000),
+  },
+  ACTION: {
+    spec: {
+      group: 'worker',
+      description: '`replicate`, or `script` to run ACTION_SCRIPT per task',
+      default: 'replicate',
+    },
+    schema: z.enum(['replicate', 'script']),
+  },
+  ACTION_SCRIPT: {
+    spec: {
+      group: 'worker',
+      description: 'Executable run as `<script> <bucket> <key> copy|delete` when ACTION=script',
+    },
+    schema: optionalString,
+  },
+  ACTION_SCRIPT_TIMEOUT_MS: {
+    spec: { group: 'worker', description: 'Time limit of one script run', default: '300000' },
+    schema: int(100, 86_400_000),
+  },
+  METRICS_PORT: {
+    spec: {
+      group: 'worker',
+      description: "Port of the worker's /healthz, /readyz and /metrics",
+      default: '9090',
+    },
+    schema: int(0, 65535),
+  },
+  METRICS_HOST: {
+    spec: {
+      group: 'worker',
+      description: "Address of the worker's metrics server",
+      default: '127.0.0.1',
+    },
+    schema: z.string().min(1),
+  },
+  LOG_LEVEL: {
+    spec: { group: 'all', description: '`error`, `warn`, `info` or `debug`', default: 'info' },
+    schema: z.enum(['error', 'warn', 'info', 'debug']),
+  },
+  LOG_FORMAT: {
+    spec: { group: 'all', description: '`json` (one object a line) or `pretty`', default: 'json' },
+    schema: z.enum(['json', 'pretty']),
+  },
+  SHUTDOWN_TIMEOUT_MS: {
+    spec: {
+      group: 'all',
+      description: 'Grace period on SIGTERM before in-flight work is aborted and requeued',
+      default: '25000',
+    },
+    schema: int(0, 3_600_000),
+  },
+} as const satisfies Record<string, { spec: VariableSpec; schema: z.ZodType }>;
+
+export type VariableName = keyof typeof VARIABLES;
+
+/** Every configuration variable with its documentation, in the README's order. */
+export const CONFIG_VARIABLES: Readonly<Record<VariableName, VariableSpec>> = Object.freeze(
+  Object.fromEntries(Object.entries(VARIABLES).map(([name, { spec }]) => [name, spec])) as Record<
+    VariableName,
+    VariableSpec
+  >,
+);
+
+const EnvSchema = z.object(
+  Object.fromEntries(
+    Object.entries(VARIABLES).map(([name, { spec, schema }]) => {
+      const withDefault =
+        'default' in spec
+          ? z.preprocess(
+              (value) => (value === undefined || value === '' ? spec.default : value),
+              schema,
+            )
+          : schema;
+      return [name, withDefault];
+    }),
+  ) as { [K in VariableName]: (typeof VARIABLES)[K]['schema'] },
+);
+
+type Env = z.infer<typeof EnvSchema>;
+
+/** Connection settings of one S3 endpoint. */
+export interface S3EndpointConfig {
+  readonly endpoint: string | undefined;
+  readonly region: string;
+  readonly accessKeyId: string | undefined;
+  readonly secretAccessKey: string | undefined;
+  readonly forcePathStyle: boolean;
+  readonly checksum: 'when_required' | 'when_supported';
+}
+
+/** The compiled, fully defaulted configuration of every s3relay process. */
+export interface Config {
+  readonly amqp: {
+    readonly url: string;
+    readonly prefix: string;
+    readonly heartbeatSeconds: number;
+    readonly deliveryLimit: number;
+    readonly publishTimeoutMs: number;
+  };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+    readonly maxInFlight: number;
+    readonly publicUrls: readonly string[];
+    readonly trustProxy: boolean;
+    readonly webhookToken: string | undefined;
+    readonly allowedIps: readonly Cidr[];
+    readonly sourceBuckets: readonly string[];
+    readonly snsTopicArns: readonly string[];
+    readonly snsMaxAgeMs: number;
+  };
+  readonly source: S3EndpointConfig;
+  readonly dest: S3EndpointConfig & { readonly bucket: string; readonly prefix: string };
+  readonly worker: {
+    readonly concurrency: number;
+    readonly partSizeBytes: number;
+    readonly partQueueSize: number;
+    readonly replicateDeletes: boolean;
+    readonly retryDelaysMs: readonly number[];
+    readonly maxAttempts: number;
+    readonly sourceIdleTimeoutMs: number;
+    readonly action: 'replicate' | 'script';
+    readonly actionScript: string | undefined;
+    readonly actionScriptTimeoutMs: number;
+    readonly metricsHost: string;
+    readonly metricsPort: number;
+  };
+  readonly log: {
+    readonly level: 'error' | 'warn' | 'info' | 'debug';
+    readonly format: 'json' | 'pretty';
+  };
+  readonly shutdownTimeoutMs: number;
+}
+
+function s3Endpoint(env: Env, side: 'SOURCE' | 'DEST'): S3EndpointConfig {
+  const endpoint = env[`${side}_S3_ENDPOINT`];
+  return {
+    endpoint,
+    region: env[`${side}_S3_REGION`],
+    accessKeyId: env[`${side}_S3_ACCESS_KEY_ID`],
+    secretAccessKey: env[`${side}_S3_SECRET_ACCESS_KEY`],
+    forcePathStyle: env[`${side}_S3_FORCE_PATH_STYLE`] ?? endpoint !== undefined,
+    checksum: env[`${side}_S3_CHECKSUM`],
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+/**
+ * Validates the environment and returns the frozen configuration.
+ *
+ * Throws {@link ConfigError} listing every invalid variable at once; it never exits the process
+ * and never puts a secret's value in the message.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.fromEntries(Object.keys(VARIABLES).map((name) => [name, env[name]]));
+  const result = EnvSchema.safeParse(known);
+  if (!result.success) {
+    // Zod never echoes input values in these messages, so secrets cannot leak through them.
+    throw new ConfigError(`invalid configuration:\n${z.prettifyError(result.error)}`);
+  }
+  const e = result.data;
+  const problems: string[] = [];
+  if (e.ACTION === 'script' && e.ACTION_SCRIPT === undefined) {
+    problems.push('✖ ACTION_SCRIPT is required when ACTION=script\n  → at ACTION_SCRIPT');
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+
+  return deepFreeze({
+    amqp: {
+      url: e.AMQP_URL,
+      prefix: e.AMQP_PREFIX,
+      heartbeatSeconds: e.AMQP_HEARTBEAT_SECONDS,
+      deliveryLimit: e.AMQP_DELIVERY_LIMIT,
+      publishTimeoutMs: e.PUBLISH_TIMEOUT_MS,
+    },
+    http: {
+      host: e.HTTP_HOST,
+      port: e.HTTP_PORT,
+      bodyLimitBytes: e.HTTP_BODY_LIMIT,
+      maxInFlight: e.HTTP_MAX_IN_FLIGHT,
+      publicUrls: e.PUBLIC_URLS,
+      trustProxy: e.TRUST_PROXY,
+      webhookToken: e.WEBHOOK_TOKEN,
+      allowedIps: e.ALLOWED_IPS,
+      sourceBuckets: e.SOURCE_BUCKETS,
+      snsTopicArns: e.SNS_TOPIC_ARNS,
+      snsMaxAgeMs: e.SNS_MAX_AGE,
+    },
+    source: s3Endpoint(e, 'SOURCE'),
+    dest: { ...s3Endpoint(e, 'DEST'), bucket: e.DEST_BUCKET, prefix: e.DEST_PREFIX },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      partSizeBytes: e.PART_SIZE_MB * 1024 * 1024,
+      partQueueSize: e.PART_QUEUE_SIZE,
+      replicateDeletes: e.REPLICATE_DELETES,
+      retryDelaysMs: e.RETRY_DELAYS,
+      maxAttempts: e.MAX_ATTEMPTS,
+      sourceIdleTimeoutMs: e.SOURCE_IDLE_TIMEOUT_MS,
+      action: e.ACTION,
+      actionScript: e.ACTION_SCRIPT,
+      actionScriptTimeoutMs: e.ACTION_SCRIPT_TIMEOUT_MS,
+      metricsHost: e.METRICS_HOST,
+      metricsPort: e.METRICS_PORT,
+    },
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}
+
+/** The configuration with every secret replaced, safe to log. */
+export function redactConfig(config: Config): Config {
+  const redact = (value: string | undefined) => (value === undefined ? undefined : '[redacted]');
+  const amqpUrl = new URL(config.amqp.url);
+  if (amqpUrl.password !== '') amqpUrl.password = 'redacted';
+  return {
+    ...config,
+    amqp: { ...config.amqp, url: amqpUrl.toString() },
+    http: { ...config.http, webhookToken: redact(config.http.webhookToken) },
+    source: { ...config.source, secretAccessKey: redact(config.source.secretAccessKey) },
+    dest: { ...config.dest, secretAccessKey: redact(config.dest.secretAccessKey) },
+  };
+}

@@ -1,0 +1,54 @@
+export {
+  CONFIG_VARIABLES,
+  loadConfig,
+  redactConfig,
+  type Config,
+  type S3EndpointConfig,
+  type VariableName,
+  type VariableSpec,
+} from './config.js';
+export {
+  ConfigError,
+  ErrorCodes,
+  PermanentError,
+  RelayError,
+  TransientError,
+  errorCode,
+  isRetryable,
+  type ErrorCode,
+  type ErrorContext,
+} from './errors.js';
+export {
+  createLogger,
+  serializeError,
+  silentLogger,
+  type Logger,
+  type LoggerOptions,
+} from './logger.js';
+export { vkSignature, type VkHandshake } from './signature.js';
+export {
+  MAX_KEY_BYTES,
+  TASK_KINDS,
+  TASK_ORIGINS,
+  TaskSchema,
+  WEBHOOK_SOURCES,
+  createTask,
+  kindOf,
+  parseTask,
+  taskId,
+  type ParsedTask,
+  type Task,
+  type TaskIdentity,
+  type TaskInput,
+  type TaskKind,
+  type TaskOrigin,
+  type WebhookSource,
+} from './task.js';
+export {
+  createIpAllowList,
+  formatDuration,
+  parseByteSize,
+  parseCidr,
+  parseDurationMs,
+  type Cidr,
+} from './units.js';

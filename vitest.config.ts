@@ -1,0 +1,42 @@
+import { defineConfig } from 'vitest/config';
+
+// Tiers: unit tests are colocated and need no network; integration and e2e tests talk to a real
+// RabbitMQ and real S3 servers on loopback and therefore run one file at a time.
+export default defineConfig({
+  ssr: { resolve: { conditions: ['source'] } },
+  test: {
+    restoreMocks: true,
+    globals: false,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts', 'test/helpers/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          globalSetup: ['test/helpers/global-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          globalSetup: ['test/helpers/global-setup.ts'],
+        },
+      },
+    ],
+  },
+});
