@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, loadConfig, redactConfig } from './config.js';
+import { ConfigError } from './errors.js';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.amqp.url).toBe('amqp://guest:guest@127.0.0.1:5672');
+    expect(config.amqp.prefix).toBe('s3relay');
+    expect(config.http.port).toBe(8080);
+    expect(config.http.host).toBe('127.0.0.1');
+    expect(config.http.bodyLimitBytes).toBe(8 * 1024 * 1024);
+    expect(config.http.publicUrls).toEqual([]);
+    expect(config.worker.retryDelaysMs).toEqual([1000, 10_000, 60_000, 600_000, 3_600_000]);
+    expect(config.worker.partSizeBytes).toBe(8 * 1024 * 1024);
+    expect(config.worker.replicateDeletes).toBe(true);
+    expect(config.dest.bucket).toBe('{bucket}');
+    expect(config.source.forcePathStyle).toBe(false);
+    expect(config.log).toEqual({ level: 'info', format: 'json' });
+  });
+
+  it('parses lists, durations, sizes, booleans and CIDRs', () => {
+    const config = loadConfig({
+      PUBLIC_URLS: 'https://hooks.example.com/webhook?token=a, http://test.com',
+      RETRY_DELAYS: '500ms,2s,1h15m',
+      HTTP_BODY_LIMIT: '512kb',
+      TRUST_PROXY: 'yes',
+      REPLICATE_DELETES: 'false',
+      ALLOWED_IPS: '10.0.0.0/8,::1',
+      SOURCE_S3_ENDPOINT: 'http://127.0.0.1:9000',
+      SNS_MAX_AGE: '30m',
+    });
+    expect(config.http.publicUrls).toEqual([
+      'https://hooks.example.com/webhook?token=a',
+      'http://test.com',
+    ]);
+    expect(config.worker.retryDelaysMs).toEqual([500, 2000, 4_500_000]);
+    expect(config.http.bodyLimitBytes).toBe(512 * 1024);
+    expect(config.http.trustProxy).toBe(true);
+    expect(config.worker.replicateDeletes).toBe(false);
+    expect(config.http.allowedIps.map((cidr) => cidr.prefix)).toEqual([8, 128]);
+    expect(config.source.forcePathStyle).toBe(true);
+    expect(config.http.snsMaxAgeMs).toBe(1_800_000);
+  });
+
+  it('reports every invalid variable in one error and never exits', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        HTTP_PORT: 'eighty',
+        AMQP_URL: 'http://not-amqp',
+        RETRY_DELAYS: '1s,soon',
+        LOG_FORMAT: 'xml',
+        ALLOWED_IPS: '10.0.0.0/99',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    for (const name of ['HTTP_PORT', 'AMQP_URL', 'RETRY_DELAYS', 'LOG_FORMAT', 'ALLOWED_IPS']) {
+      expect(message).toContain(name);
+    }
+    expect((error as ConfigError).code).toBe('RELAY_CONFIG_INVALID');
+  });
+
+  it('requires ACTION_SCRIPT when ACTION=script', () => {
+    expect(() => loadConfig({ ACTION: 'script' })).toThrow(/ACTION_SCRIPT/);
+    expect(loadConfig({ ACTION: 'script', ACTION_SCRIPT: './backup.sh' }).worker.actionScript).toBe(
+      './backup.sh',
+    );
+  });
+
+  it('never puts a secret value into an error message', () => {
+    const secret = 'hunter2-very-secret';
+    try {
+      loadConfig({ AMQP_URL: `ftp://user:${secret}@host`, HTTP_PORT: 'x', WEBHOOK_TOKEN: secret });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as Error).message).not.toContain(secret);
+    }
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.worker.retryDelaysMs)).toBe(true);
+  });
+
+  it('redacts every secret for logging', () => {
+    const config = loadConfig({
+      AMQP_URL: 'amqp://relay:s3cret@rabbit:5672/prod',
+      WEBHOOK_TOKEN: 'tok3n',
+      SOURCE_S3_SECRET_ACCESS_KEY: 'src-key',
+      DEST_S3_SECRET_ACCESS_KEY: 'dst-key',
+    });
+    const text = JSON.stringify(redactConfig(config));
+    for (const secret of ['s3cret', 'tok3n', 'src-key', 'dst-key'])
+      expect(text).not.toContain(secret);
+    expect(text).toContain('rabbit:5672');
+  });
+
+  it('marks the secret variables as secret', () => {
+    const secrets = Object.entries(CONFIG_VARIABLES)
+      .filter(([, spec]) => spec.secret === true)
+      .map(([name]) => name)
+      .sort();
+    expect(secrets).toEqual([
+      'AMQP_URL',
+      'DEST_S3_SECRET_ACCESS_KEY',
+      'SOURCE_S3_SECRET_ACCESS_KEY',
+      'WEBHOOK_TOKEN',
+    ]);
+  });
+});

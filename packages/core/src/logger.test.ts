@@ -1,0 +1,63 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { TransientError } from './errors.js';
+import { createLogger } from './logger.js';
+
+function capture(format: 'json' | 'pretty') {
+  const stream = new PassThrough();
+  const lines: string[] = [];
+  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+  return { logger: createLogger({ level: 'debug', format, service: 'test', stream }), lines };
+}
+
+describe('createLogger', () => {
+  it('writes one JSON object per line with the service and child metadata', async () => {
+    const { logger, lines } = capture('json');
+    logger.child({ bucket: 'b' }).info('object copied', { key: 'k' });
+    await new Promise((resolve) => setImmediate(resolve));
+    const entry = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+    expect(entry).toMatchObject({
+      level: 'info',
+      message: 'object copied',
+      service: 'test',
+      bucket: 'b',
+      key: 'k',
+    });
+    expect(typeof entry.timestamp).toBe('string');
+  });
+
+  it('serialises errors with their code and cause chain', async () => {
+    const { logger, lines } = capture('json');
+    const root = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const err = new TransientError('RELAY_S3_NETWORK', 'GetObject failed', {
+      cause: root,
+      context: { key: 'k' },
+    });
+    logger.error('copy failed', { error: err });
+    await new Promise((resolve) => setImmediate(resolve));
+    const entry = JSON.parse(lines[0] ?? '{}') as {
+      message: string;
+      error: Record<string, unknown>;
+    };
+    expect(entry.message).toBe('copy failed');
+    expect(entry.error).toMatchObject({
+      name: 'TransientError',
+      message: 'GetObject failed',
+      code: 'RELAY_S3_NETWORK',
+      context: { key: 'k' },
+      cause: { message: 'socket hang up', code: 'ECONNRESET' },
+    });
+  });
+
+  it('respects the level', async () => {
+    const stream = new PassThrough();
+    const lines: string[] = [];
+    stream.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+    const logger = createLogger({ level: 'warn', format: 'pretty', service: 'test', stream });
+    logger.info('hidden');
+    logger.warn('shown');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.join('')).toContain('shown');
+    expect(lines.join('')).not.toContain('hidden');
+  });
+});
