@@ -87,6 +87,22 @@ export const ErrorCodes = {
   scriptFailed: 'RELAY_SCRIPT_FAILED',
   scriptTimeout: 'RELAY_SCRIPT_TIMEOUT',
   shutdown: 'RELAY_SHUTDOWN',
+  httpNotFound: 'RELAY_HTTP_NOT_FOUND',
+  httpMethodNotAllowed: 'RELAY_HTTP_METHOD_NOT_ALLOWED',
+  httpBadRequest: 'RELAY_HTTP_BAD_REQUEST',
+  httpInternal: 'RELAY_HTTP_INTERNAL',
+  webhookUnauthorized: 'RELAY_WEBHOOK_UNAUTHORIZED',
+  webhookForbidden: 'RELAY_WEBHOOK_FORBIDDEN',
+  webhookTooLarge: 'RELAY_WEBHOOK_TOO_LARGE',
+  webhookBucketNotAllowed: 'RELAY_WEBHOOK_BUCKET_NOT_ALLOWED',
+  snsCertUrlInvalid: 'RELAY_SNS_CERT_URL_INVALID',
+  snsCertInvalid: 'RELAY_SNS_CERT_INVALID',
+  snsCertUnavailable: 'RELAY_SNS_CERT_UNAVAILABLE',
+  snsSignatureInvalid: 'RELAY_SNS_SIGNATURE_INVALID',
+  snsTopicNotAllowed: 'RELAY_SNS_TOPIC_NOT_ALLOWED',
+  snsReplay: 'RELAY_SNS_REPLAY',
+  snsSubscribeUrlInvalid: 'RELAY_SNS_SUBSCRIBE_URL_INVALID',
+  snsConfirmFailed: 'RELAY_SNS_CONFIRM_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
