@@ -1,1 +1,2 @@
-export {};
+export { createProgram, runProgram, type ProgramContext } from './program.js';
+export { CliError, ExitCode } from './exit-codes.js';

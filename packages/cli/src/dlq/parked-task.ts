@@ -1,0 +1,81 @@
+import type { Message } from 'amqplib';
+import { ErrorCodes, parseTask, type Task } from '@s3relay/core';
+
+/** What `dlq list` shows of one parked message. */
+export interface ParkedTask {
+  readonly messageId: string | undefined;
+  readonly task: Task | undefined;
+  /** Why the body is not a valid task, when it is not. */
+  readonly invalidReason: string | undefined;
+  readonly errorCode: string;
+  readonly error: string;
+  readonly attempts: number | undefined;
+  readonly firstFailedAt: string | undefined;
+  readonly lastFailedAt: string | undefined;
+}
+
+type Headers = Record<string, unknown>;
+
+const asString = (value: unknown): string | undefined =>
+  typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
+
+const asNumber = (value: unknown): number | undefined => {
+  const number = typeof value === 'number' ? value : Number(asString(value));
+  return Number.isFinite(number) ? number : undefined;
+};
+
+/**
+ * Describes a message from the DLQ. Workers park tasks with `x-s3relay-*` headers; the broker
+ * parks a task that hit the delivery limit (a worker crashed on it again and again) without
+ * them, which is recognisable by its `x-death` reason and reported as RELAY_TASK_DELIVERY_LIMIT.
+ */
+export function describeParked(message: Message): ParkedTask {
+  const headers = (message.properties.headers ?? {}) as Headers;
+  const parsed = parseTask(message.content);
+  const deaths = Array.isArray(headers['x-death']) ? (headers['x-death'] as Headers[]) : [];
+  const lastDeath = deaths[0];
+  const brokerReason = asString(headers['x-first-death-reason']) ?? asString(lastDeath?.reason);
+  const ownCode = asString(headers['x-s3relay-error-code']);
+  const deathTime = lastDeath?.time as { value?: number } | Date | undefined;
+  const deathIso =
+    deathTime instanceof Date
+      ? deathTime.toISOString()
+      : typeof deathTime?.value === 'number'
+        ? new Date(deathTime.value * 1000).toISOString()
+        : undefined;
+  return {
+    messageId: asString(message.properties.messageId),
+    task: parsed.ok ? parsed.task : undefined,
+    invalidReason: parsed.ok ? undefined : parsed.reason,
+    errorCode:
+      ownCode ??
+      (brokerReason === 'delivery_limit'
+        ? ErrorCodes.deliveryLimit
+        : `broker:${brokerReason ?? 'unknown'}`),
+    error:
+      asString(headers['x-s3relay-error']) ??
+      (brokerReason === 'delivery_limit'
+        ? 'delivered too many times without an ack (a worker crashed or was killed on it each time)'
+        : 'dead-lettered by the broker'),
+    attempts: asNumber(headers['x-s3relay-attempts']) ?? asNumber(headers['x-delivery-count']),
+    firstFailedAt: asString(headers['x-s3relay-first-failed-at']) ?? deathIso,
+    lastFailedAt: asString(headers['x-s3relay-last-failed-at']) ?? deathIso,
+  };
+}
+
+/** Filters of `dlq list` and `dlq replay`. */
+export interface ParkedFilter {
+  readonly ids?: readonly string[];
+  readonly bucket?: string;
+  readonly errorCode?: string;
+}
+
+export function matchesFilter(parked: ParkedTask, filter: ParkedFilter): boolean {
+  if (filter.ids !== undefined && filter.ids.length > 0) {
+    const id = parked.messageId ?? parked.task?.id;
+    if (id === undefined || !filter.ids.includes(id)) return false;
+  }
+  if (filter.bucket !== undefined && parked.task?.bucket !== filter.bucket) return false;
+  if (filter.errorCode !== undefined && parked.errorCode !== filter.errorCode) return false;
+  return true;
+}

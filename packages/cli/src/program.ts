@@ -1,0 +1,66 @@
+import { Command, CommanderError } from 'commander';
+import { dlqCommand } from './commands/dlq.js';
+import { signCommand } from './commands/sign.js';
+import { statusCommand } from './commands/status.js';
+import { CliError, ExitCode } from './exit-codes.js';
+import { createOutput, type Output } from './output.js';
+
+export interface ProgramContext {
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdout?: NodeJS.WritableStream;
+  readonly stderr?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/** Builds the `s3relay` command tree. */
+export function createProgram(context: ProgramContext): Command {
+  const program = new Command('s3relay')
+    .description(
+      'Event-driven S3 replication: bucket webhooks → RabbitMQ → workers → backup bucket',
+    )
+    .option('--json', 'machine-readable output on stdout')
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 problems found (differences, failures), 2 bad usage or configuration,\n' +
+        '3 broker or S3 unreachable. Configuration comes from the environment (and a .env file);\n' +
+        'flags override it. See README.md for every variable.',
+    );
+  const output = (): Output =>
+    createOutput({
+      json: program.opts<{ json?: boolean }>().json === true,
+      stdout: context.stdout,
+      stderr: context.stderr,
+    });
+  program.addCommand(statusCommand(output, context.env));
+  program.addCommand(dlqCommand(output, context.env));
+  program.addCommand(signCommand(output));
+  return program;
+}
+
+/** Runs the program and returns the exit code (it never calls process.exit itself). */
+export async function runProgram(
+  argv: readonly string[],
+  context: ProgramContext,
+): Promise<number> {
+  const program = createProgram(context);
+  const stderr = context.stderr ?? process.stderr;
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (text) => (context.stdout ?? process.stdout).write(text),
+    writeErr: (text) => stderr.write(text),
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    if (err instanceof CliError) {
+      stderr.write(`s3relay: ${err.message}\n`);
+      return err.exitCode;
+    }
+    stderr.write(`s3relay: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return ExitCode.problemsFound;
+  }
+}
