@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { configCommand } from './commands/config.js';
 import { dlqCommand } from './commands/dlq.js';
 import { signCommand } from './commands/sign.js';
 import { statusCommand } from './commands/status.js';
@@ -34,6 +35,7 @@ export function createProgram(context: ProgramContext): Command {
   program.addCommand(statusCommand(output, context.env));
   program.addCommand(dlqCommand(output, context.env));
   program.addCommand(signCommand(output));
+  program.addCommand(configCommand(output, context.env));
   return program;
 }
 
