@@ -103,6 +103,9 @@ export const ErrorCodes = {
   snsReplay: 'RELAY_SNS_REPLAY',
   snsSubscribeUrlInvalid: 'RELAY_SNS_SUBSCRIBE_URL_INVALID',
   snsConfirmFailed: 'RELAY_SNS_CONFIRM_FAILED',
+  s3InvalidCredentials: 'RELAY_S3_INVALID_CREDENTIALS',
+  s3Unexpected: 'RELAY_S3_UNEXPECTED',
+  keyTooLong: 'RELAY_COPY_KEY_TOO_LONG',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
