@@ -1,1 +1,18 @@
-export {};
+export { classifyS3Error, isObjectNotFound, s3ErrorCode } from './classify-error.js';
+export { createS3Client, type S3ClientOptions } from './client.js';
+export {
+  PROVENANCE_ETAG,
+  PROVENANCE_LAST_MODIFIED,
+  PROVENANCE_METADATA_NAMES,
+  backupBucket,
+  backupKey,
+  backupKeyFits,
+  normalizeETag,
+  provenanceMatches,
+  provenanceMetadata,
+  provenanceTimestamp,
+  sameSourceState,
+  type BackupLocation,
+  type BackupState,
+  type SourceState,
+} from './provenance.js';

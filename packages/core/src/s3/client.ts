@@ -1,0 +1,69 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { S3EndpointConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+
+export interface S3ClientOptions {
+  /**
+   * Sockets open to the endpoint at once. A worker needs `concurrency × (parts in flight + 1)`;
+   * requests beyond it wait for a free socket. @default 50
+   */
+  readonly maxSockets?: number;
+  /** Time limit of a TCP (and TLS) connect. @default 5000 */
+  readonly connectionTimeoutMs?: number;
+  /**
+   * A request whose socket sends and receives nothing for this long fails with a
+   * `TimeoutError` (a server that accepted the request and went silent). @default 60000
+   */
+  readonly socketTimeoutMs?: number;
+  /** Attempts per request, the SDK's own retries included (bodies that are streams: 1). @default 3 */
+  readonly maxAttempts?: number;
+  /** Receives the SDK's warnings at debug level; nothing else from the SDK is logged. */
+  readonly logger?: Logger;
+}
+
+/**
+ * Creates an S3 client for any S3-compatible endpoint: explicit region and endpoint, path-style
+ * when configured, static credentials when given (else the SDK's default chain), checksums only
+ * when required for stores that reject the SDK's default CRC32 trailers, and keep-alive agents
+ * with bounded sockets and timeouts. `client.destroy()` closes the sockets.
+ */
+export function createS3Client(config: S3EndpointConfig, options: S3ClientOptions = {}): S3Client {
+  const maxSockets = options.maxSockets ?? 50;
+  // Agents are ours rather than the SDK's defaults so that maxSockets follows the worker's
+  // concurrency, and so that the handler sends bodies without waiting for `100 Continue`.
+  const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets };
+  const checksum = config.checksum === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
+  const logger = options.logger;
+  return new S3Client({
+    region: config.region,
+    ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+    forcePathStyle: config.forcePathStyle,
+    ...(config.accessKeyId !== undefined && config.secretAccessKey !== undefined
+      ? {
+          credentials: {
+            accessKeyId: config.accessKeyId,
+            secretAccessKey: config.secretAccessKey,
+          },
+        }
+      : {}),
+    maxAttempts: options.maxAttempts ?? 3,
+    requestChecksumCalculation: checksum,
+    responseChecksumValidation: checksum,
+    requestHandler: {
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+      connectionTimeout: options.connectionTimeoutMs ?? 5000,
+      socketTimeout: options.socketTimeoutMs ?? 60_000,
+    },
+    // The SDK logs every command's input and output at info level when given a logger with an
+    // info method; s3relay logs its own outcomes and only wants the SDK's warnings.
+    logger: {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (...content: unknown[]) => logger?.debug('s3 sdk warning', { detail: content }),
+      error: (...content: unknown[]) => logger?.debug('s3 sdk error', { detail: content }),
+    },
+  });
+}
