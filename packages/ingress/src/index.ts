@@ -1,1 +1,27 @@
-export {};
+export { createApp, type IngressDeps, type IngressPublisher } from './app.js';
+export {
+  HEADERS_TIMEOUT_MS,
+  KEEP_ALIVE_TIMEOUT_MS,
+  REQUEST_TIMEOUT_MS,
+  createIngress,
+  type Ingress,
+  type IngressOptions,
+  type IngressState,
+} from './ingress.js';
+export { createIngressMetrics, type IngressMetrics, type RequestOutcome } from './metrics.js';
+export { RecentMessages, type RecentMessagesOptions } from './recent-messages.js';
+export { resolveSigningUrl, type RequestUrl, type SigningUrl } from './signing-url.js';
+export {
+  SNS_FETCH_TIMEOUT_MS,
+  confirmSnsSubscription,
+  fetchSnsCertificate,
+  type SubscriptionConfirmer,
+} from './sns-fetchers.js';
+export {
+  createSnsVerifier,
+  snsStringToSign,
+  type CertificateFetcher,
+  type SnsVerifier,
+  type SnsVerifierOptions,
+} from './sns-signature.js';
+export { assertSigningCertUrl, assertSubscribeUrl } from './sns-urls.js';

@@ -1,0 +1,204 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Config, Logger } from '@s3relay/core';
+import { Broker, Publisher } from '@s3relay/core/amqp';
+import { createApp } from './app.js';
+import type { SubscriptionConfirmer } from './sns-fetchers.js';
+import type { CertificateFetcher } from './sns-signature.js';
+
+/**
+ * Keep-alive sockets are kept open longer than load balancers' usual idle timeout (60 s on AWS
+ * ALB and nginx defaults), so the balancer closes first and never sends on a socket we closed.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** Must exceed the keep-alive timeout (Node's requirement for reused sockets). */
+export const HEADERS_TIMEOUT_MS = 66_000;
+/**
+ * Time to receive a whole request. SNS gives up after 15 s and MinIO's probe after 5 s; a
+ * sender slower than this is not one we can serve anyway.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface IngressOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /**
+   * A broker to publish through (the `all` command shares one). When given, the caller starts
+   * and closes it; otherwise the ingress creates its own and closes it in {@link Ingress.close}.
+   */
+  readonly broker?: Broker;
+  /** Test seams of the SNS handling; production uses Node's fetch and the wall clock. */
+  readonly fetchCertificate?: CertificateFetcher;
+  readonly confirmSubscription?: SubscriptionConfirmer;
+  readonly now?: () => Date;
+}
+
+/** `idle` → `starting` → `running` → `closing` → `closed`. */
+export type IngressState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
+
+/** The ingress service: the HTTP server, its publisher and (unless given) its broker. */
+export interface Ingress {
+  /**
+   * Starts connecting to the broker in the background (it does not wait for it: webhooks get 503
+   * until it is up, handshakes work at once) and listens on `config.http.host:port` (port 0
+   * picks a free one). Rejects when the address cannot be bound.
+   */
+  start(): Promise<void>;
+  /** The bound port once listening. */
+  readonly port: number | undefined;
+  /** `http://host:port` once listening. */
+  readonly url: string | undefined;
+  /** Running, broker connected with its topology declared, and not blocked. */
+  readonly isReady: boolean;
+  readonly state: IngressState;
+  /**
+   * Graceful, idempotent shutdown: readiness and new webhooks answer 503 at once, the server
+   * stops accepting, in-flight requests finish (until SHUTDOWN_TIMEOUT_MS, then their sockets are
+   * closed), outstanding confirms settle, then the publisher channel and (if owned) the broker
+   * connection close.
+   */
+  close(): Promise<void>;
+}
+
+/** Creates the ingress service; nothing happens until {@link Ingress.start}. */
+export function createIngress(options: IngressOptions): Ingress {
+  const { config } = options;
+  const logger = options.logger.child({ component: 'ingress' });
+  const ownsBroker = options.broker === undefined;
+  const broker =
+    options.broker ??
+    new Broker({
+      url: config.amqp.url,
+      heartbeatSeconds: config.amqp.heartbeatSeconds,
+      topology: {
+        prefix: config.amqp.prefix,
+        retryDelaysMs: config.worker.retryDelaysMs,
+        deliveryLimit: config.amqp.deliveryLimit,
+      },
+      // The prefix lets operators (and tests) find one deployment's connections.
+      connectionName: `s3relay-ingress ${config.amqp.prefix} ${hostname()}:${process.pid}`,
+      logger: options.logger.child({ component: 'broker' }),
+    });
+  const publisher = new Publisher(broker, {
+    timeoutMs: config.amqp.publishTimeoutMs,
+    maxInFlight: config.http.maxInFlight,
+    logger,
+  });
+  let state: IngressState = 'idle';
+  let server: Server | undefined;
+  let address: AddressInfo | undefined;
+  let closePromise: Promise<void> | undefined;
+
+  // Read through a function: TypeScript would otherwise keep `state` narrowed across awaits.
+  const currentState = (): IngressState => state;
+  const transition = (next: IngressState): void => {
+    state = next;
+    logger.info('ingress state', { state });
+  };
+
+  async function start(): Promise<void> {
+    if (state !== 'idle') throw new Error(`the ingress cannot start when ${state}`);
+    transition('starting');
+    broker.start();
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    const app = createApp({
+      config,
+      logger,
+      publisher,
+      isReady: () => state === 'running' && publisher.isReady,
+      isClosing: () => state === 'closing' || state === 'closed',
+      registry,
+      ...(options.fetchCertificate === undefined
+        ? {}
+        : { fetchCertificate: options.fetchCertificate }),
+      ...(options.confirmSubscription === undefined
+        ? {}
+        : { confirmSubscription: options.confirmSubscription }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
+    const listening = createServer(app);
+    listening.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    listening.headersTimeout = HEADERS_TIMEOUT_MS;
+    listening.requestTimeout = REQUEST_TIMEOUT_MS;
+    listening.listen(config.http.port, config.http.host);
+    try {
+      await once(listening, 'listening');
+    } catch (err) {
+      transition('closed');
+      if (ownsBroker) await broker.close();
+      throw err;
+    }
+    listening.on('error', (err) => {
+      logger.error('http server error', { error: err });
+    });
+    if (currentState() !== 'starting') {
+      // close() was called while binding: it found no server to close.
+      listening.close();
+      return;
+    }
+    server = listening;
+    address = listening.address() as AddressInfo;
+    transition('running');
+    logger.info('ingress listening', { host: address.address, port: address.port });
+  }
+
+  async function close(): Promise<void> {
+    const wasRunning = state !== 'idle';
+    transition('closing');
+    if (server !== undefined) {
+      const current = server;
+      const closed = new Promise<void>((resolve) => current.close(() => resolve()));
+      current.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        closed.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), config.shutdownTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!drained) {
+        logger.warn('in-flight requests outlived the shutdown timeout; closing their sockets', {
+          timeoutMs: config.shutdownTimeoutMs,
+        });
+        current.closeAllConnections();
+        await closed;
+      }
+    }
+    await publisher.close().catch((err: unknown) => {
+      logger.warn('publisher close failed', { error: err });
+    });
+    if (ownsBroker && wasRunning) {
+      await broker.close().catch((err: unknown) => {
+        logger.warn('broker close failed', { error: err });
+      });
+    }
+    transition('closed');
+  }
+
+  return {
+    start,
+    get port() {
+      return address?.port;
+    },
+    get url() {
+      if (address === undefined) return undefined;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${host}:${address.port}`;
+    },
+    get isReady() {
+      return state === 'running' && publisher.isReady;
+    },
+    get state() {
+      return state;
+    },
+    close() {
+      closePromise ??= close();
+      return closePromise;
+    },
+  };
+}
