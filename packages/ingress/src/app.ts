@@ -356,6 +356,8 @@ export function createApp(deps: IngressDeps): express.Express {
         meta: failure.outcome === 'rejected' ? undefined : { error: err },
       };
     }
+    // Shutdown may have begun while this request was handled: let the client reconnect elsewhere.
+    if (isClosing()) res.setHeader('Connection', 'close');
     res.status(answer.status).json(answer.body);
     metrics.requests.inc({ source: answer.source ?? 'unknown', outcome: answer.outcome });
     const line = {
