@@ -4,7 +4,7 @@ import type { Overrides } from './config-from-flags.js';
 /** Options every command that talks to the broker accepts. */
 export interface BrokerFlags {
   amqpUrl?: string;
-  prefix?: string;
+  amqpPrefix?: string;
 }
 
 export interface LogFlags {
@@ -15,7 +15,7 @@ export interface LogFlags {
 export function addBrokerOptions(command: Command): Command {
   return command
     .addOption(new Option('--amqp-url <url>', 'RabbitMQ URL (AMQP_URL)'))
-    .addOption(new Option('--prefix <prefix>', 'queue name prefix (AMQP_PREFIX)'));
+    .addOption(new Option('--amqp-prefix <prefix>', 'queue name prefix (AMQP_PREFIX)'));
 }
 
 export function addLogOptions(command: Command): Command {
@@ -27,7 +27,7 @@ export function addLogOptions(command: Command): Command {
 }
 
 export function brokerOverrides(flags: BrokerFlags): Overrides {
-  return { AMQP_URL: flags.amqpUrl, AMQP_PREFIX: flags.prefix };
+  return { AMQP_URL: flags.amqpUrl, AMQP_PREFIX: flags.amqpPrefix };
 }
 
 export function logOverrides(flags: LogFlags): Overrides {

@@ -1,8 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { configCommand } from './commands/config.js';
 import { dlqCommand } from './commands/dlq.js';
+import { janitorCommand } from './commands/janitor.js';
+import { resyncCommand } from './commands/resync.js';
 import { signCommand } from './commands/sign.js';
 import { statusCommand } from './commands/status.js';
+import { verifyCommand } from './commands/verify.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { createOutput, type Output } from './output.js';
 
@@ -34,6 +37,9 @@ export function createProgram(context: ProgramContext): Command {
     });
   program.addCommand(statusCommand(output, context.env));
   program.addCommand(dlqCommand(output, context.env));
+  program.addCommand(resyncCommand(output, context.env));
+  program.addCommand(verifyCommand(output, context.env));
+  program.addCommand(janitorCommand(output, context.env));
   program.addCommand(signCommand(output));
   program.addCommand(configCommand(output, context.env));
   return program;

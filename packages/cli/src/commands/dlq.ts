@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { positiveInt } from '../flag-parsers.js';
 import { Publisher } from '@s3relay/core/amqp';
 import { withBroker } from '../broker-session.js';
 import { addBrokerOptions, brokerOverrides, type BrokerFlags } from '../common-options.js';
@@ -9,12 +10,6 @@ import { table, type Output } from '../output.js';
 import { createProgress } from '../progress.js';
 import { listDlq, purgeDlq, replayDlq } from '../dlq/dlq-operations.js';
 import type { ParkedTask } from '../dlq/parked-task.js';
-
-const positiveInt = (raw: string): number => {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError('a positive integer');
-  return value;
-};
 
 function rows(entries: readonly ParkedTask[]): string[][] {
   return entries.map((entry) => [

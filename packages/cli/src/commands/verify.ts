@@ -1,0 +1,96 @@
+import { Command, Option } from 'commander';
+import { configFromFlags } from '../config-from-flags.js';
+import { ExitCode } from '../exit-codes.js';
+import { positiveInt } from '../flag-parsers.js';
+import { table, type Output } from '../output.js';
+import { createProgress } from '../progress.js';
+import type { KeyComparison } from '../sync/compare.js';
+import { scanBucket } from '../sync/scan.js';
+import { openSides } from '../sync/s3-sides.js';
+import { s3Failure } from './s3-failure.js';
+
+interface VerifyFlags {
+  bucket: string;
+  prefix?: string;
+  deep?: boolean;
+  concurrency: number;
+  limit: number;
+}
+
+/** `s3relay verify`: audit a backup against its source; exit 0 only when they are equal. */
+export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Command {
+  return new Command('verify')
+    .description('compare source and backup; exit 0 only when every key is equal')
+    .requiredOption('--bucket <bucket>', 'source bucket')
+    .option('--prefix <prefix>', 'only keys under this prefix')
+    .option(
+      '--deep',
+      'stream both sides and compare SHA-256 instead of provenance metadata and size',
+    )
+    .addOption(
+      new Option('--concurrency <n>', 'keys compared at once').argParser(positiveInt).default(16),
+    )
+    .addOption(
+      new Option('--limit <n>', 'list at most n differing keys')
+        .argParser(positiveInt)
+        .default(1000),
+    )
+    .action(async (flags: VerifyFlags) => {
+      const out = output();
+      const config = configFromFlags(env, {});
+      const sides = openSides(config, flags.bucket, flags.concurrency);
+      const differences: KeyComparison[] = [];
+      const progress = createProgress(out, flags.deep === true ? 'verify (deep)' : 'verify');
+      try {
+        const counts = await scanBucket(sides, {
+          prefix: flags.prefix ?? '',
+          deep: flags.deep === true,
+          concurrency: flags.concurrency,
+          onProgress: (c) => progress.update(c),
+          onKey: (comparison) => {
+            if (comparison.status !== 'equal' && differences.length < flags.limit) {
+              differences.push(comparison);
+            }
+            return Promise.resolve();
+          },
+        });
+        progress.done(counts);
+        const inSync = counts.missing + counts.different + counts.extra === 0;
+        out.result({
+          bucket: flags.bucket,
+          backupBucket: sides.backupBucket,
+          deep: flags.deep === true,
+          inSync,
+          ...counts,
+          differences,
+        });
+        out.line(
+          table(
+            ['COMPARED', 'EQUAL', 'MISSING', 'DIFFERENT', 'EXTRA'],
+            [
+              [counts.compared, counts.equal, counts.missing, counts.different, counts.extra].map(
+                String,
+              ),
+            ],
+          ),
+        );
+        if (differences.length > 0) {
+          out.line();
+          out.line(
+            table(
+              ['STATUS', 'REASON', 'KEY'],
+              differences.map((d) => [d.status, d.reason ?? '', d.key]),
+            ),
+          );
+        }
+        out.line(
+          equal ? 'backup equals source' : 'backup differs from source (run `s3relay resync`)',
+        );
+        if (!inSync) process.exitCode = ExitCode.problemsFound;
+      } catch (err) {
+        throw s3Failure(err);
+      } finally {
+        sides.close();
+      }
+    });
+}

@@ -1,0 +1,18 @@
+import { InvalidArgumentError } from 'commander';
+import { parseDurationMs } from '@s3relay/core';
+
+/** Commander argument parser for counts. */
+export function positiveInt(raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError('a positive integer');
+  return value;
+}
+
+/** Commander argument parser for durations such as `24h` or `90m`, in milliseconds. */
+export function duration(raw: string): number {
+  try {
+    return parseDurationMs(raw);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}

@@ -1,0 +1,50 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Config } from '@s3relay/core';
+import { backupBucket, backupKey, createS3Client } from '@s3relay/core/s3';
+import { compareKey, type CompareContext, type KeyComparison } from './compare.js';
+import { listObjects, mergeListings, type KeyPair } from './listing.js';
+
+/** Source and backup of one source bucket, as the workers see them. */
+export interface Sides {
+  readonly source: S3Client;
+  readonly backup: S3Client;
+  readonly sourceBucket: string;
+  readonly backupBucket: string;
+  readonly backupKeyOf: (key: string) => string;
+  close(): void;
+}
+
+export function openSides(config: Config, sourceBucket: string, concurrency: number): Sides {
+  const source = createS3Client(config.source, { maxSockets: concurrency * 2 });
+  const backup = createS3Client(config.dest, { maxSockets: concurrency * 2 });
+  return {
+    source,
+    backup,
+    sourceBucket,
+    backupBucket: backupBucket(config.dest, sourceBucket),
+    backupKeyOf: (key) => backupKey(config.dest, sourceBucket, key),
+    close() {
+      source.destroy();
+      backup.destroy();
+    },
+  };
+}
+
+/** The merged listings of source and backup under a source-key prefix. */
+export function pairs(sides: Sides, prefix: string, signal?: AbortSignal): AsyncGenerator<KeyPair> {
+  const backupRoot = sides.backupKeyOf('');
+  return mergeListings(
+    listObjects(sides.source, sides.sourceBucket, prefix, '', signal),
+    listObjects(sides.backup, sides.backupBucket, backupRoot + prefix, backupRoot, signal),
+  );
+}
+
+export function compareOn(
+  sides: Sides,
+  pair: KeyPair,
+  deep: boolean,
+  signal?: AbortSignal,
+): Promise<KeyComparison> {
+  const context: CompareContext = { ...sides, deep, signal };
+  return compareKey(pair, context);
+}
