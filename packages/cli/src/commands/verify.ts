@@ -84,7 +84,7 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
           );
         }
         out.line(
-          equal ? 'backup equals source' : 'backup differs from source (run `s3relay resync`)',
+          inSync ? 'backup equals source' : 'backup differs from source (run `s3relay resync`)',
         );
         if (!inSync) process.exitCode = ExitCode.problemsFound;
       } catch (err) {
