@@ -13,8 +13,16 @@ export interface S3ClientOptions {
   /** Time limit of a TCP (and TLS) connect. @default 5000 */
   readonly connectionTimeoutMs?: number;
   /**
+   * A request whose response headers have not arrived this long after it started fails with a
+   * `TimeoutError` (the time includes sending the request body). 0 disables it. @default 0
+   */
+  readonly requestTimeoutMs?: number;
+  /**
    * A request whose socket sends and receives nothing for this long fails with a
-   * `TimeoutError` (a server that accepted the request and went silent). @default 60000
+   * `TimeoutError` (a server that accepted the request and went silent). The socket also idles
+   * while the caller pauses reading a response body, so a client whose bodies are consumed at
+   * the pace of a slower destination should disable it (0) and watch for stalls itself.
+   * @default 120000
    */
   readonly socketTimeoutMs?: number;
   /** Attempts per request, the SDK's own retries included (bodies that are streams: 1). @default 3 */
@@ -55,7 +63,10 @@ export function createS3Client(config: S3EndpointConfig, options: S3ClientOption
       httpAgent: new HttpAgent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),
       connectionTimeout: options.connectionTimeoutMs ?? 5000,
-      socketTimeout: options.socketTimeoutMs ?? 60_000,
+      requestTimeout: options.requestTimeoutMs ?? 0,
+      // Without it, an expired requestTimeout only logs a warning and the request goes on.
+      throwOnRequestTimeout: true,
+      socketTimeout: options.socketTimeoutMs ?? 120_000,
     },
     // The SDK logs every command's input and output at info level when given a logger with an
     // info method; s3relay logs its own outcomes and only wants the SDK's warnings.

@@ -1,0 +1,170 @@
+import type { ConsumeMessage } from 'amqplib';
+import {
+  ErrorCodes,
+  PermanentError,
+  TransientError,
+  createTask,
+  silentLogger,
+  type Task,
+} from '@s3relay/core';
+import { topologyNames, type OutgoingMessage } from '@s3relay/core/amqp';
+import { describe, expect, it } from 'vitest';
+import type { TaskAction } from './action.js';
+import { createDeliveryHandler } from './delivery-handler.js';
+import { KeyLock } from './key-lock.js';
+import { createWorkerMetrics } from './metrics.js';
+import { TaskHeaders } from './retry-policy.js';
+
+const retryDelaysMs = [1000, 10_000];
+const names = topologyNames({ prefix: 'p', retryDelaysMs });
+
+function task(key = 'photos/cat.jpg'): Task {
+  return createTask({
+    origin: 'mcs',
+    eventName: 'ObjectCreated:Put',
+    bucket: 'photos',
+    key,
+    size: 3,
+    eTag: 'abc',
+    versionId: null,
+    sequencer: '1',
+    eventTime: null,
+    receivedAt: new Date(Date.now() - 2000).toISOString(),
+  });
+}
+
+function message(body: unknown, headers: Record<string, unknown> = {}): ConsumeMessage {
+  const content = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  const messageId = typeof body === 'object' && body !== null ? (body as Task).id : undefined;
+  return {
+    content,
+    fields: {
+      deliveryTag: 1,
+      redelivered: false,
+      exchange: '',
+      routingKey: 'p.tasks',
+      consumerTag: 'c',
+    },
+    properties: { headers, messageId },
+  } as unknown as ConsumeMessage;
+}
+
+function setup(action: TaskAction, options: { publishFails?: boolean; maxAttempts?: number } = {}) {
+  const published: OutgoingMessage[] = [];
+  const metrics = createWorkerMetrics();
+  const running = new Set<AbortController>();
+  const handler = createDeliveryHandler({
+    action,
+    publisher: {
+      publish: (messages) => {
+        if (options.publishFails === true) {
+          return Promise.reject(new TransientError(ErrorCodes.brokerUnavailable, 'down'));
+        }
+        published.push(...messages);
+        return Promise.resolve();
+      },
+    },
+    names,
+    worker: { retryDelaysMs, maxAttempts: options.maxAttempts ?? 3 },
+    metrics,
+    logger: silentLogger,
+    running,
+    keyLock: new KeyLock(),
+  });
+  const count = async (name: string, labels: Record<string, string> = {}, series = name) => {
+    const data = await metrics.registry.getSingleMetric(name)?.get();
+    return (data?.values ?? [])
+      .filter((v) => ((v as { metricName?: string }).metricName ?? name) === series)
+      .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+      .reduce((sum, v) => sum + v.value, 0);
+  };
+  return { handler, published, count, running };
+}
+
+describe('delivery handler', () => {
+  it('acks a successful task and counts its outcome, bytes and lag', async () => {
+    const t = task();
+    const seen: Task[] = [];
+    const { handler, published, count } = setup((received) => {
+      seen.push(received);
+      return Promise.resolve({ outcome: 'copied', bytes: 3, copyMs: 12 });
+    });
+    expect(await handler(message(t))).toBe('ack');
+    expect(seen).toEqual([t]);
+    expect(published).toEqual([]);
+    expect(await count('s3relay_worker_tasks_total', { outcome: 'copied' })).toBe(1);
+    expect(await count('s3relay_worker_bytes_copied_total')).toBe(3);
+    const lag = 's3relay_worker_replication_lag_seconds';
+    expect(await count(lag, {}, `${lag}_count`)).toBe(1);
+    expect(await count(lag, {}, `${lag}_sum`)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('dead-letters an invalid task at once, body unchanged, with the reason', async () => {
+    const { handler, published, count } = setup(() => Promise.reject(new Error('not called')));
+    const bad = message('{"v":2}');
+    expect(await handler(bad)).toBe('ack');
+    expect(published).toHaveLength(1);
+    expect(published[0]?.queue).toBe('p.dlq');
+    expect(published[0]?.body.equals(bad.content)).toBe(true);
+    expect(published[0]?.headers?.[TaskHeaders.errorCode]).toBe(ErrorCodes.taskInvalid);
+    expect(String(published[0]?.headers?.[TaskHeaders.error])).toContain('invalid task');
+    expect(await count('s3relay_worker_dead_letters_total', { code: ErrorCodes.taskInvalid })).toBe(
+      1,
+    );
+  });
+
+  it('sends a transient failure to the retry tier of its attempt, then acks', async () => {
+    const { handler, published, count } = setup(() =>
+      Promise.reject(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })),
+    );
+    const t = task();
+    expect(await handler(message(t, { [TaskHeaders.attempt]: 2 }))).toBe('ack');
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({ queue: 'p.retry.10s', messageId: t.id });
+    expect(published[0]?.headers?.[TaskHeaders.attempt]).toBe(3);
+    expect(published[0]?.headers?.[TaskHeaders.errorCode]).toBe(ErrorCodes.s3Network);
+    expect(await count('s3relay_worker_retries_total', { code: ErrorCodes.s3Network })).toBe(1);
+  });
+
+  it('dead-letters a permanent failure, and a transient one out of attempts', async () => {
+    const permanent = setup(() =>
+      Promise.reject(new PermanentError(ErrorCodes.s3AccessDenied, 'AccessDenied')),
+    );
+    expect(await permanent.handler(message(task()))).toBe('ack');
+    expect(permanent.published[0]?.queue).toBe('p.dlq');
+    expect(permanent.published[0]?.headers?.[TaskHeaders.attempts]).toBe(1);
+
+    const exhausted = setup(
+      () => Promise.reject(new TransientError(ErrorCodes.s3ServerError, '500')),
+      { maxAttempts: 3 },
+    );
+    expect(await exhausted.handler(message(task(), { [TaskHeaders.attempt]: 3 }))).toBe('ack');
+    expect(exhausted.published[0]?.queue).toBe('p.dlq');
+    expect(exhausted.published[0]?.headers?.[TaskHeaders.attempts]).toBe(3);
+  });
+
+  it('requeues the original when its retry copy cannot be published', async () => {
+    const { handler, count } = setup(
+      () => Promise.reject(new TransientError(ErrorCodes.s3ServerError, '500')),
+      { publishFails: true },
+    );
+    expect(await handler(message(task()))).toBe('requeue');
+    expect(await count('s3relay_worker_tasks_total', { outcome: 'requeued' })).toBe(1);
+  });
+
+  it('requeues a task aborted by shutdown without publishing anything', async () => {
+    const { handler, published, running } = setup(
+      (_task, { signal }) =>
+        new Promise((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+        }),
+    );
+    const settlement = handler(message(task()));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(running.size).toBe(1);
+    for (const controller of running) controller.abort();
+    expect(await settlement).toBe('requeue');
+    expect(published).toEqual([]);
+    expect(running.size).toBe(0);
+  });
+});

@@ -1,0 +1,325 @@
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type GetObjectCommandOutput,
+  type HeadObjectCommandOutput,
+  type PutObjectCommandInput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import {
+  ErrorCodes,
+  PermanentError,
+  serializeError,
+  type Config,
+  type ErrorContext,
+  type Logger,
+  type Task,
+} from '@s3relay/core';
+import {
+  backupBucket,
+  backupKey,
+  backupKeyFits,
+  isObjectNotFound,
+  provenanceMatches,
+  provenanceMetadata,
+  sameSourceState,
+  type BackupLocation,
+  type BackupState,
+  type SourceState,
+} from '@s3relay/core/s3';
+import type { ActionResult, TaskAction } from './action.js';
+import { SourceStream } from './source-stream.js';
+
+export interface ReplicateOptions {
+  readonly source: S3Client;
+  readonly dest: S3Client;
+  /** DEST_BUCKET and DEST_PREFIX. */
+  readonly backup: BackupLocation;
+  readonly worker: Pick<
+    Config['worker'],
+    'partSizeBytes' | 'partQueueSize' | 'replicateDeletes' | 'sourceIdleTimeoutMs'
+  >;
+  /** Publishes one more task for the key (the source changed while it was being replicated). */
+  readonly enqueueRecheck: (task: Task, current: SourceState | undefined) => Promise<void>;
+}
+
+/**
+ * A body this small is read to its end and dropped rather than destroyed when it is not needed,
+ * so that its keep-alive connection can serve the next request.
+ */
+const DRAIN_LIMIT_BYTES = 64 * 1024;
+
+/** Where a task's object goes. */
+interface Target {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/**
+ * The replicate action: makes the backup object match the source object's current state,
+ * whatever the task's event said (DESIGN.md, "Why reconcile instead of replaying events").
+ *
+ * Requests per task, `‖` meaning in parallel:
+ * - backup up to date: GET source ‖ HEAD backup (the GET body is dropped) — 2 requests;
+ * - copy: GET source ‖ HEAD backup, PUT (or a multipart upload above PART_SIZE_MB), HEAD source
+ *   (did it change while copying?) — 4 requests for an object up to one part;
+ * - source gone, backup present: GET ‖ HEAD, DELETE backup, HEAD source — 4 requests;
+ * - source and backup gone: GET ‖ HEAD — 2 requests.
+ *
+ * The GET's own response headers stand in for a HEAD of the source: its ETag, Last-Modified and
+ * Content-Length describe exactly the bytes of its body.
+ *
+ * The task's versionId is not used: the backup mirrors the source's current version, which is
+ * what makes reordered events converge (reading the event's version would write an older
+ * version over a newer one when events arrive reversed).
+ */
+export function createReplicateAction(options: ReplicateOptions): TaskAction {
+  const { source, dest } = options;
+
+  return async (task, { signal, logger }) => {
+    const context: ErrorContext = { bucket: task.bucket, key: task.key, messageId: task.id };
+    if (!backupKeyFits(options.backup, task.key)) {
+      throw new PermanentError(
+        ErrorCodes.keyTooLong,
+        "the backup key (DEST_PREFIX + key) is longer than S3's 1,024 bytes",
+        { context },
+      );
+    }
+    const target: Target = {
+      bucket: backupBucket(options.backup, task.bucket),
+      key: backupKey(options.backup, task.bucket, task.key),
+    };
+    const startedAt = performance.now();
+    const [got, head] = await Promise.allSettled([
+      source.send(new GetObjectCommand({ Bucket: task.bucket, Key: task.key }), {
+        abortSignal: signal,
+      }),
+      dest.send(new HeadObjectCommand({ Bucket: target.bucket, Key: target.key }), {
+        abortSignal: signal,
+      }),
+    ]);
+    const response = got.status === 'fulfilled' ? got.value : undefined;
+    let bodyHandedOff = false;
+    try {
+      const backup = backupStateOf(head);
+      if (response === undefined) {
+        if (got.status === 'rejected' && !isObjectNotFound(got.reason)) throw got.reason;
+        return await reconcileMissing(task, target, backup, signal);
+      }
+      const current = sourceStateOf(response, context);
+      if (backup !== undefined && provenanceMatches(current, backup)) {
+        logger.debug('backup is up to date', { eTag: current.eTag });
+        return { outcome: 'unchanged' };
+      }
+      bodyHandedOff = true;
+      await copy(response, current, target, { signal, logger, context });
+      const copyMs = performance.now() - startedAt;
+      await recheck(task, current, signal);
+      return { outcome: 'copied', bytes: current.size, copyMs };
+    } finally {
+      if (!bodyHandedOff) release(response);
+    }
+  };
+
+  /** The source object is gone: delete its backup when deletes are replicated. */
+  async function reconcileMissing(
+    task: Task,
+    target: Target,
+    backup: BackupState | undefined,
+    signal: AbortSignal,
+  ): Promise<ActionResult> {
+    if (backup === undefined || !options.worker.replicateDeletes) return { outcome: 'absent' };
+    await dest.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: target.key }), {
+      abortSignal: signal,
+    });
+    await recheck(task, undefined, signal);
+    return { outcome: 'deleted' };
+  }
+
+  /**
+   * After a write or a delete, looks at the source once more and enqueues one more task when it
+   * changed meanwhile: a newer version may have been copied (or the key recreated) by another
+   * task that finished before this one, and this task's older write must not be the last word.
+   */
+  async function recheck(task: Task, written: SourceState | undefined, signal: AbortSignal) {
+    let current: SourceState | undefined;
+    try {
+      const now = await source.send(new HeadObjectCommand({ Bucket: task.bucket, Key: task.key }), {
+        abortSignal: signal,
+      });
+      current = sourceStateOf(now, { bucket: task.bucket, key: task.key, messageId: task.id });
+    } catch (err) {
+      if (!isObjectNotFound(err)) throw err;
+    }
+    const changed =
+      written === undefined || current === undefined
+        ? written !== current
+        : !sameSourceState(written, current);
+    if (changed) await options.enqueueRecheck(task, current);
+  }
+
+  /** Streams the GET body into the backup: one PUT up to a part, a multipart upload above. */
+  async function copy(
+    response: GetObjectCommandOutput,
+    current: SourceState,
+    target: Target,
+    run: { signal: AbortSignal; logger: Logger; context: ErrorContext },
+  ): Promise<void> {
+    const stream = new SourceStream(response.Body as Readable, {
+      expectedLength: current.size,
+      idleTimeoutMs: options.worker.sourceIdleTimeoutMs,
+      context: run.context,
+    });
+    const params = {
+      Bucket: target.bucket,
+      Key: target.key,
+      ...contentHeaders(response),
+      Metadata: { ...response.Metadata, ...provenanceMetadata(current) },
+    } satisfies PutObjectCommandInput;
+    // The GET's own abort signal stops a body that is still arriving; this also stops one that
+    // already arrived and sits in the stream's buffer.
+    const onAbort = () => stream.destroy(abortError(run.signal));
+    run.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (current.size <= options.worker.partSizeBytes) {
+        await putSingle(params, stream, current.size, run.signal);
+      } else {
+        await putMultipart(params, stream, run.logger);
+      }
+    } finally {
+      run.signal.removeEventListener('abort', onAbort);
+      if (!stream.destroyed) stream.destroy();
+    }
+  }
+
+  async function putSingle(
+    params: PutObjectCommandInput,
+    stream: SourceStream,
+    size: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    // The SDK pipes the body into the request, and a pipe does not end the request when the
+    // body fails: abort the PUT ourselves so that a stalled or cut source never leaves it hanging.
+    const controller = new AbortController();
+    const abort = (reason: unknown) => controller.abort(reason);
+    const onAbort = () => abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    stream.once('error', abort);
+    try {
+      await dest.send(new PutObjectCommand({ ...params, Body: stream, ContentLength: size }), {
+        abortSignal: controller.signal,
+      });
+    } catch (err) {
+      throw stream.errored ?? err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      stream.off('error', abort);
+    }
+  }
+
+  /**
+   * A multipart upload that is always completed or aborted. The SDK's own cleanup is off
+   * (`leavePartsOnError`): it would replace the copy's error with the abort's, and
+   * `upload.abort()` returns before the parts in flight settle, so the abort could race the end
+   * of the process. Here the upload fails through its body (shutdown destroys the stream),
+   * `done()` settles once no part is in flight, and only then is the upload aborted.
+   */
+  async function putMultipart(
+    params: PutObjectCommandInput,
+    stream: SourceStream,
+    logger: Logger,
+  ): Promise<void> {
+    const upload = new Upload({
+      client: dest,
+      params: { ...params, Body: stream },
+      partSize: options.worker.partSizeBytes,
+      queueSize: options.worker.partQueueSize,
+      leavePartsOnError: true,
+    });
+    try {
+      await upload.done();
+    } catch (err) {
+      stream.destroy();
+      const uploadId = upload.uploadId;
+      if (uploadId !== undefined) {
+        try {
+          await dest.send(
+            new AbortMultipartUploadCommand({
+              Bucket: params.Bucket,
+              Key: params.Key,
+              UploadId: uploadId,
+            }),
+          );
+        } catch (abortErr) {
+          logger.warn('multipart upload not aborted; a lifecycle rule must remove its parts', {
+            uploadId,
+            error: serializeError(abortErr),
+          });
+        }
+      }
+      throw stream.errored ?? err;
+    }
+  }
+}
+
+function backupStateOf(
+  head: PromiseSettledResult<HeadObjectCommandOutput>,
+): BackupState | undefined {
+  if (head.status === 'fulfilled') {
+    return { metadata: head.value.Metadata, size: head.value.ContentLength };
+  }
+  if (isObjectNotFound(head.reason)) return undefined;
+  throw head.reason;
+}
+
+function sourceStateOf(
+  output: Pick<HeadObjectCommandOutput, 'ETag' | 'LastModified' | 'ContentLength'>,
+  context: ErrorContext,
+): SourceState {
+  const { ETag: eTag, LastModified: lastModified, ContentLength: size } = output;
+  if (eTag === undefined || lastModified === undefined || size === undefined) {
+    throw new PermanentError(
+      ErrorCodes.s3ClientError,
+      'the source answered without ETag, Last-Modified or Content-Length',
+      { context },
+    );
+  }
+  return { eTag, lastModified, size };
+}
+
+/** The content headers a backup carries over from its source. */
+function contentHeaders(response: GetObjectCommandOutput): Partial<PutObjectCommandInput> {
+  const headers: Partial<PutObjectCommandInput> = {};
+  if (response.ContentType !== undefined) headers.ContentType = response.ContentType;
+  if (response.ContentEncoding !== undefined) headers.ContentEncoding = response.ContentEncoding;
+  if (response.ContentDisposition !== undefined) {
+    headers.ContentDisposition = response.ContentDisposition;
+  }
+  if (response.ContentLanguage !== undefined) headers.ContentLanguage = response.ContentLanguage;
+  if (response.CacheControl !== undefined) headers.CacheControl = response.CacheControl;
+  if (response.Expires !== undefined && !Number.isNaN(response.Expires.getTime())) {
+    headers.Expires = response.Expires;
+  }
+  return headers;
+}
+
+/** Gives back the connection of a GET whose body is not needed. */
+function release(response: GetObjectCommandOutput | undefined): void {
+  const body = response?.Body as Readable | undefined;
+  if (body === undefined) return;
+  body.on('error', () => undefined);
+  const size = response?.ContentLength;
+  if (size !== undefined && size <= DRAIN_LIMIT_BYTES) body.resume();
+  else body.destroy();
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error
+    ? signal.reason
+    : Object.assign(new Error('the task was aborted'), { name: 'AbortError' });
+}

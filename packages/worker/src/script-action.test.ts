@@ -1,0 +1,91 @@
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCodes, TransientError, createTask, silentLogger, type TaskKind } from '@s3relay/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScriptAction } from './script-action.js';
+
+let dir: string;
+
+async function script(name: string, body: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, `#!/bin/sh\n${body}\n`);
+  await chmod(path, 0o755);
+  return path;
+}
+
+function task(key: string, kind: TaskKind) {
+  return createTask({
+    origin: 'mcs',
+    kind,
+    eventName: kind === 'removed' ? 'ObjectRemoved:Delete' : 'ObjectCreated:Put',
+    bucket: 'photos',
+    key,
+    size: null,
+    eTag: null,
+    versionId: null,
+    sequencer: null,
+    eventTime: null,
+  });
+}
+
+const run = { signal: new AbortController().signal, logger: silentLogger };
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 's3relay-script-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('script action', () => {
+  it('passes bucket, key and verb as separate arguments; a key cannot inject commands', async () => {
+    const out = join(dir, 'args.txt');
+    const path = await script('args.sh', `printf '%s\\n' "$#" "$1" "$2" "$3" > '${out}'`);
+    const action = createScriptAction({ script: path, timeoutMs: 5000 });
+    const key = 'a b/$(touch pwned);`id`|x&&y\n"q\'';
+    expect(await action(task(key, 'created'), run)).toEqual({ outcome: 'executed' });
+    expect(await readFile(out, 'utf8')).toBe(`3\nphotos\n${key}\ncopy\n`);
+    await action(task('gone.txt', 'removed'), run);
+    expect((await readFile(out, 'utf8')).split('\n')[3]).toBe('delete');
+    await expect(readFile(join(dir, 'pwned'))).rejects.toThrow();
+  });
+
+  it('runs nothing for events that are neither created nor removed', async () => {
+    const path = await script('never.sh', `touch '${join(dir, 'ran')}'`);
+    const action = createScriptAction({ script: path, timeoutMs: 5000 });
+    expect(await action(task('k', 'other'), run)).toEqual({ outcome: 'ignored' });
+    await expect(readFile(join(dir, 'ran'))).rejects.toThrow();
+  });
+
+  it('fails transiently on a non-zero exit, with the last line of stderr', async () => {
+    const path = await script(
+      'fail.sh',
+      'echo "copying $2" ; echo "no route to backup" >&2 ; exit 3',
+    );
+    const action = createScriptAction({ script: path, timeoutMs: 5000 });
+    const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as TransientError).code).toBe(ErrorCodes.scriptFailed);
+    expect((error as Error).message).toContain('exited with 3: no route to backup');
+  });
+
+  it('kills the whole process group on timeout', async () => {
+    const marker = join(dir, 'grandchild-survived');
+    const path = await script('slow.sh', `(sleep 2 && touch '${marker}') & sleep 30`);
+    const action = createScriptAction({ script: path, timeoutMs: 300 });
+    const startedAt = Date.now();
+    const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
+    expect((error as TransientError).code).toBe(ErrorCodes.scriptTimeout);
+    expect(Date.now() - startedAt).toBeLessThan(2000);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await expect(readFile(marker)).rejects.toThrow();
+  });
+
+  it('fails transiently when the script cannot start', async () => {
+    const action = createScriptAction({ script: join(dir, 'missing.sh'), timeoutMs: 1000 });
+    const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
+    expect((error as TransientError).code).toBe(ErrorCodes.scriptFailed);
+    expect((error as Error).message).toContain('could not start');
+  });
+});

@@ -1,0 +1,159 @@
+import { spawn } from 'node:child_process';
+import { ErrorCodes, TransientError, type Task, type TaskKind } from '@s3relay/core';
+import type { TaskAction } from './action.js';
+
+export interface ScriptActionOptions {
+  /** Path of the executable (ACTION_SCRIPT). */
+  readonly script: string;
+  /** Time limit of one run (ACTION_SCRIPT_TIMEOUT_MS); the whole process group is killed then. */
+  readonly timeoutMs: number;
+}
+
+/** The verb the original server passed for each kind of event; `other` events ran nothing. */
+const VERBS: Readonly<Record<TaskKind, 'copy' | 'delete' | undefined>> = {
+  created: 'copy',
+  removed: 'delete',
+  other: undefined,
+};
+
+/** Output kept per stream for the log; a chatty script cannot fill the worker's memory. */
+const MAX_OUTPUT_CHARS = 16 * 1024;
+/** After SIGTERM on shutdown, how long a script has before SIGKILL. */
+const TERMINATE_GRACE_MS = 2000;
+/** After the script exits, how long its pipes may stay open before the worker stops reading. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * ACTION=script: runs `<script> <bucket> <key> copy|delete` per task, the contract of the
+ * original server, now queued and retried. Exit 0 is done; a non-zero exit, a signal or the time
+ * limit is a transient failure (retried through the tiers, then dead-lettered). The arguments
+ * are an array given to the kernel, never a shell line, so a key cannot inject commands. The
+ * script runs in its own process group, which is killed as a whole on timeout and on shutdown,
+ * so its children do not outlive it. Its output goes to the log.
+ */
+export function createScriptAction(options: ScriptActionOptions): TaskAction {
+  return async (task, { signal, logger }) => {
+    const verb = VERBS[task.kind];
+    if (verb === undefined) {
+      logger.info('event kind has no script verb; nothing run', { eventName: task.eventName });
+      return { outcome: 'ignored' };
+    }
+    const run = await runScript(options, task, verb, signal);
+    const meta = { verb, exitCode: run.exitCode, signal: run.signal, durationMs: run.durationMs };
+    const output = { stdout: run.stdout, stderr: run.stderr };
+    if (run.timedOut) {
+      logger.warn('script timed out', { ...meta, ...output });
+      throw new TransientError(
+        ErrorCodes.scriptTimeout,
+        `${options.script} ${verb} ran longer than ${options.timeoutMs} ms and was killed`,
+        { context: { bucket: task.bucket, key: task.key, messageId: task.id } },
+      );
+    }
+    if (run.exitCode !== 0) {
+      signal.throwIfAborted();
+      logger.warn('script failed', { ...meta, ...output });
+      throw new TransientError(
+        ErrorCodes.scriptFailed,
+        `${options.script} ${verb} ${run.spawnError === undefined ? `exited with ${run.exitCode ?? run.signal}` : `could not start: ${run.spawnError.message}`}: ${lastLine(run.stderr)}`,
+        {
+          context: { bucket: task.bucket, key: task.key, messageId: task.id },
+          cause: run.spawnError,
+        },
+      );
+    }
+    logger.info('script succeeded', { ...meta, ...output });
+    return { outcome: 'executed' };
+  };
+}
+
+interface ScriptRun {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly timedOut: boolean;
+  readonly spawnError: Error | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+}
+
+function runScript(
+  options: ScriptActionOptions,
+  task: Task,
+  verb: 'copy' | 'delete',
+  abortSignal: AbortSignal,
+): Promise<ScriptRun> {
+  const startedAt = performance.now();
+  return new Promise<ScriptRun>((resolve) => {
+    const child = spawn(options.script, [task.bucket, task.key, verb], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    let spawnError: Error | undefined;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout = keepTail(stdout + chunk);
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = keepTail(stderr + chunk);
+    });
+    const killGroup = (signal: NodeJS.Signals) => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // The group is already gone.
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup('SIGKILL');
+    }, options.timeoutMs);
+    const onAbort = () => {
+      killGroup('SIGTERM');
+      setTimeout(() => killGroup('SIGKILL'), TERMINATE_GRACE_MS).unref();
+    };
+    abortSignal.addEventListener('abort', onAbort, { once: true });
+    let finished = false;
+    const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      clearTimeout(closeTimer);
+      abortSignal.removeEventListener('abort', onAbort);
+      resolve({
+        exitCode,
+        signal,
+        timedOut,
+        spawnError,
+        stdout: stdout.trim(),
+        stderr: stderr.trim(),
+        durationMs: Math.round(performance.now() - startedAt),
+      });
+    };
+    let closeTimer: NodeJS.Timeout | undefined;
+    child.once('error', (err) => {
+      spawnError = err;
+      finish(null, null);
+    });
+    child.once('close', (code, signal) => finish(code, signal));
+    // 'close' waits for the pipes, which a grandchild that left the group may hold open: give
+    // the last output a moment after 'exit', then stop waiting for it.
+    child.once('exit', () => {
+      closeTimer = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(child.exitCode, child.signalCode);
+      }, CLOSE_GRACE_MS);
+    });
+  });
+}
+
+function keepTail(text: string): string {
+  return text.length <= MAX_OUTPUT_CHARS ? text : text.slice(-MAX_OUTPUT_CHARS);
+}
+
+function lastLine(text: string): string {
+  return text.split('\n').at(-1)?.slice(0, 500) ?? '';
+}

@@ -1,0 +1,92 @@
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCodes, TransientError } from '@s3relay/core';
+import { describe, expect, it } from 'vitest';
+import { SourceStream } from './source-stream.js';
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('SourceStream', () => {
+  it('passes the body through and ends when the length matches', async () => {
+    const body = Readable.from([Buffer.from('hello '), Buffer.from('world')]);
+    const stream = new SourceStream(body, { expectedLength: 11, idleTimeoutMs: 1000 });
+    expect((await collect(stream)).toString()).toBe('hello world');
+    expect(stream.bytesRead).toBe(11);
+  });
+
+  it('passes an empty body', async () => {
+    const stream = new SourceStream(Readable.from([]), { expectedLength: 0, idleTimeoutMs: 1000 });
+    expect((await collect(stream)).length).toBe(0);
+  });
+
+  it.each([
+    [10, 'shorter'],
+    [12, 'longer'],
+  ])('fails a body that ends at %i bytes, %s than its Content-Length', async (expectedLength) => {
+    const body = Readable.from([Buffer.from('hello '), Buffer.from('world')]);
+    const stream = new SourceStream(body, { expectedLength, idleTimeoutMs: 1000 });
+    const error = await collect(stream).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as TransientError).code).toBe(ErrorCodes.lengthMismatch);
+  });
+
+  it('fails a source that stops sending while data is wanted, and destroys it', async () => {
+    const body = new PassThrough();
+    body.write('partial');
+    const stream = new SourceStream(body, { expectedLength: 100, idleTimeoutMs: 100 });
+    const startedAt = Date.now();
+    const error = await collect(stream).catch((err: unknown) => err);
+    expect((error as TransientError).code).toBe(ErrorCodes.sourceStalled);
+    expect(Date.now() - startedAt).toBeLessThan(1000);
+    expect(body.destroyed).toBe(true);
+  });
+
+  it('does not count a slow consumer as a stalled source', async () => {
+    const size = 512 * 1024;
+    const body = Readable.from(
+      (function* () {
+        for (let sent = 0; sent < size; sent += 16 * 1024) yield Buffer.alloc(16 * 1024, 1);
+      })(),
+    );
+    const stream = new SourceStream(body, { expectedLength: size, idleTimeoutMs: 50 });
+    let received = 0;
+    const slow = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _encoding, callback) {
+        received += chunk.length;
+        // The consumer pauses longer than the idle timeout several times.
+        if (received % (128 * 1024) === 0) setTimeout(callback, 120);
+        else callback();
+      },
+    });
+    await pipeline(stream, slow);
+    expect(received).toBe(size);
+  });
+
+  it('passes on a source error and a source closed before its end', async () => {
+    const failing = new PassThrough();
+    const stream = new SourceStream(failing, { expectedLength: 10, idleTimeoutMs: 1000 });
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    setTimeout(() => failing.destroy(reset), 10);
+    await expect(collect(stream)).rejects.toBe(reset);
+
+    const closing = new PassThrough();
+    const closed = new SourceStream(closing, { expectedLength: 10, idleTimeoutMs: 1000 });
+    setTimeout(() => closing.destroy(), 10);
+    const error = await collect(closed).catch((err: unknown) => err);
+    expect((error as TransientError).code).toBe(ErrorCodes.s3Network);
+  });
+
+  it('destroys the source when destroyed itself', async () => {
+    const body = new PassThrough();
+    const stream = new SourceStream(body, { expectedLength: 10, idleTimeoutMs: 1000 });
+    stream.destroy();
+    await sleep(1);
+    expect(body.destroyed).toBe(true);
+  });
+});

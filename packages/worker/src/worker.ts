@@ -1,0 +1,333 @@
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { S3Client } from '@aws-sdk/client-s3';
+import {
+  ErrorCodes,
+  PermanentError,
+  RelayError,
+  createTask,
+  serializeError,
+  type Config,
+  type Logger,
+  type Task,
+} from '@s3relay/core';
+import { Broker, Consumer, Publisher, type TopologyNames } from '@s3relay/core/amqp';
+import { createS3Client, normalizeETag, type SourceState } from '@s3relay/core/s3';
+import type { Registry } from 'prom-client';
+import type { TaskAction } from './action.js';
+import { createDeliveryHandler } from './delivery-handler.js';
+import { KeyLock } from './key-lock.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { createReplicateAction } from './replicate.js';
+import { createScriptAction } from './script-action.js';
+
+export interface WorkerDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  /**
+   * A broker to consume from, owned by the caller (started here if it is not, never closed
+   * here). Without one the worker opens and closes its own.
+   */
+  readonly broker?: Broker;
+}
+
+/** `idle` → `starting` → `running` → `closing` → `closed`. */
+export type WorkerState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
+
+/** A worker consuming the tasks queue. */
+export interface Worker {
+  /**
+   * Starts the metrics server, connects (or uses the given broker) and starts consuming.
+   * Resolves once consuming. While the broker is unreachable it keeps trying (and `/readyz`
+   * answers 503); it rejects only when connecting cannot succeed (a topology mismatch, refused
+   * credentials) or when ACTION_SCRIPT is not executable. Calling it again returns the same
+   * promise.
+   */
+  start(): Promise<void>;
+  /**
+   * Graceful shutdown, idempotent: stops consuming, lets running tasks finish within
+   * SHUTDOWN_TIMEOUT_MS, then aborts the rest (their multipart uploads are aborted, the tasks
+   * requeued), and closes the channel, the broker connection (when owned), the metrics server
+   * and the S3 clients.
+   */
+  close(): Promise<void>;
+  /** Consuming, connected, and not shutting down. */
+  readonly isReady: boolean;
+  readonly state: WorkerState;
+  /** The port of `/healthz`, `/readyz` and `/metrics` once started. */
+  readonly metricsPort: number | undefined;
+  /** This worker's own Prometheus registry. */
+  readonly registry: Registry;
+}
+
+/**
+ * After the grace period, how long aborted tasks get to release what they hold (abort their
+ * multipart uploads, kill their scripts) before the channel closes under them.
+ */
+const ABORT_GRACE_MS = 10_000;
+
+/** Creates a worker; nothing happens until {@link Worker.start}. */
+export function createWorker(deps: WorkerDeps): Worker {
+  return new RelayWorker(deps);
+}
+
+class RelayWorker implements Worker {
+  readonly #config: Config;
+  readonly #logger: Logger;
+  readonly #broker: Broker;
+  readonly #ownsBroker: boolean;
+  readonly #publisher: Publisher;
+  readonly #consumer: Consumer;
+  readonly #metrics: WorkerMetrics;
+  readonly #clients: S3Client[] = [];
+  readonly #running = new Set<AbortController>();
+  #state: WorkerState = 'idle';
+  #server: MetricsServer | undefined;
+  #starting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(deps: WorkerDeps) {
+    this.#config = deps.config;
+    this.#logger = deps.logger;
+    const { amqp, worker } = deps.config;
+    this.#ownsBroker = deps.broker === undefined;
+    this.#broker =
+      deps.broker ??
+      new Broker({
+        url: amqp.url,
+        heartbeatSeconds: amqp.heartbeatSeconds,
+        topology: {
+          prefix: amqp.prefix,
+          retryDelaysMs: worker.retryDelaysMs,
+          deliveryLimit: amqp.deliveryLimit,
+        },
+        connectionName: `s3relay-worker ${hostname()} pid ${process.pid}`,
+        logger: deps.logger,
+      });
+    this.#metrics = createWorkerMetrics();
+    this.#publisher = new Publisher(this.#broker, {
+      timeoutMs: amqp.publishTimeoutMs,
+      // Every running task publishes at most one message at a time (a retry, a dead letter or a
+      // recheck), so this bound is never the reason a publish fails.
+      maxInFlight: worker.concurrency * 2 + 16,
+      logger: deps.logger,
+    });
+    this.#consumer = new Consumer(this.#broker, {
+      queue: this.#names.tasks,
+      prefetch: worker.concurrency,
+      logger: deps.logger,
+      handler: createDeliveryHandler({
+        action: this.#createAction(),
+        publisher: this.#publisher,
+        names: this.#names,
+        worker,
+        metrics: this.#metrics,
+        logger: deps.logger,
+        running: this.#running,
+        keyLock: new KeyLock(),
+      }),
+    });
+  }
+
+  get #names(): TopologyNames {
+    return this.#broker.names;
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  get isReady(): boolean {
+    return (
+      this.#state === 'running' &&
+      this.#broker.connection !== undefined &&
+      this.#consumer.isConsuming
+    );
+  }
+
+  get metricsPort(): number | undefined {
+    return this.#server?.port;
+  }
+
+  get registry(): Registry {
+    return this.#metrics.registry;
+  }
+
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    if (this.#state !== 'idle') throw new Error(`cannot start a worker that is ${this.#state}`);
+    this.#setState('starting');
+    const { worker } = this.#config;
+    if (worker.action === 'script') await assertExecutable(worker.actionScript);
+    this.#server = await startMetricsServer({
+      host: worker.metricsHost,
+      port: worker.metricsPort,
+      registry: this.#metrics.registry,
+      isReady: () => this.isReady,
+      logger: this.#logger,
+    });
+    this.#consumer.start();
+    this.#broker.start();
+    await this.#untilConsuming();
+    // close() during start: it owns the state from here.
+    if (this.#closing !== undefined) return;
+    this.#setState('running');
+    this.#logger.info('worker started', {
+      queue: this.#names.tasks,
+      action: worker.action,
+      concurrency: worker.concurrency,
+      metricsPort: this.metricsPort,
+    });
+  }
+
+  /** Waits for the broker (retrying transient failures for ever) and for the subscription. */
+  async #untilConsuming(): Promise<void> {
+    while (this.#state === 'starting') {
+      try {
+        await this.#broker.waitConnected(5000);
+      } catch (err) {
+        if (err instanceof RelayError && !err.retryable) throw err;
+        if (this.#broker.state === 'closed') throw err;
+        this.#logger.warn('waiting for the broker', { error: serializeError(err) });
+        continue;
+      }
+      if (this.#consumer.isConsuming) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#setState('closing');
+    const steps: [string, () => Promise<void>][] = [
+      ['stop consuming', () => this.#consumer.stop()],
+      ['finish running tasks', () => this.#drain()],
+      ['close the channel', () => this.#consumer.close()],
+      ['close the publisher', () => this.#publisher.close()],
+      [
+        'close the broker connection',
+        () => (this.#ownsBroker ? this.#broker.close() : Promise.resolve()),
+      ],
+      ['close the metrics server', () => this.#server?.close() ?? Promise.resolve()],
+    ];
+    for (const [step, run] of steps) {
+      try {
+        await run();
+      } catch (err) {
+        this.#logger.error('shutdown step failed', { step, error: serializeError(err) });
+      }
+    }
+    for (const client of this.#clients) client.destroy();
+    this.#setState('closed');
+  }
+
+  /** Lets running tasks finish within the grace period, then aborts the rest. */
+  async #drain(): Promise<void> {
+    const inFlight = this.#consumer.inFlight;
+    if (inFlight > 0) {
+      this.#logger.info('waiting for running tasks', {
+        tasks: inFlight,
+        timeoutMs: this.#config.shutdownTimeoutMs,
+      });
+    }
+    if (await this.#consumer.drain(this.#config.shutdownTimeoutMs)) return;
+    this.#logger.warn('grace period over; aborting running tasks', { tasks: this.#running.size });
+    const reason = new PermanentError(ErrorCodes.shutdown, 'the worker is shutting down');
+    for (const controller of this.#running) controller.abort(reason);
+    if (!(await this.#consumer.drain(ABORT_GRACE_MS))) {
+      this.#logger.error('aborted tasks did not settle; closing under them', {
+        tasks: this.#running.size,
+      });
+    }
+  }
+
+  #setState(state: WorkerState): void {
+    this.#state = state;
+    this.#logger.debug('worker state', { state });
+  }
+
+  #createAction(): TaskAction {
+    const { worker } = this.#config;
+    if (worker.action === 'script') {
+      return createScriptAction({
+        // loadConfig requires ACTION_SCRIPT with ACTION=script.
+        script: worker.actionScript ?? '',
+        timeoutMs: worker.actionScriptTimeoutMs,
+      });
+    }
+    // Each running task holds one source GET and up to PART_QUEUE_SIZE part uploads, plus a
+    // HEAD on each side.
+    const maxSockets = worker.concurrency * (worker.partQueueSize + 2);
+    const source = createS3Client(this.#config.source, {
+      maxSockets,
+      // The source body is read at the pace of the backup, so its socket may idle for long
+      // while the copy is healthy: stalls are caught by SOURCE_IDLE_TIMEOUT_MS, which only
+      // counts while data is wanted, and headers must arrive within a minute.
+      socketTimeoutMs: 0,
+      requestTimeoutMs: Math.max(60_000, worker.sourceIdleTimeoutMs),
+      logger: this.#logger,
+    });
+    const dest = createS3Client(this.#config.dest, { maxSockets, logger: this.#logger });
+    this.#clients.push(source, dest);
+    return createReplicateAction({
+      source,
+      dest,
+      backup: this.#config.dest,
+      worker,
+      enqueueRecheck: (task, current) => this.#enqueueRecheck(task, current),
+    });
+  }
+
+  async #enqueueRecheck(task: Task, current: SourceState | undefined): Promise<void> {
+    const recheck = createTask({
+      origin: 'recheck',
+      kind: 'other',
+      eventName: 'Recheck',
+      bucket: task.bucket,
+      key: task.key,
+      size: current?.size ?? null,
+      eTag: current === undefined ? null : normalizeETag(current.eTag),
+      versionId: null,
+      // Unique, so that a recheck is never mistaken for a duplicate of an earlier one.
+      sequencer: randomUUID(),
+      eventTime: null,
+    });
+    await this.#publisher.publish([
+      {
+        queue: this.#names.tasks,
+        body: Buffer.from(JSON.stringify(recheck)),
+        messageId: recheck.id,
+      },
+    ]);
+    this.#metrics.rechecks.inc();
+    this.#logger.info('source changed while replicating; recheck enqueued', {
+      taskId: task.id,
+      recheckId: recheck.id,
+      bucket: task.bucket,
+      key: task.key,
+    });
+  }
+}
+
+async function assertExecutable(script: string | undefined): Promise<void> {
+  try {
+    await access(script ?? '', constants.X_OK);
+  } catch (err) {
+    throw new PermanentError(
+      ErrorCodes.configInvalid,
+      `ACTION_SCRIPT ${script ?? ''} is not an executable file`,
+      { cause: err },
+    );
+  }
+}
