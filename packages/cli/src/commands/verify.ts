@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { configFromFlags } from '../config-from-flags.js';
-import { ExitCode } from '../exit-codes.js';
+import { CliError, ExitCode } from '../exit-codes.js';
 import { positiveInt } from '../flag-parsers.js';
 import { table, type Output } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -83,10 +83,14 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
             ),
           );
         }
-        out.line(
-          inSync ? 'backup equals source' : 'backup differs from source (run `s3relay resync`)',
-        );
-        if (!inSync) process.exitCode = ExitCode.problemsFound;
+        if (!inSync) {
+          throw new CliError(
+            ExitCode.problemsFound,
+            `backup differs from source: ${counts.missing} missing, ${counts.different} different, ` +
+              `${counts.extra} extra (run \`s3relay resync --bucket ${flags.bucket}\`)`,
+          );
+        }
+        out.line('backup equals source');
       } catch (err) {
         throw s3Failure(err);
       } finally {
