@@ -92,7 +92,7 @@ function parseSimpleTopicConfiguration(
   let filter: ParseResult<{ prefix?: string; suffix?: string }> = { ok: true, value: {} };
   for (const child of childElements(element)) {
     const text = textOf(child).trim();
-    switch (child.localName) {
+    switch (child.localName ?? '') {
       case 'Id':
         if (id !== undefined) return fail(MALFORMED_XML);
         id = text;

@@ -1,0 +1,80 @@
+import http from 'node:http';
+import https from 'node:https';
+
+/** What a webhook receiver answered. */
+export interface WebhookResponse {
+  readonly status: number;
+  /** The body as text, cut at {@link MAX_RESPONSE_BYTES}. */
+  readonly body: string;
+}
+
+/** The outbound side of the emulator: one POST of a JSON body to a webhook URL. */
+export interface WebhookPoster {
+  /**
+   * POSTs `body` (JSON) to `url` with VK's headers. Resolves with any HTTP answer; rejects on a
+   * network error, after `timeoutMs` (for the whole exchange) and when the poster is closed.
+   */
+  post(url: string, body: string, timeoutMs: number): Promise<WebhookResponse>;
+}
+
+/** Receivers answer with a signature or nothing; more than this is not read. */
+export const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * A {@link WebhookPoster} on node:http(s) whose requests can all be cancelled by {@link close}.
+ * It opens a connection per request: a kept-alive socket that the receiver closed while idle
+ * would fail the next handshake for no reason of the receiver's making.
+ */
+export class WebhookClient implements WebhookPoster {
+  readonly #abort = new AbortController();
+  readonly #httpAgent = new http.Agent({ keepAlive: false });
+  readonly #httpsAgent = new https.Agent({ keepAlive: false });
+
+  post(url: string, body: string, timeoutMs: number): Promise<WebhookResponse> {
+    return new Promise((resolve, reject) => {
+      if (this.#abort.signal.aborted) {
+        reject(new Error('the webhook client is closed'));
+        return;
+      }
+      const target = new URL(url);
+      const isHttps = target.protocol === 'https:';
+      const request = (isHttps ? https : http).request(target, {
+        method: 'POST',
+        agent: isHttps ? this.#httpsAgent : this.#httpAgent,
+        signal: this.#abort.signal,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          // Sent on handshakes and events alike since VK's documentation of 2025-04.
+          'x-amz-sns-message-type': 'Notification',
+        },
+      });
+      const timer = setTimeout(() => {
+        request.destroy(new Error(`no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      request.once('close', () => clearTimeout(timer));
+      request.once('error', reject);
+      request.once('response', (response) => {
+        const chunks: Buffer[] = [];
+        let length = 0;
+        response.on('data', (chunk: Buffer) => {
+          if (length < MAX_RESPONSE_BYTES) chunks.push(chunk);
+          length += chunk.length;
+        });
+        response.once('error', reject);
+        response.once('end', () => {
+          const text = Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString('utf8');
+          resolve({ status: response.statusCode ?? 0, body: text });
+        });
+      });
+      request.end(body);
+    });
+  }
+
+  /** Cancels every request in flight (they reject) and refuses new ones. */
+  close(): void {
+    this.#abort.abort();
+    this.#httpAgent.destroy();
+    this.#httpsAgent.destroy();
+  }
+}
