@@ -52,3 +52,11 @@ export {
   parseDurationMs,
   type Cidr,
 } from './units.js';
+export {
+  parseWebhook,
+  type SnsMessage,
+  type WebhookHeaders,
+  type WebhookInput,
+  type WebhookParseResult,
+  type WebhookRejection,
+} from './events/index.js';
