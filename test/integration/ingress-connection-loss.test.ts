@@ -1,0 +1,187 @@
+/**
+ * The ingress's promise under broker connection loss: whatever it answered 2xx is in the tasks
+ * queue. Thousands of webhooks are posted while the ingress's broker connections are force-closed
+ * again and again (rabbitmqctl close_connection); a sender that gets a 503 retries, as SNS and
+ * MinIO do.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, loadConfig, parseTask, silentLogger } from '@s3relay/core';
+import { createIngress } from '@s3relay/ingress';
+import { eventually } from '../helpers/eventually.js';
+import {
+  closeConnections,
+  deleteQueuesWithPrefix,
+  rabbitUrl,
+  uniquePrefix,
+  withChannel,
+  type QueueMessage,
+} from '../helpers/rabbit.js';
+
+const WEBHOOKS = 3000;
+const CONCURRENCY = 16;
+const MAX_ATTEMPTS = 200;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function body(index: number): string {
+  // One or two records per webhook, keys unique per webhook.
+  const keys = index % 3 === 0 ? [`w${index}/a`, `w${index}/b`] : [`w${index}/a`];
+  return JSON.stringify({
+    Records: keys.map((key) => ({
+      eventVersion: '2.1',
+      eventSource: 'aws:s3',
+      awsRegion: 'us-east-1',
+      eventTime: '2026-01-01T00:00:00.000Z',
+      eventName: 'ObjectCreated:Put',
+      s3: {
+        s3SchemaVersion: '1.0',
+        bucket: { name: 'load', arn: 'arn:aws:s3:::load' },
+        object: { key, size: 1, eTag: 'e', sequencer: '01' },
+      },
+    })),
+  });
+}
+
+/** Consumes every ready message of `queue` (thousands: much faster than one get each). */
+function consumeAll(queue: string): Promise<QueueMessage[]> {
+  return withChannel(rabbitUrl(), async (channel) => {
+    const { messageCount } = await channel.checkQueue(queue);
+    const messages: QueueMessage[] = [];
+    if (messageCount === 0) return messages;
+    await new Promise<void>((resolve, reject) => {
+      channel
+        .consume(
+          queue,
+          (message) => {
+            if (message === null) return;
+            messages.push(message);
+            if (messages.length === messageCount) resolve();
+          },
+          { noAck: true },
+        )
+        .catch(reject);
+    });
+    return messages;
+  });
+}
+
+function keysOf(index: number): string[] {
+  return index % 3 === 0 ? [`w${index}/a`, `w${index}/b`] : [`w${index}/a`];
+}
+
+describe('ingress under broker connection loss', () => {
+  it(
+    'keeps every 2xx-answered record while connections are cut repeatedly',
+    { timeout: 120_000 },
+    async () => {
+      const prefix = uniquePrefix('ingress-cut');
+      const config = loadConfig({
+        AMQP_URL: rabbitUrl(),
+        AMQP_PREFIX: prefix,
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: '0',
+        PUBLISH_TIMEOUT_MS: '3000',
+      });
+      const ingress = createIngress({ config, logger: silentLogger });
+      cleanups.push(async () => {
+        await ingress.close();
+        await deleteQueuesWithPrefix(rabbitUrl(), prefix);
+      });
+      await ingress.start();
+      await eventually(() => expect(ingress.isReady).toBe(true), { message: 'ingress ready' });
+      const url = `${ingress.url ?? ''}/webhook/s3`;
+
+      /** Per webhook: the attempt that got 2xx (1 = first). */
+      const acceptedOnAttempt = new Map<number, number>();
+      const statuses = new Map<number, number>();
+      const errorCodes = new Set<string>();
+      let missingRetryAfter = 0;
+      let next = 0;
+      let done = false;
+      const deadline = Date.now() + 60_000;
+
+      async function send(index: number): Promise<void> {
+        for (let attempt = 1; attempt <= MAX_ATTEMPTS && Date.now() < deadline; attempt += 1) {
+          const response = await fetch(url, {
+            method: 'POST',
+            body: body(index),
+            headers: { 'content-type': 'application/json' },
+          });
+          statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+          if (response.status === 200) {
+            await response.text();
+            acceptedOnAttempt.set(index, attempt);
+            return;
+          }
+          if (response.headers.get('retry-after') === null) missingRetryAfter += 1;
+          const answer = (await response.json()) as { error: string };
+          errorCodes.add(answer.error);
+          await sleep(50);
+        }
+      }
+
+      const cutter = (async () => {
+        let cuts = 0;
+        while (!done) {
+          cuts += await closeConnections({ nameContains: prefix, reason: 'ingress load test' });
+          await sleep(500);
+        }
+        return cuts;
+      })();
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (next < WEBHOOKS) {
+            const index = next;
+            next += 1;
+            await send(index);
+          }
+        }),
+      );
+      done = true;
+      const cuts = await cutter;
+
+      // The faults happened, and were answered the way senders retry on.
+      expect(cuts).toBeGreaterThan(2);
+      expect(statuses.get(503) ?? 0).toBeGreaterThan(0);
+      expect([...statuses.keys()].sort()).toEqual([200, 503]);
+      expect(missingRetryAfter).toBe(0);
+      const expectedCodes = [
+        ErrorCodes.brokerUnavailable,
+        ErrorCodes.publishTimeout,
+        ErrorCodes.publishNacked,
+        ErrorCodes.brokerBlocked,
+      ] as string[];
+      expect([...errorCodes].filter((code) => !expectedCodes.includes(code))).toEqual([]);
+      // Every webhook got through in the end (the ingress recovered each time).
+      expect(acceptedOnAttempt.size).toBe(WEBHOOKS);
+
+      await eventually(() => expect(ingress.isReady).toBe(true), { message: 'recovered' });
+      const messages = await consumeAll(`${prefix}.tasks`);
+      const copies = new Map<string, number>();
+      for (const message of messages) {
+        const parsed = parseTask(message.content);
+        expect(parsed.ok).toBe(true);
+        if (!parsed.ok) continue;
+        expect(message.properties.messageId).toBe(parsed.task.id);
+        copies.set(parsed.task.key, (copies.get(parsed.task.key) ?? 0) + 1);
+      }
+      const missing: string[] = [];
+      const duplicatedFirstTry: string[] = [];
+      for (const [index, attempt] of acceptedOnAttempt) {
+        for (const key of keysOf(index)) {
+          const count = copies.get(key) ?? 0;
+          if (count === 0) missing.push(key);
+          // Sent once and answered 200: exactly one copy. Retried ones may have more (a 503'd
+          // attempt can have reached the queue), which the task contract allows.
+          if (attempt === 1 && count !== 1) duplicatedFirstTry.push(`${key}×${count}`);
+        }
+      }
+      expect(missing).toEqual([]);
+      expect(duplicatedFirstTry).toEqual([]);
+    },
+  );
+});
