@@ -3,6 +3,7 @@ import { configCommand } from './commands/config.js';
 import { dlqCommand } from './commands/dlq.js';
 import { janitorCommand } from './commands/janitor.js';
 import { resyncCommand } from './commands/resync.js';
+import { serveCommands } from './commands/serve.js';
 import { signCommand } from './commands/sign.js';
 import { statusCommand } from './commands/status.js';
 import { verifyCommand } from './commands/verify.js';
@@ -35,6 +36,7 @@ export function createProgram(context: ProgramContext): Command {
       stdout: context.stdout,
       stderr: context.stderr,
     });
+  for (const command of serveCommands(context.env)) program.addCommand(command);
   program.addCommand(statusCommand(output, context.env));
   program.addCommand(dlqCommand(output, context.env));
   program.addCommand(resyncCommand(output, context.env));

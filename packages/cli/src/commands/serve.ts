@@ -1,0 +1,180 @@
+import { Command, Option } from 'commander';
+import { createLogger, redactConfig, type Config, type Logger } from '@s3relay/core';
+import { Broker } from '@s3relay/core/amqp';
+import { createIngress } from '@s3relay/ingress';
+import { createWorker } from '@s3relay/worker';
+import {
+  addBrokerOptions,
+  addLogOptions,
+  brokerOverrides,
+  logOverrides,
+  type BrokerFlags,
+  type LogFlags,
+} from '../common-options.js';
+import { configFromFlags, type Overrides } from '../config-from-flags.js';
+import { positiveInt } from '../flag-parsers.js';
+import { runServices } from '../run-services.js';
+
+interface IngressFlags {
+  port?: number;
+  address?: string;
+  publicUrl?: string[];
+}
+
+interface WorkerFlags {
+  concurrency?: number;
+  script?: string;
+  metricsPort?: number;
+}
+
+type ServeFlags = BrokerFlags & LogFlags & IngressFlags & WorkerFlags;
+
+const port = (raw: string) => {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535)
+    throw new Error(`invalid port ${raw}`);
+  return value;
+};
+
+function addIngressOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--port <port>', 'HTTP port (HTTP_PORT)').argParser(port))
+    .addOption(new Option('--address <address>', 'listen address (HTTP_HOST), e.g. 0.0.0.0'))
+    .addOption(
+      new Option('--public-url <url...>', 'webhook URLs exactly as registered (PUBLIC_URLS)'),
+    );
+}
+
+function addWorkerOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--concurrency <n>', 'tasks at once (WORKER_CONCURRENCY)').argParser(positiveInt),
+    )
+    .addOption(
+      new Option(
+        '--script <path>',
+        'run `<path> <bucket> <key> copy|delete` per task instead of replicating (ACTION=script)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--metrics-port <port>',
+        'port of /healthz, /readyz, /metrics (METRICS_PORT)',
+      ).argParser(port),
+    );
+}
+
+function overrides(flags: ServeFlags): Overrides {
+  return {
+    ...brokerOverrides(flags),
+    ...logOverrides(flags),
+    HTTP_PORT: flags.port?.toString(),
+    HTTP_HOST: flags.address,
+    PUBLIC_URLS: flags.publicUrl?.join(','),
+    WORKER_CONCURRENCY: flags.concurrency?.toString(),
+    ACTION: flags.script === undefined ? undefined : 'script',
+    ACTION_SCRIPT: flags.script,
+    METRICS_PORT: flags.metricsPort?.toString(),
+  };
+}
+
+function serviceLogger(config: Config, service: string): Logger {
+  return createLogger({ level: config.log.level, format: config.log.format, service });
+}
+
+function sharedBroker(config: Config, logger: Logger): Broker {
+  return new Broker({
+    url: config.amqp.url,
+    heartbeatSeconds: config.amqp.heartbeatSeconds,
+    connectionName: 's3relay-all',
+    topology: {
+      prefix: config.amqp.prefix,
+      retryDelaysMs: config.worker.retryDelaysMs,
+      deliveryLimit: config.amqp.deliveryLimit,
+    },
+    logger,
+  });
+}
+
+/** `s3relay ingress`, `s3relay worker` and `s3relay all`: the long-running services. */
+export function serveCommands(env: NodeJS.ProcessEnv): Command[] {
+  const ingress = addLogOptions(
+    addBrokerOptions(
+      addIngressOptions(
+        new Command('ingress').description('run the webhook ingress (HTTP → RabbitMQ)'),
+      ),
+    ),
+  ).action(async (flags: ServeFlags) => {
+    const config = configFromFlags(env, overrides(flags));
+    const logger = serviceLogger(config, 'ingress');
+    logger.info('configuration', { config: redactConfig(config) });
+    await runServices([{ name: 'ingress', ...bind(createIngress({ config, logger })) }], {
+      logger,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+    });
+  });
+
+  const worker = addLogOptions(
+    addBrokerOptions(
+      addWorkerOptions(
+        new Command('worker').description('run a worker (RabbitMQ → backup bucket)'),
+      ),
+    ),
+  ).action(async (flags: ServeFlags) => {
+    const config = configFromFlags(env, overrides(flags));
+    const logger = serviceLogger(config, 'worker');
+    logger.info('configuration', { config: redactConfig(config) });
+    await runServices([{ name: 'worker', ...bind(createWorker({ config, logger })) }], {
+      logger,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+    });
+  });
+
+  const all = addLogOptions(
+    addBrokerOptions(
+      addWorkerOptions(
+        addIngressOptions(
+          new Command('all')
+            .description('run the ingress and a worker in one process (small setups)')
+            .addHelpText(
+              'after',
+              '\nFor users of the original s3-webhook server:\n' +
+                '  s3relay all --port 80 --address 0.0.0.0 --script ./backup.sh\n' +
+                'answers /ping and /webhook like `s3-webhook -port 80 -address 0.0.0.0 -script ./backup.sh`\n' +
+                'and runs `./backup.sh <bucket> <key> copy|delete` per event — queued and retried.',
+            ),
+        ),
+      ),
+    ),
+  ).action(async (flags: ServeFlags) => {
+    const config = configFromFlags(env, overrides(flags));
+    const logger = serviceLogger(config, 's3relay');
+    logger.info('configuration', { config: redactConfig(config) });
+    const broker = sharedBroker(config, logger);
+    // The broker starts first and closes last, after both services let go of it.
+    await runServices(
+      [
+        {
+          name: 'broker',
+          start: () => Promise.resolve(broker.start()),
+          close: () => broker.close(),
+        },
+        {
+          name: 'worker',
+          ...bind(createWorker({ config, logger: logger.child({ service: 'worker' }), broker })),
+        },
+        {
+          name: 'ingress',
+          ...bind(createIngress({ config, logger: logger.child({ service: 'ingress' }), broker })),
+        },
+      ],
+      { logger, shutdownTimeoutMs: config.shutdownTimeoutMs },
+    );
+  });
+
+  return [ingress, worker, all];
+}
+
+function bind(component: { start(): Promise<void>; close(): Promise<void> }) {
+  return { start: () => component.start(), close: () => component.close() };
+}
