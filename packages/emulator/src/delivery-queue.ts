@@ -164,11 +164,12 @@ export class DeliveryQueue {
   /** Queues one record for `url` (twice, now and then, with `duplicateRate`). */
   enqueue(url: string, record: VkEventRecord, key: string): void {
     if (this.#closed) return;
-    const copies = this.#options.random() < this.#options.duplicateRate ? 2 : 1;
+    const { duplicateRate, reorderWindowMs, random } = this.#options;
+    const copies = duplicateRate > 0 && random() < duplicateRate ? 2 : 1;
     for (let copy = 0; copy < copies; copy += 1) {
       const job: Job = { url, record, key, queuedAt: Date.now(), attempts: 0 };
       this.#queued += 1;
-      const holdMs = this.#options.reorderWindowMs * this.#options.random();
+      const holdMs = reorderWindowMs > 0 ? reorderWindowMs * random() : 0;
       if (holdMs > 0) this.#later(job, holdMs);
       else this.#ready(job);
     }
