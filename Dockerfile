@@ -1,0 +1,62 @@
+# syntax=docker/dockerfile:1
+#
+# One image for every s3relay process: the command picks the role
+# (`ingress`, `worker`, `all`, or an operator command such as `dlq` or `resync`).
+# Configuration is by environment variables only (see CONFIG_VARIABLES in packages/core).
+#
+#   docker build -t s3relay:local .
+#   docker run --rm s3relay:local --help
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- build: dev dependencies and the TypeScript compiler; only dist/ leaves this stage ---------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+
+# Manifests first, so the dependency layer is reused until a package.json or the lock changes.
+# Every workspace of the root package.json must be present or `npm ci` refuses the lock.
+COPY package.json package-lock.json ./
+COPY packages/core/package.json packages/core/
+COPY packages/emulator/package.json packages/emulator/
+COPY packages/ingress/package.json packages/ingress/
+COPY packages/worker/package.json packages/worker/
+COPY packages/cli/package.json packages/cli/
+COPY test/package.json test/
+RUN npm ci --no-audit --no-fund
+
+COPY tsconfig.base.json tsconfig.json ./
+COPY packages packages
+RUN npm run build
+
+# --- runtime: production dependencies and compiled code, run as the unprivileged `node` user ---
+FROM ${NODE_IMAGE} AS runtime
+# Containers are reached from outside their loopback, so both listeners bind every interface.
+ENV NODE_ENV=production HTTP_HOST=0.0.0.0 METRICS_HOST=0.0.0.0
+WORKDIR /app
+
+COPY package.json package-lock.json ./
+COPY packages/core/package.json packages/core/
+COPY packages/emulator/package.json packages/emulator/
+COPY packages/ingress/package.json packages/ingress/
+COPY packages/worker/package.json packages/worker/
+COPY packages/cli/package.json packages/cli/
+COPY test/package.json test/
+# No install scripts run: nothing the runtime needs builds native code, and it keeps the
+# production install from executing code of transitive dependencies.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+COPY --from=build /app/packages/core/dist packages/core/dist
+COPY --from=build /app/packages/emulator/dist packages/emulator/dist
+COPY --from=build /app/packages/ingress/dist packages/ingress/dist
+COPY --from=build /app/packages/worker/dist packages/worker/dist
+COPY --from=build /app/packages/cli/dist packages/cli/dist
+
+# Files stay owned by root: the process can read its code but not change it.
+USER node
+# Ingress HTTP_PORT and worker METRICS_PORT defaults.
+EXPOSE 8080 9090
+# The CLI runs as PID 1 and handles SIGTERM itself: it stops taking work, finishes or requeues
+# what is in flight within SHUTDOWN_TIMEOUT_MS, then exits.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "packages/cli/dist/main.js"]
+CMD ["--help"]

@@ -1,0 +1,608 @@
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { CONFIG_VARIABLES, loadConfig, type Config, type VariableSpec } from '@s3relay/core';
+import { topologyNames } from '@s3relay/core/amqp';
+
+// The Kubernetes manifests under deploy/, checked without a cluster or kustomize: every file is
+// part of a kustomization, every variable is one s3relay reads, and ports, probes, grace periods,
+// selectors, queue names and memory agree with the code and with each other.
+
+type Specs = Readonly<Record<string, VariableSpec | undefined>>;
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DEPLOY = 'deploy';
+const read = (relative: string): string => readFileSync(path.join(ROOT, relative), 'utf8');
+
+/** RabbitMQ's consumer_timeout default: a longer-held delivery closes the channel. */
+const RABBITMQ_DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
+/** What a worker needs besides its part buffers: Node, the SDK, the AMQP client. */
+const WORKER_BASELINE_BYTES = 100 * 1024 ** 2;
+
+// --- loading --------------------------------------------------------------------------------
+
+interface Manifest {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly labels?: Labels };
+  readonly [field: string]: unknown;
+}
+
+type Labels = Readonly<Record<string, string>>;
+
+interface Kustomization {
+  readonly resources?: readonly string[];
+  readonly patches?: readonly { readonly path?: string }[];
+  readonly [field: string]: unknown;
+}
+
+function yamlFiles(relative: string): string[] {
+  return readdirSync(path.join(ROOT, relative)).flatMap((entry) => {
+    const child = path.posix.join(relative, entry);
+    if (statSync(path.join(ROOT, child)).isDirectory()) return yamlFiles(child);
+    return /\.ya?ml$/.test(entry) ? [child] : [];
+  });
+}
+
+function documents(file: string): unknown[] {
+  return parseAllDocuments(read(file)).map((doc) => {
+    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]?.message ?? ''}`);
+    return doc.toJS() as unknown;
+  });
+}
+
+const FILES = yamlFiles(DEPLOY);
+const kustomizationDirs = FILES.filter((f) => path.posix.basename(f) === 'kustomization.yaml').map(
+  (f) => path.posix.dirname(f),
+);
+
+function kustomization(dir: string): Kustomization {
+  return documents(`${dir}/kustomization.yaml`)[0] as Kustomization;
+}
+
+/** The manifests a kustomization renders from its own files and the bases it includes. */
+function manifests(dir: string): Manifest[] {
+  return (kustomization(dir).resources ?? []).flatMap((resource) => {
+    const target = path.posix.normalize(path.posix.join(dir, resource));
+    if (existsSync(path.join(ROOT, target, 'kustomization.yaml'))) return manifests(target);
+    return documents(target).filter((doc) => doc !== null) as Manifest[];
+  });
+}
+
+const BASE = manifests(`${DEPLOY}/base`);
+
+function find<T extends Manifest = Manifest>(kind: string, name: string): T {
+  const found = BASE.find((m) => m.kind === kind && m.metadata.name === name);
+  if (found === undefined) throw new Error(`deploy/base has no ${kind} ${name}`);
+  return found as T;
+}
+
+// --- the workload model ---------------------------------------------------------------------
+
+interface KeyRef {
+  readonly name: string;
+  readonly key: string;
+}
+
+interface EnvVar {
+  readonly name: string;
+  readonly value?: string;
+  readonly valueFrom?: { readonly secretKeyRef?: KeyRef; readonly configMapKeyRef?: KeyRef };
+}
+
+interface Probe {
+  readonly httpGet?: { readonly path: string; readonly port: string | number };
+}
+
+interface Container {
+  readonly name: string;
+  readonly image: string;
+  readonly args?: readonly string[];
+  readonly env?: readonly EnvVar[];
+  readonly envFrom?: readonly {
+    readonly prefix?: string;
+    readonly configMapRef?: { readonly name: string };
+    readonly secretRef?: { readonly name: string };
+  }[];
+  readonly ports?: readonly { readonly name?: string; readonly containerPort: number }[];
+  readonly readinessProbe?: Probe;
+  readonly livenessProbe?: Probe;
+  readonly lifecycle?: {
+    readonly preStop?: {
+      readonly exec?: { readonly command: readonly string[] };
+      readonly sleep?: { readonly seconds: number };
+    };
+  };
+  readonly resources?: {
+    readonly requests?: Readonly<Record<string, string>>;
+    readonly limits?: Readonly<Record<string, string>>;
+  };
+  readonly securityContext?: {
+    readonly allowPrivilegeEscalation?: boolean;
+    readonly readOnlyRootFilesystem?: boolean;
+    readonly runAsNonRoot?: boolean;
+    readonly runAsUser?: number;
+    readonly capabilities?: { readonly drop?: readonly string[] };
+  };
+}
+
+interface PodSpec {
+  readonly terminationGracePeriodSeconds?: number;
+  readonly enableServiceLinks?: boolean;
+  readonly securityContext?: { readonly runAsNonRoot?: boolean; readonly runAsUser?: number };
+  readonly containers: readonly Container[];
+}
+
+interface Deployment extends Manifest {
+  readonly spec: {
+    readonly replicas?: number;
+    readonly selector: { readonly matchLabels: Labels };
+    readonly template: {
+      readonly metadata: { readonly labels: Labels; readonly annotations?: Labels };
+      readonly spec: PodSpec;
+    };
+  };
+}
+
+interface ConfigMap extends Manifest {
+  readonly data?: Readonly<Record<string, string>>;
+}
+
+interface Secret extends Manifest {
+  readonly data?: Readonly<Record<string, string>>;
+  readonly stringData?: Readonly<Record<string, string>>;
+}
+
+function secretValues(secret: Secret): Record<string, string> {
+  const decoded = Object.entries(secret.data ?? {}).map(
+    ([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')] as const,
+  );
+  return { ...Object.fromEntries(decoded), ...secret.stringData };
+}
+
+/** Where each variable of a container comes from, in Kubernetes' order (env beats envFrom). */
+interface Variable {
+  readonly value: string;
+  readonly from: 'configMap' | 'secret' | 'literal';
+}
+
+function containerVariables(container: Container): Map<string, Variable> {
+  const variables = new Map<string, Variable>();
+  for (const source of container.envFrom ?? []) {
+    const [values, from] =
+      source.configMapRef !== undefined
+        ? [find<ConfigMap>('ConfigMap', source.configMapRef.name).data ?? {}, 'configMap' as const]
+        : [secretValues(find<Secret>('Secret', source.secretRef?.name ?? '')), 'secret' as const];
+    for (const [key, value] of Object.entries(values)) {
+      variables.set(`${source.prefix ?? ''}${key}`, { value, from });
+    }
+  }
+  for (const variable of container.env ?? []) {
+    const secretRef = variable.valueFrom?.secretKeyRef;
+    const configRef = variable.valueFrom?.configMapKeyRef;
+    if (secretRef !== undefined) {
+      const value = secretValues(find<Secret>('Secret', secretRef.name))[secretRef.key];
+      if (value === undefined) throw new Error(`${variable.name}: no key ${secretRef.key}`);
+      variables.set(variable.name, { value, from: 'secret' });
+    } else if (configRef !== undefined) {
+      const value = find<ConfigMap>('ConfigMap', configRef.name).data?.[configRef.key];
+      if (value === undefined) throw new Error(`${variable.name}: no key ${configRef.key}`);
+      variables.set(variable.name, { value, from: 'configMap' });
+    } else {
+      variables.set(variable.name, { value: variable.value ?? '', from: 'literal' });
+    }
+  }
+  return variables;
+}
+
+function containerConfig(container: Container): Config {
+  const env = Object.fromEntries(
+    [...containerVariables(container)].map(([name, { value }]) => [name, value]),
+  );
+  return loadConfig(env);
+}
+
+/** The one Deployment whose container runs `s3relay <command>`. */
+function workload(command: string): { deployment: Deployment; container: Container } {
+  const matches = BASE.filter((m): m is Deployment => m.kind === 'Deployment').flatMap(
+    (deployment) =>
+      deployment.spec.template.spec.containers
+        .filter((c) => c.args?.[0] === command)
+        .map((container) => ({ deployment, container })),
+  );
+  if (matches.length !== 1) throw new Error(`${matches.length} Deployments run ${command}`);
+  return matches[0] as { deployment: Deployment; container: Container };
+}
+
+function portNumber(container: Container, port: string | number): number {
+  if (typeof port === 'number') return port;
+  const named = container.ports?.find((p) => p.name === port);
+  if (named === undefined) throw new Error(`${container.name} has no port named ${port}`);
+  return named.containerPort;
+}
+
+function selects(selector: Labels, labels: Labels): boolean {
+  return Object.entries(selector).every(([key, value]) => labels[key] === value);
+}
+
+const BINARY: Readonly<Record<string, number>> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+const DECIMAL: Readonly<Record<string, number>> = { k: 1e3, M: 1e6, G: 1e9 };
+
+/** A Kubernetes memory quantity in bytes (`384Mi`, `1Gi`, `500M`, `1048576`). */
+function bytes(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(quantity);
+  if (match === null) throw new Error(`not a memory quantity: ${quantity}`);
+  const unit = match[2] === undefined ? 1 : (BINARY[match[2]] ?? DECIMAL[match[2]] ?? NaN);
+  return Number(match[1]) * unit;
+}
+
+function preStopMs(container: Container): number {
+  const preStop = container.lifecycle?.preStop;
+  if (preStop?.sleep !== undefined) return preStop.sleep.seconds * 1000;
+  const command = preStop?.exec?.command ?? [];
+  return command[0] === 'sleep' ? Number(command[1]) * 1000 : 0;
+}
+
+const ingress = workload('ingress');
+const worker = workload('worker');
+const ROLES = [
+  ['ingress', ingress],
+  ['worker', worker],
+] as const;
+
+// --- tests ----------------------------------------------------------------------------------
+
+describe('deploy/ files', () => {
+  it.each(FILES)('%s parses', (file) => {
+    const docs = documents(file);
+    expect(docs.length).toBeGreaterThan(0);
+    for (const doc of docs) expect(doc).toBeTypeOf('object');
+  });
+
+  it('has a base and an example overlay', () => {
+    expect(kustomizationDirs.sort()).toEqual([`${DEPLOY}/base`, `${DEPLOY}/overlays/example`]);
+  });
+
+  it.each(kustomizationDirs)('%s lists existing files and every manifest beside it', (dir) => {
+    const k = kustomization(dir);
+    const listed = [...(k.resources ?? []), ...(k.patches ?? []).map((p) => p.path ?? '')];
+    for (const entry of listed) {
+      expect(existsSync(path.join(ROOT, dir, entry)), `${dir}: ${entry}`).toBe(true);
+    }
+    const beside = FILES.filter(
+      (f) => path.posix.dirname(f) === dir && path.posix.basename(f) !== 'kustomization.yaml',
+    ).map((f) => path.posix.basename(f));
+    expect(beside.filter((file) => !listed.includes(file))).toEqual([]);
+  });
+
+  it('gives every base object a kind and a unique name', () => {
+    const keys = BASE.map((m) => `${m.kind}/${m.metadata.name}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(BASE.every((m) => m.apiVersion !== '' && m.metadata.name !== '')).toBe(true);
+  });
+});
+
+describe.each(ROLES)('the %s Deployment', (command, { deployment, container }) => {
+  const variables = containerVariables(container);
+
+  it('runs the CLI command of its role from the same image as the other role', () => {
+    expect(container.args).toEqual([command]);
+    expect(container.image).toBe(ingress.container.image);
+  });
+
+  it('sets only variables s3relay knows, from env and envFrom alike', () => {
+    expect([...variables.keys()].filter((name) => !(name in CONFIG_VARIABLES))).toEqual([]);
+  });
+
+  it('takes every secret variable from a Secret', () => {
+    const exposed = [...variables]
+      .filter(([name]) => (CONFIG_VARIABLES as Specs)[name]?.secret === true)
+      .filter(([, variable]) => variable.from !== 'secret')
+      .map(([name]) => name);
+    expect(exposed).toEqual([]);
+  });
+
+  it('has a configuration that loads', () => {
+    expect(() => containerConfig(container)).not.toThrow();
+  });
+
+  it('stops within its grace period', () => {
+    const graceMs = (deployment.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    expect(graceMs).toBeGreaterThan(
+      containerConfig(container).shutdownTimeoutMs + preStopMs(container),
+    );
+  });
+
+  it('runs unprivileged on a read-only root filesystem', () => {
+    const pod = deployment.spec.template.spec;
+    expect(pod.securityContext?.runAsNonRoot).toBe(true);
+    // A numeric user: the kubelet cannot verify runAsNonRoot for the image's `USER node`.
+    expect(pod.securityContext?.runAsUser).toBeGreaterThan(0);
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+  });
+
+  it('gets no service-link variables that could shadow its configuration', () => {
+    expect(deployment.spec.template.spec.enableServiceLinks).toBe(false);
+  });
+
+  it('selects its own pods and not those of the other role', () => {
+    const other = command === 'ingress' ? worker : ingress;
+    const selector = deployment.spec.selector.matchLabels;
+    expect(selects(selector, deployment.spec.template.metadata.labels)).toBe(true);
+    expect(selects(selector, other.deployment.spec.template.metadata.labels)).toBe(false);
+  });
+
+  it('requests and limits memory', () => {
+    const { requests, limits } = container.resources ?? {};
+    expect(bytes(limits?.memory ?? '0')).toBeGreaterThanOrEqual(bytes(requests?.memory ?? ''));
+  });
+});
+
+describe('probes and ports', () => {
+  it('probes the ingress on HTTP_PORT: ready at /readyz, alive at /healthz', () => {
+    const { container } = ingress;
+    const port = containerConfig(container).http.port;
+    expect(containerConfig(container).http.host).toBe('0.0.0.0');
+    expect(container.ports?.map((p) => p.containerPort)).toContain(port);
+    const readiness = container.readinessProbe?.httpGet;
+    const liveness = container.livenessProbe?.httpGet;
+    expect(readiness?.path).toBe('/readyz');
+    expect(liveness?.path).toBe('/healthz');
+    expect(portNumber(container, readiness?.port ?? '')).toBe(port);
+    expect(portNumber(container, liveness?.port ?? '')).toBe(port);
+  });
+
+  it('probes the worker on METRICS_PORT: ready at /readyz, alive at /healthz', () => {
+    const { container } = worker;
+    const port = containerConfig(container).worker.metricsPort;
+    expect(containerConfig(container).worker.metricsHost).toBe('0.0.0.0');
+    expect(container.ports?.map((p) => p.containerPort)).toContain(port);
+    const readiness = container.readinessProbe?.httpGet;
+    const liveness = container.livenessProbe?.httpGet;
+    expect(readiness?.path).toBe('/readyz');
+    expect(liveness?.path).toBe('/healthz');
+    expect(portNumber(container, readiness?.port ?? '')).toBe(port);
+    expect(portNumber(container, liveness?.port ?? '')).toBe(port);
+  });
+
+  it.each(ROLES)('%s tells Prometheus the port that serves /metrics', (command, role) => {
+    const config = containerConfig(role.container);
+    const annotations = role.deployment.spec.template.metadata.annotations ?? {};
+    const port = command === 'ingress' ? config.http.port : config.worker.metricsPort;
+    expect(annotations['prometheus.io/path']).toBe('/metrics');
+    expect(Number(annotations['prometheus.io/port'])).toBe(port);
+  });
+
+  it('drains the ingress before it stops', () => {
+    expect(preStopMs(ingress.container)).toBeGreaterThan(0);
+  });
+});
+
+describe('the ingress Service and PodDisruptionBudget', () => {
+  interface Service extends Manifest {
+    readonly spec: {
+      readonly selector: Labels;
+      readonly ports: readonly { readonly name?: string; readonly targetPort: string | number }[];
+    };
+  }
+  interface Budget extends Manifest {
+    readonly spec: { readonly minAvailable?: number; readonly selector: { matchLabels: Labels } };
+  }
+  const ingressLabels = ingress.deployment.spec.template.metadata.labels;
+  const workerLabels = worker.deployment.spec.template.metadata.labels;
+  const services = BASE.filter((m): m is Service => m.kind === 'Service');
+  const budgets = BASE.filter((m): m is Budget => m.kind === 'PodDisruptionBudget');
+
+  it('routes to the ingress pods only, on HTTP_PORT', () => {
+    expect(services).toHaveLength(1);
+    const service = services[0] as Service;
+    expect(selects(service.spec.selector, ingressLabels)).toBe(true);
+    expect(selects(service.spec.selector, workerLabels)).toBe(false);
+    const port = containerConfig(ingress.container).http.port;
+    for (const p of service.spec.ports) {
+      expect(portNumber(ingress.container, p.targetPort)).toBe(port);
+    }
+  });
+
+  it('keeps one ingress pod through voluntary disruptions without blocking drains', () => {
+    expect(budgets).toHaveLength(1);
+    const budget = budgets[0] as Budget;
+    expect(selects(budget.spec.selector.matchLabels, ingressLabels)).toBe(true);
+    expect(selects(budget.spec.selector.matchLabels, workerLabels)).toBe(false);
+    expect(budget.spec.minAvailable).toBe(1);
+    expect(ingress.deployment.spec.replicas ?? 1).toBeGreaterThan(budget.spec.minAvailable ?? 0);
+  });
+});
+
+describe('worker sizing and autoscaling', () => {
+  interface ScaledObject extends Manifest {
+    readonly spec: {
+      readonly scaleTargetRef: { readonly name: string; readonly kind?: string };
+      readonly minReplicaCount?: number;
+      readonly maxReplicaCount?: number;
+      readonly triggers: readonly {
+        readonly type: string;
+        readonly metadata: Readonly<Record<string, string>>;
+        readonly authenticationRef?: { readonly name: string; readonly kind?: string };
+      }[];
+    };
+  }
+  interface TriggerAuthentication extends Manifest {
+    readonly spec: {
+      readonly secretTargetRef: readonly {
+        readonly parameter: string;
+        readonly name: string;
+        readonly key: string;
+      }[];
+    };
+  }
+  const config = containerConfig(worker.container);
+  const scaled = BASE.filter((m): m is ScaledObject => m.kind === 'ScaledObject');
+
+  it('requests the memory of its worst case: concurrency x parts in flight x part size', () => {
+    const { concurrency, partQueueSize, partSizeBytes } = config.worker;
+    const bound = concurrency * partQueueSize * partSizeBytes + WORKER_BASELINE_BYTES;
+    const request = bytes(worker.container.resources?.requests?.memory ?? '0');
+    expect(request).toBeGreaterThanOrEqual(bound);
+  });
+
+  it('is scaled by KEDA, which owns the replica count', () => {
+    expect(scaled).toHaveLength(1);
+    const target = (scaled[0] as ScaledObject).spec.scaleTargetRef;
+    expect(target.kind ?? 'Deployment').toBe('Deployment');
+    expect(target.name).toBe(worker.deployment.metadata.name);
+    // A fixed count would be reset by every `kubectl apply`, fighting the autoscaler.
+    expect(worker.deployment.spec.replicas).toBeUndefined();
+    const { minReplicaCount = 0, maxReplicaCount = 100 } = (scaled[0] as ScaledObject).spec;
+    expect(minReplicaCount).toBeGreaterThanOrEqual(1);
+    expect(maxReplicaCount).toBeGreaterThanOrEqual(minReplicaCount);
+  });
+
+  it('on the depth of the tasks queue the workers consume', () => {
+    const triggers = (scaled[0] as ScaledObject).spec.triggers;
+    expect(triggers).toHaveLength(1);
+    const trigger = triggers[0];
+    expect(trigger?.type).toBe('rabbitmq');
+    const tasks = topologyNames({
+      prefix: config.amqp.prefix,
+      retryDelaysMs: config.worker.retryDelaysMs,
+    }).tasks;
+    expect(trigger?.metadata.queueName).toBe(tasks);
+    expect(trigger?.metadata.mode).toBe('QueueLength');
+    expect(Number(trigger?.metadata.value)).toBeGreaterThan(0);
+    // Credentials come from the Secret, never inline.
+    expect(trigger?.metadata).not.toHaveProperty('host');
+  });
+
+  it("with the worker's own broker URL from the Secret", () => {
+    const ref = (scaled[0] as ScaledObject).spec.triggers[0]?.authenticationRef;
+    expect(ref?.kind ?? 'TriggerAuthentication').toBe('TriggerAuthentication');
+    const auth = find<TriggerAuthentication>('TriggerAuthentication', ref?.name ?? '');
+    const host = auth.spec.secretTargetRef.find((t) => t.parameter === 'host');
+    const used = worker.container.env?.find((v) => v.name === 'AMQP_URL')?.valueFrom?.secretKeyRef;
+    expect(host).toBeDefined();
+    expect({ name: host?.name, key: host?.key }).toEqual({ name: used?.name, key: used?.key });
+  });
+});
+
+describe('the broker', () => {
+  interface RabbitmqCluster extends Manifest {
+    readonly spec: {
+      readonly replicas?: number;
+      readonly image?: string;
+      readonly persistence?: { readonly storage?: string };
+      readonly rabbitmq?: { readonly additionalConfig?: string };
+    };
+  }
+  const clusters = BASE.filter((m): m is RabbitmqCluster => m.kind === 'RabbitmqCluster');
+  const cluster = clusters[0] as RabbitmqCluster;
+
+  it('is one 3-node RabbitmqCluster with persistent storage', () => {
+    expect(clusters).toHaveLength(1);
+    expect(cluster.apiVersion).toBe('rabbitmq.com/v1beta1');
+    expect(cluster.spec.replicas).toBe(3);
+    expect(bytes(cluster.spec.persistence?.storage ?? '0')).toBeGreaterThan(0);
+  });
+
+  it('runs the RabbitMQ version of the compose stack', () => {
+    const compose = /^\s+image:\s*(rabbitmq:\S+)\s*$/m.exec(read('docker-compose.yml'))?.[1];
+    expect(cluster.spec.image).toBe(compose);
+  });
+
+  it('lets a worker hold a task longer than the default consumer_timeout, as in compose', () => {
+    const timeout = (text: string): number =>
+      Number(/^\s*consumer_timeout\s*=\s*(\d+)\s*$/m.exec(text)?.[1]);
+    const configured = timeout(cluster.spec.rabbitmq?.additionalConfig ?? '');
+    expect(configured).toBeGreaterThan(RABBITMQ_DEFAULT_CONSUMER_TIMEOUT_MS);
+    expect(configured).toBe(timeout(read(`${DEPLOY}/compose/rabbitmq.conf`)));
+  });
+
+  it.each(ROLES)("is what the %s's AMQP_URL points at", (_command, role) => {
+    const url = new URL(containerConfig(role.container).amqp.url);
+    expect(url.hostname.split('.')[0]).toBe(cluster.metadata.name);
+    expect(url.port === '' ? 5672 : Number(url.port)).toBe(5672);
+  });
+
+  it('is declared with the same queue arguments by both roles', () => {
+    const [a, b] = ROLES.map(([, role]) => containerConfig(role.container));
+    expect(a?.amqp.prefix).toBe(b?.amqp.prefix);
+    expect(a?.amqp.deliveryLimit).toBe(b?.amqp.deliveryLimit);
+    expect(a?.worker.retryDelaysMs).toEqual(b?.worker.retryDelaysMs);
+  });
+});
+
+describe('the example overlay', () => {
+  const dir = `${DEPLOY}/overlays/example`;
+  interface Ingress extends Manifest {
+    readonly spec: {
+      readonly rules: readonly {
+        readonly host: string;
+        readonly http: {
+          readonly paths: readonly {
+            readonly path: string;
+            readonly pathType: string;
+            readonly backend: {
+              readonly service: {
+                readonly name: string;
+                readonly port: { readonly name?: string; readonly number?: number };
+              };
+            };
+          }[];
+        };
+      }[];
+    };
+  }
+  const overlay = manifests(dir);
+  const ingresses = overlay.filter((m): m is Ingress => m.kind === 'Ingress');
+  const patches = (kustomization(dir).patches ?? []).flatMap((p) =>
+    documents(`${dir}/${p.path ?? ''}`),
+  ) as Manifest[];
+
+  it('patches only objects of the base', () => {
+    expect(patches.length).toBeGreaterThan(0);
+    for (const patch of patches) expect(() => find(patch.kind, patch.metadata.name)).not.toThrow();
+  });
+
+  it('routes its public webhook paths to the ingress Service', () => {
+    expect(ingresses).toHaveLength(1);
+    for (const rule of (ingresses[0] as Ingress).spec.rules) {
+      for (const { backend } of rule.http.paths) {
+        const service = find<Manifest & { spec: { ports: { name?: string; port: number }[] } }>(
+          'Service',
+          backend.service.name,
+        );
+        const port = backend.service.port;
+        expect(service.spec.ports.some((p) => p.name === port.name || p.port === port.number)).toBe(
+          true,
+        );
+      }
+    }
+  });
+
+  it('serves every PUBLIC_URLS entry (VK signs the URL as registered)', () => {
+    const config = patches.find((p): p is ConfigMap => p.kind === 'ConfigMap');
+    const urls = (config?.data?.PUBLIC_URLS ?? '').split(',').filter((u) => u.trim() !== '');
+    expect(urls.length).toBeGreaterThan(0);
+    for (const raw of urls) {
+      const url = new URL(raw.trim());
+      expect(url.protocol).toBe('https:');
+      const rule = (ingresses[0] as Ingress).spec.rules.find((r) => r.host === url.hostname);
+      expect(rule, url.hostname).toBeDefined();
+      const served = rule?.http.paths.some((p) =>
+        p.pathType === 'Exact' ? url.pathname === p.path : url.pathname.startsWith(p.path),
+      );
+      expect(served, url.pathname).toBe(true);
+    }
+  });
+
+  it('exposes neither /metrics nor the probes', () => {
+    const paths = (ingresses[0] as Ingress).spec.rules.flatMap((r) => r.http.paths);
+    for (const p of paths) expect(['/', '/metrics', '/healthz', '/readyz']).not.toContain(p.path);
+  });
+});
