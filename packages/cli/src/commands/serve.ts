@@ -107,7 +107,7 @@ export function serveCommands(env: NodeJS.ProcessEnv): Command[] {
   ).action(async (flags: ServeFlags) => {
     const config = configFromFlags(env, overrides(flags));
     const logger = serviceLogger(config, 'ingress');
-    logger.info('configuration', { config: redactConfig(config) });
+    logger.debug('configuration', { config: redactConfig(config) });
     await runServices([{ name: 'ingress', ...bind(createIngress({ config, logger })) }], {
       logger,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
@@ -123,7 +123,7 @@ export function serveCommands(env: NodeJS.ProcessEnv): Command[] {
   ).action(async (flags: ServeFlags) => {
     const config = configFromFlags(env, overrides(flags));
     const logger = serviceLogger(config, 'worker');
-    logger.info('configuration', { config: redactConfig(config) });
+    logger.debug('configuration', { config: redactConfig(config) });
     await runServices([{ name: 'worker', ...bind(createWorker({ config, logger })) }], {
       logger,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
@@ -149,7 +149,7 @@ export function serveCommands(env: NodeJS.ProcessEnv): Command[] {
   ).action(async (flags: ServeFlags) => {
     const config = configFromFlags(env, overrides(flags));
     const logger = serviceLogger(config, 's3relay');
-    logger.info('configuration', { config: redactConfig(config) });
+    logger.debug('configuration', { config: redactConfig(config) });
     const broker = sharedBroker(config, logger);
     // The broker starts first and closes last, after both services let go of it.
     await runServices(

@@ -1,0 +1,112 @@
+import { once } from 'node:events';
+import { Command, Option } from 'commander';
+import { redactUrl } from '@s3relay/core/amqp';
+import { withBroker } from '../broker-session.js';
+import { configFromFlags } from '../config-from-flags.js';
+import { startDevStack, type DevStack } from '../dev/dev-stack.js';
+import { positiveInt } from '../flag-parsers.js';
+import type { Output } from '../output.js';
+
+interface DevFlags {
+  amqpUrl?: string;
+  amqpPrefix: string;
+  sourceBucket: string;
+  backupBucket: string;
+  sourcePort: number;
+  backupPort: number;
+  ingressPort: number;
+  metricsPort: number;
+  workers: number;
+  dataDir: string;
+}
+
+/** The "what to do next" text: every command in it works as printed. */
+export function devInstructions(stack: DevStack, flags: DevFlags, amqpUrl: string): string {
+  const src = stack.source.endpoint;
+  const dst = stack.backup.endpoint;
+  const { accessKeyId, secretAccessKey } = stack.source.credentials;
+  return `
+s3relay is running: emulated VK Cloud bucket → ingress → RabbitMQ → ${flags.workers} workers → local backup bucket
+
+  source (VK Cloud emulator)  ${src}   bucket ${flags.sourceBucket}
+  backup (local S3)           ${dst}   bucket ${flags.backupBucket}
+  ingress                     ${stack.ingressUrl}   webhook registered (VK handshake passed): ${stack.webhookUrl}
+  RabbitMQ                    ${redactUrl(amqpUrl)}   queues ${flags.amqpPrefix}.*
+
+Try it in another terminal:
+
+  export AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_DEFAULT_REGION=${stack.source.region}
+  export AWS_REQUEST_CHECKSUM_CALCULATION=when_required AWS_RESPONSE_CHECKSUM_VALIDATION=when_required
+  echo "hello from s3relay" > hello.txt
+  aws --endpoint-url ${src} s3 cp hello.txt s3://${flags.sourceBucket}/hello.txt
+  aws --endpoint-url ${dst} s3 ls s3://${flags.backupBucket}/   # hello.txt has arrived
+  aws --endpoint-url ${src} s3 rm s3://${flags.sourceBucket}/hello.txt
+  aws --endpoint-url ${dst} s3 ls s3://${flags.backupBucket}/   # and is gone again
+
+Watch it:
+
+  health   ${stack.ingressUrl}/healthz   ${stack.ingressUrl}/readyz
+  metrics  ${[`${stack.ingressUrl}/metrics`, ...stack.metricsUrls.map((url) => `${url}/metrics`)].join('   ')}
+  logs     below: one line per webhook (ingress) and per copy or delete (worker-N)
+
+Operate it (the stack's settings are in ${stack.envFile}):
+
+  set -a; . ${stack.envFile}; set +a
+  npx s3relay status                                 # queue depths and consumers
+  npx s3relay dlq list                               # parked tasks and why
+  npx s3relay verify --bucket ${flags.sourceBucket}              # backup equals source?
+
+Objects are kept in ${flags.dataDir}. Ctrl-C stops everything.
+`;
+}
+
+/** `s3relay dev` (what `npm start` runs): the whole stack locally, ready to try. */
+export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Command {
+  return new Command('dev')
+    .description(
+      'run the whole stack locally: an emulated VK Cloud source, a local backup, the ingress and workers',
+    )
+    .addOption(new Option('--amqp-url <url>', 'RabbitMQ URL (AMQP_URL)'))
+    .addOption(new Option('--amqp-prefix <prefix>', 'queue name prefix').default('s3relay-dev'))
+    .addOption(new Option('--source-bucket <name>').default('myfiles-ash'))
+    .addOption(new Option('--backup-bucket <name>').default('myfiles-backup'))
+    .addOption(new Option('--source-port <port>').argParser(positiveInt).default(9000))
+    .addOption(new Option('--backup-port <port>').argParser(positiveInt).default(9001))
+    .addOption(new Option('--ingress-port <port>').argParser(positiveInt).default(8080))
+    .addOption(
+      new Option('--metrics-port <port>', 'first worker metrics port')
+        .argParser(positiveInt)
+        .default(9090),
+    )
+    .addOption(new Option('--workers <n>').argParser(positiveInt).default(2))
+    .addOption(
+      new Option('--data-dir <dir>', 'where the local buckets keep their objects').default(
+        '.s3relay/dev',
+      ),
+    )
+    .action(async (flags: DevFlags) => {
+      const out = output();
+      const config = configFromFlags(env, {
+        AMQP_URL: flags.amqpUrl,
+        AMQP_PREFIX: flags.amqpPrefix,
+      });
+      // Fails with instructions to start RabbitMQ when none answers (and declares the queues).
+      await withBroker(config, () => Promise.resolve(), { timeoutMs: 3000 });
+      out.warn('starting the local stack…');
+      const stack = await startDevStack({
+        ...flags,
+        amqpUrl: config.amqp.url,
+        write: (line) => out.stdout.write(`${line}\n`),
+      });
+      out.stdout.write(devInstructions(stack, flags, config.amqp.url));
+      const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+      const crashed = Promise.race(
+        stack.services.map((service) => service.exited.then(() => service.name)),
+      );
+      const reason = await Promise.race([stopped.then(() => 'signal'), crashed]);
+      if (reason !== 'signal') out.warn(`${reason} exited unexpectedly; stopping the stack`);
+      out.warn('stopping…');
+      await stack.close();
+      out.warn('stopped');
+    });
+}

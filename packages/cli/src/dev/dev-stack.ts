@@ -1,0 +1,187 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startEmulator, type Emulator } from '@s3relay/emulator';
+import { CliError, ExitCode } from '../exit-codes.js';
+import { startChildService, type ChildService } from './child-service.js';
+
+export interface DevStackOptions {
+  readonly amqpUrl: string;
+  readonly amqpPrefix: string;
+  readonly sourceBucket: string;
+  readonly backupBucket: string;
+  readonly sourcePort: number;
+  readonly backupPort: number;
+  readonly ingressPort: number;
+  /** Workers' metrics ports are this, this + 1, … */
+  readonly metricsPort: number;
+  readonly workers: number;
+  /** Where the emulated buckets keep their objects between runs. */
+  readonly dataDir: string;
+  /** Every line the services log. */
+  readonly write: (line: string) => void;
+}
+
+/** The running local stack and where to reach each part. */
+export interface DevStack {
+  readonly source: Emulator;
+  readonly backup: Emulator;
+  readonly ingressUrl: string;
+  readonly webhookUrl: string;
+  readonly metricsUrls: readonly string[];
+  readonly services: readonly ChildService[];
+  /** The variables the services run with, also written to `<dataDir>/env`. */
+  readonly settings: Readonly<Record<string, string>>;
+  readonly envFile: string;
+  close(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+
+/**
+ * Starts the whole pipeline on this machine: an emulated VK Cloud source bucket, a local backup
+ * bucket, the ingress and workers as child processes (as in production), and registers the
+ * source's webhook the way VK does (the handshake included). On failure everything started so far
+ * is stopped again.
+ */
+export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
+  const started: { close(): Promise<void> }[] = [];
+  const closeAll = async () => {
+    for (const part of started.reverse()) await part.close().catch(() => undefined);
+  };
+  try {
+    const source = await listening('source', options.sourcePort, () =>
+      startEmulator({
+        host: HOST,
+        port: options.sourcePort,
+        buckets: [options.sourceBucket],
+        directory: join(options.dataDir, 'source'),
+      }),
+    );
+    started.push(source);
+    const backup = await listening('backup', options.backupPort, () =>
+      startEmulator({
+        host: HOST,
+        port: options.backupPort,
+        buckets: [options.backupBucket],
+        directory: join(options.dataDir, 'backup'),
+      }),
+    );
+    started.push(backup);
+
+    const ingressUrl = `http://${HOST}:${options.ingressPort}`;
+    const webhookUrl = `${ingressUrl}/webhook/mcs`;
+    const settings: Record<string, string> = {
+      AMQP_URL: options.amqpUrl,
+      AMQP_PREFIX: options.amqpPrefix,
+      HTTP_HOST: HOST,
+      HTTP_PORT: String(options.ingressPort),
+      PUBLIC_URLS: webhookUrl,
+      SOURCE_BUCKETS: options.sourceBucket,
+      SOURCE_S3_ENDPOINT: source.endpoint,
+      SOURCE_S3_REGION: source.region,
+      SOURCE_S3_ACCESS_KEY_ID: source.credentials.accessKeyId,
+      SOURCE_S3_SECRET_ACCESS_KEY: source.credentials.secretAccessKey,
+      DEST_S3_ENDPOINT: backup.endpoint,
+      DEST_S3_REGION: backup.region,
+      DEST_S3_ACCESS_KEY_ID: backup.credentials.accessKeyId,
+      DEST_S3_SECRET_ACCESS_KEY: backup.credentials.secretAccessKey,
+      DEST_BUCKET: options.backupBucket,
+      METRICS_HOST: HOST,
+      LOG_FORMAT: 'pretty',
+    };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...settings };
+    await writeFile(
+      join(options.dataDir, 'env'),
+      Object.entries(settings)
+        .map(([name, value]) => `${name}=${value}`)
+        .join('\n') + '\n',
+      { mode: 0o600 },
+    );
+    const services: ChildService[] = [];
+    const stopServices = {
+      close: async () => {
+        await Promise.all(services.map((service) => service.stop(30_000)));
+      },
+    };
+    started.push(stopServices);
+
+    const ingress = startChildService('ingress', ['ingress'], env, options.write);
+    services.push(ingress);
+    const metricsUrls: string[] = [];
+    for (let index = 0; index < options.workers; index += 1) {
+      const port = options.metricsPort + index;
+      metricsUrls.push(`http://${HOST}:${port}`);
+      services.push(
+        startChildService(
+          `worker-${index + 1}`,
+          ['worker'],
+          { ...env, METRICS_PORT: String(port) },
+          options.write,
+        ),
+      );
+    }
+    await waitReady(`${ingressUrl}/readyz`, ingress);
+    for (const [index, url] of metricsUrls.entries()) {
+      const worker = services[index + 1];
+      if (worker !== undefined) await waitReady(`${url}/readyz`, worker);
+    }
+    // Like VK, the emulator calls the ingress during this request and keeps the webhook only
+    // when the handshake signature is right.
+    await source.registerWebhook(options.sourceBucket, webhookUrl);
+    return {
+      source,
+      backup,
+      ingressUrl,
+      webhookUrl,
+      metricsUrls,
+      services,
+      settings,
+      envFile: join(options.dataDir, 'env'),
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function listening<T>(what: string, port: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'EADDRINUSE') {
+      throw new CliError(
+        ExitCode.usage,
+        `port ${port} for the ${what} bucket is taken; choose another with --${what}-port`,
+      );
+    }
+    throw err;
+  }
+}
+
+async function waitReady(url: string, service: ChildService, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: number | NodeJS.Signals | undefined;
+  void service.exited.then((code) => {
+    exited = code;
+  });
+  while (Date.now() < deadline) {
+    if (exited !== undefined) {
+      throw new CliError(
+        ExitCode.problemsFound,
+        `${service.name} exited (${String(exited)}) before it was ready; see its log above`,
+      );
+    }
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new CliError(
+    ExitCode.problemsFound,
+    `${service.name} was not ready within ${timeoutMs / 1000} s (${url})`,
+  );
+}
