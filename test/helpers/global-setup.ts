@@ -9,12 +9,9 @@
  * - Neither: fail, saying how to get a broker. A tier that silently skips cannot fail.
  */
 import { redactUrl } from '@s3relay/core/amqp';
-import { amqpAnswers, rabbitUrl } from './rabbit.js';
+import { TESTBED_BROKER_ENV, amqpAnswers, rabbitUrl } from './rabbit.js';
 import { rabbitmqServerInstalled, startPrivateRabbit } from './private-rabbit.js';
 import { PRIVATE_NODE_ENV } from './rabbitmqctl.js';
-
-/** Set in the environment of test workers: which broker the global setup settled on. */
-export const TESTBED_BROKER_ENV = 'S3RELAY_TEST_BROKER';
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   const url = rabbitUrl();

@@ -6,6 +6,12 @@ import { rabbitmqctl, targetForNode, targetForUrl } from './rabbitmqctl.js';
 export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
 /**
+ * Set by the global setup, inherited by test workers: `external` when the broker at `AMQP_URL`
+ * answered, `private` when the setup started a node of its own.
+ */
+export const TESTBED_BROKER_ENV = 'S3RELAY_TEST_BROKER';
+
+/**
  * The broker the tests use: `AMQP_URL`, else the local default. The global setup sets `AMQP_URL`
  * when it had to start a private node, and test workers inherit it.
  */
@@ -19,7 +25,11 @@ export function rabbitUrl(): string {
  * and underscores only, as the config requires.
  */
 export function uniquePrefix(label = 'x'): string {
-  const safe = label.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40) || 'x';
+  const safe =
+    label
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'x';
   return `t-${safe}-${randomBytes(4).toString('hex')}`;
 }
 
