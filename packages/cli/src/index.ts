@@ -1,2 +1,3 @@
 export { createProgram, runProgram, type ProgramContext } from './program.js';
 export { CliError, ExitCode } from './exit-codes.js';
+export { configTableMarkdown } from './commands/config.js';

@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES } from '@s3relay/core';
+import { configTableMarkdown } from '@s3relay/cli';
+import { readSection } from './readme-sections.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+describe('README', () => {
+  it('starts with the two commands', () => {
+    const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    expect(firstBlock).toMatch(/^npm install && npm start/m);
+    expect(firstBlock).toMatch(/^npm test/m);
+  });
+
+  it('documents every configuration variable exactly as the schema defines it (npm run readme)', () => {
+    expect(readSection(readme, 'config-table')).toBe(configTableMarkdown());
+    for (const name of Object.keys(CONFIG_VARIABLES)) expect(readme).toContain(`\`${name}\``);
+  });
+
+  it('names only npm scripts that exist', () => {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as {
+      scripts: Record<string, string>;
+    };
+    const named = [...readme.matchAll(/npm run ([a-z:]+)/g)].map((match) => match[1] ?? '');
+    expect(named.length).toBeGreaterThan(0);
+    for (const script of named) expect(Object.keys(pkg.scripts)).toContain(script);
+  });
+});
