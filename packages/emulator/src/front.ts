@@ -203,8 +203,9 @@ export function createFront(deps: FrontDependencies): Front {
   ): void {
     const headers = withoutHopByHop(req.headers);
     const copySource = req.headers['x-amz-copy-source'];
-    if (typeof copySource === 'string')
+    if (typeof copySource === 'string') {
       headers['x-amz-copy-source'] = copySourceForS3rver(copySource);
+    }
     const upstream = http.request({
       host: '127.0.0.1',
       port: deps.backend.port,
@@ -216,6 +217,8 @@ export function createFront(deps: FrontDependencies): Front {
     const requestBody =
       operation.kind === 'deleteObjects' ? capture(req, MAX_DELETE_BODY_BYTES) : undefined;
     req.pipe(upstream);
+    // A client that breaks off its upload: break off s3rver's request too, not leave it waiting.
+    req.on('error', (err) => upstream.destroy(err));
     res.once('close', () => {
       // A client that went away mid-request takes its s3rver request with it.
       if (!res.writableFinished) upstream.destroy();

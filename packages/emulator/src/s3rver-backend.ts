@@ -192,9 +192,9 @@ function bucketExists(port: number, agent: http.Agent, bucket: string): Promise<
       (response) => {
         response.resume();
         response.once('end', () => resolve(response.statusCode === 200));
-        response.once('error', reject);
+        response.on('error', reject);
       },
     );
-    request.once('error', reject);
+    request.on('error', reject);
   });
 }

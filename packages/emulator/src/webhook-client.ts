@@ -53,7 +53,8 @@ export class WebhookClient implements WebhookPoster {
         request.destroy(new Error(`no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       request.once('close', () => clearTimeout(timer));
-      request.once('error', reject);
+      // A destroyed request may report more than one error; the first settles the promise.
+      request.on('error', reject);
       request.once('response', (response) => {
         const chunks: Buffer[] = [];
         let length = 0;
@@ -61,7 +62,7 @@ export class WebhookClient implements WebhookPoster {
           if (length < MAX_RESPONSE_BYTES) chunks.push(chunk);
           length += chunk.length;
         });
-        response.once('error', reject);
+        response.on('error', reject);
         response.once('end', () => {
           const text = Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString('utf8');
           resolve({ status: response.statusCode ?? 0, body: text });
