@@ -37,7 +37,11 @@ import { presentedTokens, tokenMatches } from './webhook-auth.js';
 
 /** The publishing port of the ingress; the core `Publisher` is the production adapter. */
 export interface IngressPublisher {
-  /** Resolves once the broker confirmed every message; rejects with a TransientError otherwise. */
+  /**
+   * Resolves once the broker confirmed every message. Rejects with a TransientError otherwise,
+   * at once when it cannot publish now (disconnected, blocked, overloaded): the reason's code
+   * (`RELAY_AMQP_BLOCKED`, …) is what the 503 carries.
+   */
   publish(messages: readonly OutgoingMessage[]): Promise<void>;
   /** True when a publish now would be attempted (connected, not blocked). */
   readonly isReady: boolean;
@@ -122,9 +126,6 @@ export function createApp(deps: IngressDeps): express.Express {
     }
     const accepted = { status: 200, outcome: 'accepted', source, records: tasks.length } as const;
     if (tasks.length === 0) return { ...accepted, body: { accepted: 0 } };
-    if (!publisher.isReady) {
-      throw new TransientError(ErrorCodes.brokerUnavailable, 'the broker is not available');
-    }
     if (recordsInFlight + tasks.length > http.maxInFlight) {
       throw new TransientError(
         ErrorCodes.publishOverloaded,

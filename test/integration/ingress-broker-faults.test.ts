@@ -1,0 +1,253 @@
+/**
+ * The ingress when the broker is slow, black-holed, blocked or down: it answers 2xx only after
+ * the confirm, 503 (with Retry-After) within PUBLISH_TIMEOUT_MS otherwise, never hangs, and
+ * recovers by itself. Faults come from a TCP proxy between the ingress and RabbitMQ and from a
+ * private RabbitMQ node that can be blocked and stopped.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes, loadConfig, silentLogger } from '@s3relay/core';
+import { createIngress, type Ingress } from '@s3relay/ingress';
+import { eventually } from '../helpers/eventually.js';
+import { startPrivateRabbit, type PrivateRabbit } from '../helpers/private-rabbit.js';
+import { deleteQueuesWithPrefix, queueDepth, rabbitUrl, uniquePrefix } from '../helpers/rabbit.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Started {
+  readonly ingress: Ingress;
+  readonly tasksQueue: string;
+  post(count?: number): Promise<Response>;
+}
+
+let keyCounter = 0;
+
+function recordsBody(count: number): string {
+  return JSON.stringify({
+    Records: Array.from({ length: count }, () => {
+      keyCounter += 1;
+      return {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: '2026-01-01T00:00:00.000Z',
+        eventName: 'ObjectCreated:Put',
+        s3: {
+          s3SchemaVersion: '1.0',
+          bucket: { name: 'faults', arn: 'arn:aws:s3:::faults' },
+          object: { key: `k${keyCounter}`, size: 1, eTag: 'e', sequencer: '01' },
+        },
+      };
+    }),
+  });
+}
+
+/** Starts an ingress whose broker is `amqpUrl`; `cleanupUrl` reaches the same broker directly. */
+async function startIngress(
+  amqpUrl: string,
+  env: Record<string, string>,
+  cleanupUrl = rabbitUrl(),
+): Promise<Started> {
+  const prefix = uniquePrefix('ingress-faults');
+  const config = loadConfig({
+    AMQP_URL: amqpUrl,
+    AMQP_PREFIX: prefix,
+    AMQP_HEARTBEAT_SECONDS: '1',
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+    ...env,
+  });
+  const ingress = createIngress({ config, logger: silentLogger });
+  cleanups.push(async () => {
+    await ingress.close();
+    await deleteQueuesWithPrefix(cleanupUrl, prefix);
+  });
+  await ingress.start();
+  await eventually(() => expect(ingress.isReady).toBe(true), {
+    message: 'ingress ready',
+    timeoutMs: 20_000,
+  });
+  const url = `${ingress.url ?? ''}/webhook/s3`;
+  return {
+    ingress,
+    tasksQueue: `${prefix}.tasks`,
+    post: (count = 1) =>
+      fetch(url, {
+        method: 'POST',
+        body: recordsBody(count),
+        headers: { 'content-type': 'application/json' },
+      }),
+  };
+}
+
+/** The time a request takes, with its answer. */
+async function timed(request: Promise<Response>): Promise<{ response: Response; ms: number }> {
+  const started = Date.now();
+  const response = await request;
+  return { response, ms: Date.now() - started };
+}
+
+describe('through a TCP proxy', () => {
+  let proxy: TcpProxy;
+
+  beforeAll(async () => {
+    proxy = await startTcpProxy({ port: Number(new URL(rabbitUrl()).port || 5672) });
+  });
+  afterAll(async () => {
+    // Bounded: tcp-proxy's close() can wait forever for a client socket that was black-holed
+    // and whose upstream the broker closed (the socket is left half-open and untracked).
+    await Promise.race([proxy.close(), new Promise((resolve) => setTimeout(resolve, 2000))]);
+  });
+  afterEach(() => {
+    proxy.setDelay(0);
+    proxy.setMode('pass');
+  });
+
+  it('answers 2xx only after the broker confirmed, however late the confirm', async () => {
+    const s = await startIngress(proxy.url(rabbitUrl()), { PUBLISH_TIMEOUT_MS: '10000' });
+    // Warm up: the publish channel opens on first use, which costs round trips.
+    expect((await s.post()).status).toBe(200);
+    proxy.setDelay(1000);
+    let answered = false;
+    const request = timed(s.post(2)).then((result) => {
+      answered = true;
+      return result;
+    });
+    // The messages reach the queue a second before their confirms reach the ingress.
+    await eventually(async () => expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(3), {
+      timeoutMs: 5000,
+    });
+    expect(answered).toBe(false);
+    const { response, ms } = await request;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ accepted: 2 });
+    expect(ms).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('answers 503 within PUBLISH_TIMEOUT_MS when confirms come too late', async () => {
+    const s = await startIngress(proxy.url(rabbitUrl()), {
+      PUBLISH_TIMEOUT_MS: '1000',
+      AMQP_HEARTBEAT_SECONDS: '30',
+    });
+    expect((await s.post()).status).toBe(200);
+    proxy.setDelay(2000);
+    const { response, ms } = await timed(s.post());
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(await response.json()).toMatchObject({ error: ErrorCodes.publishTimeout });
+    expect(ms).toBeGreaterThanOrEqual(900);
+    expect(ms).toBeLessThan(1800);
+  });
+
+  it('answers 503 within the timeout when the broker is black-holed, then recovers', async () => {
+    const s = await startIngress(proxy.url(rabbitUrl()), { PUBLISH_TIMEOUT_MS: '1500' });
+    expect((await s.post()).status).toBe(200);
+    proxy.setMode('drop');
+    const { response, ms } = await timed(s.post());
+    expect(response.status).toBe(503);
+    expect(ms).toBeLessThan(2500);
+    // The heartbeat (1 s) notices the dead path: readiness follows, answers stay fast 503s.
+    await eventually(() => expect(s.ingress.isReady).toBe(false), { timeoutMs: 10_000 });
+    const whileDown = await timed(s.post());
+    expect(whileDown.response.status).toBe(503);
+    expect(whileDown.ms).toBeLessThan(500);
+    proxy.setMode('pass');
+    await eventually(() => expect(s.ingress.isReady).toBe(true), { timeoutMs: 20_000 });
+    expect((await s.post()).status).toBe(200);
+  });
+
+  it('answers 503 when its connection is reset mid-publish, then recovers', async () => {
+    const s = await startIngress(proxy.url(rabbitUrl()), { PUBLISH_TIMEOUT_MS: '5000' });
+    expect((await s.post()).status).toBe(200);
+    proxy.setDelay(500);
+    const request = timed(s.post(5));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    proxy.resetAll();
+    const { response, ms } = await request;
+    expect(response.status).toBe(503);
+    // amqplib fails the pending confirms with an error, which the Publisher reports as a nack.
+    const { error } = (await response.json()) as { error: string };
+    expect([ErrorCodes.brokerUnavailable, ErrorCodes.publishNacked]).toContain(error);
+    expect(ms).toBeLessThan(1500);
+    proxy.setDelay(0);
+    await eventually(() => expect(s.ingress.isReady).toBe(true), { timeoutMs: 10_000 });
+    expect((await s.post()).status).toBe(200);
+  });
+
+  it('on close, answers the request whose confirm is pending before closing', async () => {
+    const s = await startIngress(proxy.url(rabbitUrl()), { PUBLISH_TIMEOUT_MS: '10000' });
+    expect((await s.post()).status).toBe(200);
+    proxy.setDelay(700);
+    const request = timed(s.post(3));
+    await eventually(async () => expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(4), {
+      timeoutMs: 5000,
+    });
+    let closed = false;
+    const closing = s.ingress.close().then(() => {
+      closed = true;
+    });
+    expect(s.ingress.isReady).toBe(false);
+    const { response } = await request;
+    expect(response.status).toBe(200);
+    expect(response.headers.get('connection')).toBe('close');
+    expect(closed).toBe(false);
+    await closing;
+    expect(s.ingress.state).toBe('closed');
+  });
+});
+
+describe('on a private RabbitMQ node', () => {
+  let rabbit: PrivateRabbit;
+
+  beforeAll(async () => {
+    rabbit = await startPrivateRabbit();
+  }, 90_000);
+  afterAll(async () => {
+    await rabbit.dispose();
+  });
+
+  it('answers 503 at once while the broker blocks publishers (memory alarm)', async () => {
+    const s = await startIngress(rabbit.url, { PUBLISH_TIMEOUT_MS: '3000' }, rabbit.url);
+    expect((await s.post()).status).toBe(200);
+    await rabbit.setMemoryAlarm(true);
+    try {
+      await eventually(
+        async () => {
+          const { response, ms } = await timed(s.post());
+          expect(response.status).toBe(503);
+          expect(await response.json()).toMatchObject({ error: ErrorCodes.brokerBlocked });
+          expect(ms).toBeLessThan(500);
+        },
+        { timeoutMs: 15_000, intervalMs: 200 },
+      );
+      expect((await fetch(`${s.ingress.url ?? ''}/readyz`)).status).toBe(503);
+    } finally {
+      await rabbit.setMemoryAlarm(false);
+    }
+    await eventually(async () => expect((await s.post()).status).toBe(200), {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    });
+  });
+
+  it('answers 503 while the broker is down and recovers when it is back', async () => {
+    const s = await startIngress(rabbit.url, { PUBLISH_TIMEOUT_MS: '3000' }, rabbit.url);
+    expect((await s.post()).status).toBe(200);
+    await rabbit.stop();
+    try {
+      await eventually(() => expect(s.ingress.isReady).toBe(false), { timeoutMs: 10_000 });
+      const { response, ms } = await timed(s.post());
+      expect(response.status).toBe(503);
+      expect(ms).toBeLessThan(500);
+    } finally {
+      await rabbit.start();
+    }
+    await eventually(() => expect(s.ingress.isReady).toBe(true), { timeoutMs: 30_000 });
+    expect((await s.post()).status).toBe(200);
+    expect(await queueDepth(rabbit.url, s.tasksQueue)).toBe(2);
+  });
+});
