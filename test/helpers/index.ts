@@ -5,3 +5,4 @@ export * from './rabbitmqctl.js';
 export * from './s3-proxy.js';
 export * from './s3.js';
 export * from './tcp-proxy.js';
+export * from './ports.js';
