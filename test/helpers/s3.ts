@@ -1,23 +1,25 @@
 /**
- * A real S3 server on loopback for integration tests: s3rver 3.7 with an SDK v3 client.
+ * A real S3 server on loopback for integration tests: s3rver 3.7.1 with an SDK v3 client.
  *
- * s3rver quirks (verified by test/integration/testbed.test.ts against @aws-sdk/client-s3 3.1169):
- * - ETags are returned quoted (`"<md5 hex>"`) by PUT, HEAD, GET and ListObjectsV2, as on AWS. A
- *   multipart object's ETag is the plain MD5 of the whole object, not AWS's `<md5-of-md5s>-<parts>`.
- * - HEAD and GET return user metadata (`Metadata`) and ContentType, ContentEncoding,
- *   ContentDisposition, CacheControl as stored; keys come back lower-cased, as on AWS.
- * - CopyObject works (same and cross bucket, `MetadataDirective` COPY and REPLACE).
- * - Keys with spaces, `+`, `%` and non-ASCII letters round-trip through PUT, GET, HEAD, DELETE,
- *   ListObjectsV2 and multipart uploads.
- * - AbortMultipartUpload answers 405 MethodNotAllowed and ListMultipartUploads (`GET ?uploads`)
- *   501 NotImplemented; {@link startS3Proxy} in s3-proxy.ts answers both itself.
- * - UploadPart to an unknown upload id is accepted (it creates the directory), and a
- *   CompleteMultipartUpload of an unknown id answers 500; the proxy answers NoSuchUpload instead
- *   for uploads it saw aborted.
- * - The minimum part size (5 MiB) is not enforced; DeleteObject of a missing key is 204 as on AWS.
- * - It checks SigV4 signatures (credentials S3RVER/S3RVER) over the Host header, so a proxy in
- *   front must forward Host unchanged.
- * - No versioning, no conditional writes (`If-None-Match` on PUT is ignored).
+ * What s3rver does with @aws-sdk/client-s3 3.1169 (checked by test/integration/testbed.test.ts):
+ * - ETags are quoted (`"<md5 hex>"`) in PUT, HEAD, GET and listings, as on AWS. A multipart
+ *   object's ETag is the MD5 of the whole object, not AWS's `"<md5 of part md5s>-<parts>"`.
+ * - HEAD and GET return user metadata (`Metadata`, names lower-cased as on AWS) and the stored
+ *   ContentType, ContentEncoding, ContentDisposition and CacheControl.
+ * - CopyObject works (within and across buckets, MetadataDirective COPY and REPLACE), but reads
+ *   `x-amz-copy-source` with decodeURI: `%2B`, `%2F`, `%26`... stay encoded, so encode a copy
+ *   source with encodeURI, not encodeURIComponent.
+ * - Keys with spaces, `+`, `%`, quotes and non-ASCII letters round-trip through every operation.
+ *   Dot segments do not: the SDK itself turns `a/../b/./c` into `b/c` before sending.
+ * - HeadObject of a missing key fails as `NotFound` (no body), GetObject as `NoSuchKey`, a
+ *   missing bucket as `NoSuchBucket`; DeleteObject of a missing key succeeds, as on AWS.
+ * - AbortMultipartUpload answers 405 MethodNotAllowed and ListMultipartUploads 501
+ *   NotImplemented; the proxy of s3-proxy.ts answers both itself. UploadPart to an unknown upload
+ *   id is accepted and CompleteMultipartUpload of one answers 500 (the proxy answers NoSuchUpload
+ *   for uploads it saw aborted).
+ * - Truncated ListObjectsV2 pages need DES for their continuation tokens (see CHILD_SCRIPT).
+ * - SigV4 signatures are checked (credentials S3RVER/S3RVER); no versioning; `If-None-Match`
+ *   on PUT is ignored.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
