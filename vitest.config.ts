@@ -6,6 +6,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     restoreMocks: true,
+    // The SDK's reminder that its 2027 releases need Node 22 (the lockfile pins one that does not).
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     globals: false,
     projects: [
       {
