@@ -49,6 +49,7 @@ type HandshakeMode = 'sign' | 'wrong-signature' | 'error-500' | 'hang';
 class Receiver {
   readonly confirmations: {
     headers: http.IncomingHttpHeaders;
+    rawHeaderNames: string[];
     body: VkSubscriptionConfirmation;
   }[] = [];
   readonly posts: { headers: http.IncomingHttpHeaders; records: VkEventRecord[] }[] = [];
@@ -100,7 +101,8 @@ class Receiver {
           | VkSubscriptionConfirmation
           | { Records: VkEventRecord[] };
         if ('Type' in body) {
-          this.confirmations.push({ headers: req.headers, body });
+          const rawHeaderNames = req.rawHeaders.filter((_, index) => index % 2 === 0);
+          this.confirmations.push({ headers: req.headers, rawHeaderNames, body });
           this.#answerHandshake(body, res);
           return;
         }
@@ -232,7 +234,11 @@ describe('emulator registration (PUT ?notification with the VK handshake)', () =
       `mcs2883541269|${BUCKET}|s3:ObjectCreated:*`,
       `mcs2883541269|${BUCKET}|s3:ObjectRemoved:Delete`,
     ]);
-    for (const { headers, body } of receiver.confirmations) {
+    for (const { headers, rawHeaderNames, body } of receiver.confirmations) {
+      // Spelled as VK's documentation shows them.
+      expect(rawHeaderNames).toEqual(
+        expect.arrayContaining(['Content-Type', 'X-Amz-Sns-Message-Type']),
+      );
       expect(headers['content-type']).toBe('application/json');
       expect(headers['x-amz-sns-message-type']).toBe('Notification');
       expect(Object.keys(body)).toEqual([
@@ -470,6 +476,29 @@ describe('emulator events', () => {
     expect(
       receiver.records.map((r) => [r.eventName, r.s3.object.key, r.s3.configurationId]),
     ).toEqual([['s3:ObjectRemoved:Delete', 'photos/a.png', '1']]);
+  });
+
+  it('pushes a browser form upload (POST Object) as s3:ObjectCreated:Post', async () => {
+    const { receiver, emulator } = await setup();
+    await emulator.registerWebhook(BUCKET, receiver.url);
+    const form = new FormData();
+    form.append('key', 'form/a b.txt');
+    form.append('file', new Blob(['posted']), 'a b.txt');
+    const answer = await fetch(`${emulator.endpoint}/${BUCKET}`, { method: 'POST', body: form });
+    expect(answer.status).toBe(204);
+    await emulator.idle(5000);
+    expect(receiver.records).toMatchObject([
+      {
+        eventName: 's3:ObjectCreated:Post',
+        s3: {
+          object: {
+            key: 'form/a+b.txt',
+            size: 6,
+            eTag: createHash('md5').update('posted').digest('hex'),
+          },
+        },
+      },
+    ]);
   });
 
   it('answers AbortMultipartUpload (s3rver cannot) and then refuses the aborted upload', async () => {

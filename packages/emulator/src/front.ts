@@ -87,10 +87,12 @@ export function createFront(deps: FrontDependencies): Front {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const operation = classifyRequest(method, url, req.headers);
-    const refusal =
-      method === 'OPTIONS'
-        ? undefined
-        : (authenticate(req.headers, url, deps.accessKeyId) ?? checkPayloadEncoding(req.headers));
+    // A browser form upload (POST Object) carries its credentials in the form's policy fields,
+    // which s3rver does not check either; CORS preflights carry none.
+    const unauthenticated = method === 'OPTIONS' || operation.kind === 'postObject';
+    const refusal = unauthenticated
+      ? undefined
+      : (authenticate(req.headers, url, deps.accessKeyId) ?? checkPayloadEncoding(req.headers));
     if (refusal !== undefined) return sendError(req, res, refusal, requestId);
 
     switch (operation.kind) {

@@ -43,10 +43,11 @@ export class WebhookClient implements WebhookPoster {
         agent: isHttps ? this.#httpsAgent : this.#httpAgent,
         signal: this.#abort.signal,
         headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
+          // Spelled as VK documents them: some receivers match raw header names.
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(body),
           // Sent on handshakes and events alike since VK's documentation of 2025-04.
-          'x-amz-sns-message-type': 'Notification',
+          'X-Amz-Sns-Message-Type': 'Notification',
         },
       });
       const timer = setTimeout(() => {
