@@ -46,7 +46,7 @@ export interface Front {
   close(): void;
 }
 
-/** A notification configuration is a few hundred bytes; S3's own limit for such bodies. */
+/** A notification configuration is a few hundred bytes; anything near this is not one. */
 const MAX_CONFIGURATION_BYTES = 1024 * 1024;
 /** 1000 keys of 1024 bytes, escaped, fit. */
 const MAX_DELETE_BODY_BYTES = 8 * 1024 * 1024;
@@ -72,8 +72,8 @@ const HOP_BY_HOP = [
 
 /**
  * The HTTP front of the emulator. It answers what s3rver lacks — `PUT`/`GET ?notification` with
- * VK's handshake, AbortMultipartUpload — and forwards everything else to s3rver unchanged (Host
- * and Authorization included). For the operations that change objects it watches s3rver's answer
+ * VK's handshake, AbortMultipartUpload — and forwards everything else to s3rver (Host and
+ * Authorization unchanged; see {@link copySourceForS3rver} for the one header it rewrites). For the operations that change objects it watches s3rver's answer
  * and reports each success through `onChanges` before passing the answer on, so an event is
  * queued by the time the client sees its request succeed.
  */
