@@ -145,7 +145,7 @@ describe('ingress under broker connection loss', () => {
       const cuts = await cutter;
 
       // The faults happened, and were answered the way senders retry on.
-      expect(cuts).toBeGreaterThan(2);
+      expect(cuts).toBeGreaterThan(0);
       expect(statuses.get(503) ?? 0).toBeGreaterThan(0);
       expect([...statuses.keys()].sort()).toEqual([200, 503]);
       expect(missingRetryAfter).toBe(0);
