@@ -26,8 +26,9 @@ export interface IngressOptions {
   readonly config: Config;
   readonly logger: Logger;
   /**
-   * A broker to publish through (the `all` command shares one). When given, the caller starts
-   * and closes it; otherwise the ingress creates its own and closes it in {@link Ingress.close}.
+   * A broker to publish through (the `all` command shares one). When given, the caller closes it
+   * (`start()` only makes sure it is started); otherwise the ingress creates its own and closes it
+   * in {@link Ingress.close}.
    */
   readonly broker?: Broker;
   /** Test seams of the SNS handling; production uses Node's fetch and the wall clock. */
