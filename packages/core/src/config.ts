@@ -207,7 +207,7 @@ const VARIABLES = {
     spec: {
       group: 'ingress',
       description:
-        'Shared secret: `Authorization: Bearer <token>` or a `/webhook/<source>/<token>` path segment',
+        'Shared secret every webhook must carry: `Authorization: Bearer <token>`, a Basic auth password, a `/webhook/<source>/<token>` path segment or `?token=`',
       secret: true,
     },
     schema: optionalString,

@@ -123,8 +123,12 @@ export class Publisher {
           },
           (err: unknown) => {
             if (err !== null && err !== undefined) {
+              // amqplib fails unconfirmed messages with 'channel closed' when the channel or
+              // connection goes away; only 'message nacked' is the broker's own refusal.
               pending.settle(
-                new TransientError(ErrorCodes.publishNacked, 'the broker nacked the message'),
+                (err as Error).message === 'message nacked'
+                  ? new TransientError(ErrorCodes.publishNacked, 'the broker nacked the message')
+                  : unavailable('the channel closed before the confirm', err),
               );
             } else if (pending.returned) {
               pending.settle(
