@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import {
-  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -10,11 +9,9 @@ import {
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import {
   ErrorCodes,
   PermanentError,
-  serializeError,
   type Config,
   type ErrorContext,
   type Logger,
@@ -33,6 +30,7 @@ import {
   type SourceState,
 } from '@s3relay/core/s3';
 import type { ActionResult, TaskAction } from './action.js';
+import { uploadMultipart } from './multipart-upload.js';
 import { SourceStream } from './source-stream.js';
 
 export interface ReplicateOptions {
@@ -189,7 +187,17 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
       if (current.size <= options.worker.partSizeBytes) {
         await putSingle(params, stream, current.size, run.signal);
       } else {
-        await putMultipart(params, stream, run.logger);
+        await uploadMultipart({
+          client: dest,
+          params,
+          body: stream,
+          size: current.size,
+          partSizeBytes: options.worker.partSizeBytes,
+          queueSize: options.worker.partQueueSize,
+          signal: run.signal,
+          logger: run.logger,
+          context: run.context,
+        });
       }
     } finally {
       run.signal.removeEventListener('abort', onAbort);
@@ -219,50 +227,6 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
     } finally {
       signal.removeEventListener('abort', onAbort);
       stream.off('error', abort);
-    }
-  }
-
-  /**
-   * A multipart upload that is always completed or aborted. The SDK's own cleanup is off
-   * (`leavePartsOnError`): it would replace the copy's error with the abort's, and
-   * `upload.abort()` returns before the parts in flight settle, so the abort could race the end
-   * of the process. Here the upload fails through its body (shutdown destroys the stream),
-   * `done()` settles once no part is in flight, and only then is the upload aborted.
-   */
-  async function putMultipart(
-    params: PutObjectCommandInput,
-    stream: SourceStream,
-    logger: Logger,
-  ): Promise<void> {
-    const upload = new Upload({
-      client: dest,
-      params: { ...params, Body: stream },
-      partSize: options.worker.partSizeBytes,
-      queueSize: options.worker.partQueueSize,
-      leavePartsOnError: true,
-    });
-    try {
-      await upload.done();
-    } catch (err) {
-      stream.destroy();
-      const uploadId = upload.uploadId;
-      if (uploadId !== undefined) {
-        try {
-          await dest.send(
-            new AbortMultipartUploadCommand({
-              Bucket: params.Bucket,
-              Key: params.Key,
-              UploadId: uploadId,
-            }),
-          );
-        } catch (abortErr) {
-          logger.warn('multipart upload not aborted; a lifecycle rule must remove its parts', {
-            uploadId,
-            error: serializeError(abortErr),
-          });
-        }
-      }
-      throw stream.errored ?? err;
     }
   }
 }

@@ -68,13 +68,17 @@ export function createS3Client(config: S3EndpointConfig, options: S3ClientOption
       throwOnRequestTimeout: true,
       socketTimeout: options.socketTimeoutMs ?? 120_000,
     },
-    // The SDK logs every command's input and output at info level when given a logger with an
-    // info method; s3relay logs its own outcomes and only wants the SDK's warnings.
+    // The SDK logs every command's input and output at info level, and every failed command's
+    // input (part bodies included) at error level, when its logger has those methods. s3relay
+    // logs outcomes itself and only wants the SDK's own warnings, as text.
     logger: {
       debug: () => undefined,
       info: () => undefined,
-      warn: (...content: unknown[]) => logger?.debug('s3 sdk warning', { detail: content }),
-      error: (...content: unknown[]) => logger?.debug('s3 sdk error', { detail: content }),
+      warn: (...content: unknown[]) => {
+        const text = content.filter((item) => typeof item === 'string').join(' ');
+        if (text !== '') logger?.debug('s3 sdk warning', { detail: text });
+      },
+      error: () => undefined,
     },
   });
 }
