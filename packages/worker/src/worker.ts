@@ -104,7 +104,8 @@ class RelayWorker implements Worker {
           retryDelaysMs: worker.retryDelaysMs,
           deliveryLimit: amqp.deliveryLimit,
         },
-        connectionName: `s3relay-worker ${hostname()} pid ${process.pid}`,
+        // The prefix tells apart workers of several deployments on one broker.
+        connectionName: `s3relay-worker ${amqp.prefix} ${hostname()} pid ${process.pid}`,
         logger: deps.logger,
       });
     this.#metrics = createWorkerMetrics();
