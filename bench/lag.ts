@@ -1,0 +1,313 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { AMQP_URL, benchPrefix, deleteQueues } from './lib/broker.js';
+import { RESULT_PREFIX, spawnBenchScript } from './lib/node-child.js';
+import {
+  CLI,
+  CpuMeter,
+  freePort,
+  processTree,
+  rabbitPid,
+  sleep,
+  spawnChild,
+  waitHttpOk,
+  type ChildProc,
+} from './lib/processes.js';
+import { delta, histogramQuantile, scrape, sumOf, type Sample } from './lib/prometheus.js';
+import { BACKUP_BUCKET, SOURCE_BUCKET } from './lib/replication.js';
+import { infoRow, row, type BenchOutcome, type Benchmark, type BenchResult } from './lib/report.js';
+import { s3Client, s3Env, startS3Server, type S3Server } from './lib/s3-server.js';
+import { distribution, round } from './lib/stats.js';
+import { startWorkers, type WorkerGroup } from './lib/workers.js';
+
+const RATE_PER_SECOND = 200;
+const DURATION_SECONDS = 60;
+const OBJECT_BYTES = 1024;
+/** How long after the last write the benchmark waits for stragglers. */
+const DRAIN_SECONDS = 30;
+const DEFAULT_SHAPE = { workers: 1, concurrency: 32 };
+
+/** The worker shape of the small-object benchmark's best run in this run, if it ran. */
+function shapeFrom(results: ReadonlyMap<string, BenchResult>): {
+  workers: number;
+  concurrency: number;
+} {
+  const small = results.get('small-objects')?.measurements as
+    | { workers?: { workers: number; concurrency: number; objectsPerSecond: number }[] }
+    | undefined;
+  const runs = small?.workers ?? [];
+  if (runs.length === 0) return DEFAULT_SHAPE;
+  const best = runs.reduce((a, b) => (b.objectsPerSecond > a.objectsPerSecond ? b : a));
+  return { workers: best.workers, concurrency: best.concurrency };
+}
+
+interface Pipeline {
+  readonly emulator: ChildProc;
+  readonly sourceEndpoint: string;
+  readonly ingress: ChildProc;
+  readonly ingressUrl: string;
+  readonly workers: WorkerGroup;
+  close(): Promise<void>;
+}
+
+async function startPipeline(
+  backup: S3Server,
+  prefix: string,
+  shape: { workers: number; concurrency: number },
+): Promise<Pipeline> {
+  const stops: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const port = await freePort();
+    const ingressUrl = `http://127.0.0.1:${port}`;
+    const webhookUrl = `${ingressUrl}/webhook/mcs`;
+    const ingress = spawnChild('ingress', process.execPath, [CLI, 'ingress'], {
+      env: {
+        AMQP_URL,
+        AMQP_PREFIX: prefix,
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: String(port),
+        PUBLIC_URLS: webhookUrl,
+        SOURCE_BUCKETS: SOURCE_BUCKET,
+        LOG_LEVEL: 'info',
+        LOG_FORMAT: 'json',
+      },
+    });
+    stops.push(() => ingress.stop());
+    await waitHttpOk(`${ingressUrl}/readyz`, ingress);
+    let sourceEndpoint = '';
+    const emulator = spawnBenchScript(
+      'emulator',
+      'emulator-child.ts',
+      [SOURCE_BUCKET, webhookUrl],
+      {
+        onLine: (line) => {
+          if (line.startsWith('READY ')) sourceEndpoint = line.slice('READY '.length);
+        },
+      },
+    );
+    stops.push(() => emulator.stop());
+    const deadline = Date.now() + 30_000;
+    while (sourceEndpoint === '') {
+      if (Date.now() > deadline || emulator.child.exitCode !== null) {
+        throw new Error(`the emulator did not start:\n${emulator.output()}`);
+      }
+      await sleep(25);
+    }
+    const workers = await startWorkers(shape.workers, {
+      AMQP_URL,
+      AMQP_PREFIX: prefix,
+      WORKER_CONCURRENCY: String(shape.concurrency),
+      DEST_BUCKET: BACKUP_BUCKET,
+      ...s3Env('SOURCE', sourceEndpoint),
+      SOURCE_S3_REGION: 'ru-msk',
+      ...backup.env('DEST'),
+    });
+    stops.push(() => workers.stop());
+    return { emulator, sourceEndpoint, ingress, ingressUrl, workers, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export const lagBenchmark: Benchmark = {
+  name: 'lag',
+  title: `end-to-end lag at a steady ${RATE_PER_SECOND} events/s for ${DURATION_SECONDS} s, emulated VK source → ingress → RabbitMQ → workers → backup`,
+  async run({ log, machine, results }): Promise<BenchOutcome> {
+    const rabbit = await rabbitPid();
+    const shape = shapeFrom(results);
+    const prefix = benchPrefix('lag');
+    const backup = await startS3Server([BACKUP_BUCKET]);
+    let pipeline: Pipeline | undefined;
+    try {
+      log(`starting ingress, emulator and ${shape.workers} worker(s) × ${shape.concurrency}`);
+      pipeline = await startPipeline(backup, prefix, shape);
+      const { workers } = pipeline;
+      const client = s3Client(pipeline.sourceEndpoint, 256);
+      const ingressMetrics = `${pipeline.ingressUrl}/metrics`;
+      const [ingressBefore, workersBefore] = await Promise.all([
+        scrape(ingressMetrics),
+        workers.scrape(),
+      ]);
+      const cpu = new CpuMeter({
+        emulator: processTree(pipeline.emulator.pid),
+        ingress: pipeline.ingress.pid,
+        workers: workers.pids,
+        backupS3: backup.pid,
+        rabbitmq: rabbit ?? [],
+        loadGenerator: process.pid,
+      });
+      const total = RATE_PER_SECOND * DURATION_SECONDS;
+      const written = new Map<string, number>();
+      const putLatencies: number[] = [];
+      let putFailures = 0;
+      let firstPutError = '';
+      const body = randomBytes(OBJECT_BYTES);
+      log(
+        `writing ${total} objects of ${OBJECT_BYTES} bytes to the source at ${RATE_PER_SECOND}/s`,
+      );
+      cpu.start();
+      const started = Date.now();
+      const puts: Promise<void>[] = [];
+      // Open loop: object i is written at started + i / rate, whether or not earlier ones finished.
+      for (let index = 0; index < total; index += 1) {
+        const due = started + (index * 1000) / RATE_PER_SECOND;
+        const wait = due - Date.now();
+        if (wait > 1) await sleep(wait);
+        const key = `lag/${String(index).padStart(6, '0')}`;
+        const sent = Date.now();
+        puts.push(
+          client.send(new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: key, Body: body })).then(
+            () => {
+              const acked = Date.now();
+              written.set(key, acked);
+              putLatencies.push(acked - sent);
+            },
+            (err: unknown) => {
+              putFailures += 1;
+              firstPutError ||= String(err);
+            },
+          ),
+        );
+      }
+      await Promise.all(puts);
+      const writeSeconds = (Date.now() - started) / 1000;
+      log(`waiting up to ${DRAIN_SECONDS} s for the last objects to arrive`);
+      const arrived = () => {
+        const first = new Map<string, number>();
+        for (const entry of workers.done) {
+          if (entry.outcome === 'copied' && !first.has(entry.key)) first.set(entry.key, entry.at);
+        }
+        return first;
+      };
+      const drainDeadline = Date.now() + DRAIN_SECONDS * 1000;
+      while (arrived().size < written.size && Date.now() < drainDeadline) await sleep(100);
+      const cpuSeconds = cpu.stop();
+      const windowSeconds = (Date.now() - started) / 1000;
+      const [ingressAfter, workersAfter] = await Promise.all([
+        scrape(ingressMetrics),
+        workers.scrape(),
+      ]);
+      client.destroy();
+      const arrivals = arrived();
+      const lags: number[] = [];
+      for (const [key, ackedAt] of written) {
+        const at = arrivals.get(key);
+        if (at !== undefined) lags.push(Math.max(0, at - ackedAt));
+      }
+      const missing = written.size - lags.length;
+      const lag = distribution(lags);
+      const puts50 = distribution(putLatencies);
+
+      const ingressWindow = delta(ingressAfter, ingressBefore);
+      const workerWindow: Sample[] = workersAfter.flatMap((samples, index) =>
+        delta(samples, workersBefore[index] ?? []),
+      );
+      const publishMeanMs =
+        (1000 * sumOf(ingressWindow, 's3relay_ingress_publish_seconds_sum')) /
+        Math.max(1, sumOf(ingressWindow, 's3relay_ingress_publish_seconds_count'));
+      const quantileMs = (samples: Sample[], name: string, q: number) =>
+        round(1000 * histogramQuantile(samples, name, q), 1);
+      const workerLagP50 = quantileMs(workerWindow, 's3relay_worker_replication_lag_seconds', 0.5);
+      const workerLagP99 = quantileMs(workerWindow, 's3relay_worker_replication_lag_seconds', 0.99);
+      const copyP50 = quantileMs(workerWindow, 's3relay_worker_copy_duration_seconds', 0.5);
+      const copyP99 = quantileMs(workerWindow, 's3relay_worker_copy_duration_seconds', 0.99);
+      const lagP99Loop = Math.max(
+        ...workersAfter.map((samples) => sumOf(samples, 'nodejs_eventloop_lag_p99_seconds')),
+      );
+      const ingressLoopP99 = sumOf(ingressAfter, 'nodejs_eventloop_lag_p99_seconds');
+
+      await pipeline.close();
+      const emulatorStats = pipeline.emulator
+        .output()
+        .split('\n')
+        .find((line) => line.startsWith(RESULT_PREFIX));
+      pipeline = undefined;
+
+      const capacity = machine.cores * windowSeconds;
+      const busy = Object.fromEntries(
+        Object.entries(cpuSeconds).map(([name, seconds]) => [
+          name,
+          round((100 * seconds) / capacity),
+        ]),
+      );
+      const met = lag.p99 < 1000 && missing === 0 && putFailures === 0;
+      return {
+        settings: {
+          ratePerSecond: RATE_PER_SECOND,
+          durationSeconds: DURATION_SECONDS,
+          objectBytes: OBJECT_BYTES,
+          workers: shape.workers,
+          workerConcurrency: shape.concurrency,
+          source:
+            'the VK Cloud emulator (s3rver behind its front, webhooks one record per POST, 8 in flight) in its own process',
+          backup: 's3rver in its own process',
+          lag: 'from the source PUT being answered to the worker logging `task done` (copied) for the key — after the backup PUT and the recheck HEAD, so an upper bound of the arrival',
+          drainSeconds: DRAIN_SECONDS,
+        },
+        measurements: {
+          objectsWritten: written.size,
+          putFailures,
+          firstPutError,
+          writeSeconds,
+          missing,
+          lagMs: lag,
+          sourcePutMs: puts50,
+          ingressPublishMeanMs: publishMeanMs,
+          workerReplicationLagMs: { p50: workerLagP50, p99: workerLagP99 },
+          workerCopyMs: { p50: copyP50, p99: copyP99 },
+          eventLoopLagP99Ms: {
+            workers: round(lagP99Loop * 1000, 1),
+            ingress: round(ingressLoopP99 * 1000, 1),
+          },
+          cpuSeconds,
+          cpuBusyPercentOfMachine: busy,
+          emulator:
+            emulatorStats === undefined
+              ? null
+              : (JSON.parse(emulatorStats.slice(RESULT_PREFIX.length)) as unknown),
+        },
+        rows: [
+          row(
+            {
+              measure: `lag p50 / p99 / max at ${RATE_PER_SECOND} events/s for ${DURATION_SECONDS} s`,
+              value: `${round(lag.p50)} / ${round(lag.p99)} / ${round(lag.max)} ms`,
+              ceiling: '',
+              ratio: '',
+              target: 'p99 < 1 s',
+            },
+            met,
+          ),
+          infoRow({
+            measure: 'objects arrived, source writes failed',
+            value: `${lags.length} of ${written.size}, ${putFailures} failed`,
+            ceiling: `${total} written at ${round(total / writeSeconds)}/s`,
+            ratio: '',
+          }),
+        ],
+        diagnosis: [
+          `Stages: the source PUT took p50 ${round(puts50.p50)} ms / p99 ${round(puts50.p99)} ms; the ingress's publish-to-confirm ` +
+            `${round(publishMeanMs, 1)} ms on average; ingress acceptance → backup written (s3relay_worker_replication_lag_seconds) ` +
+            `p50 ≈ ${workerLagP50} ms, p99 ≈ ${workerLagP99} ms, of which GET‖HEAD + PUT p50 ≈ ${copyP50} ms, p99 ≈ ${copyP99} ms. ` +
+            'The rest of the end-to-end figure is the emulator noticing the write and POSTing the webhook.',
+          `CPU over the window (% of ${machine.cores} cores): ${Object.entries(busy)
+            .map(([name, value]) => `${name} ${value}`)
+            .join(', ')}.`,
+          `Event-loop delay p99 (10 ms resolution included): workers ${round(lagP99Loop * 1000, 1)} ms, ingress ${round(ingressLoopP99 * 1000, 1)} ms.`,
+          ...(missing > 0
+            ? [`${missing} objects had not arrived ${DRAIN_SECONDS} s after the last write.`]
+            : []),
+          ...(firstPutError !== '' ? [`First source write error: ${firstPutError}`] : []),
+        ],
+        notes: [],
+      };
+    } finally {
+      await pipeline?.close();
+      await backup.close();
+      await deleteQueues(prefix);
+    }
+  },
+};

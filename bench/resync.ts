@@ -1,0 +1,253 @@
+import { AMQP_URL, benchPrefix } from './lib/broker.js';
+import { CLI, rabbitPid, runToEnd } from './lib/processes.js';
+import { BACKUP_BUCKET, SOURCE_BUCKET, runWorkers, type WorkerRun } from './lib/replication.js';
+import {
+  infoRow,
+  row,
+  type BenchOutcome,
+  type Benchmark,
+  type BenchResult,
+  type SummaryRow,
+} from './lib/report.js';
+import {
+  S3_CREDENTIALS,
+  S3_REGION,
+  s3Client,
+  startS3Server,
+  type S3Server,
+} from './lib/s3-server.js';
+import { keyList, seedSmallObjects } from './lib/seed.js';
+import { ratio, round } from './lib/stats.js';
+
+const OBJECTS = 2000;
+const OBJECT_BYTES = 1024;
+const RCLONE_TRANSFERS = [16, 32] as const;
+const DEFAULT_SHAPE = { workers: 1, concurrency: 32 };
+
+function shapeFrom(results: ReadonlyMap<string, BenchResult>): {
+  workers: number;
+  concurrency: number;
+} {
+  const runs =
+    (
+      results.get('small-objects')?.measurements as
+        | { workers?: { workers: number; concurrency: number; objectsPerSecond: number }[] }
+        | undefined
+    )?.workers ?? [];
+  if (runs.length === 0) return DEFAULT_SHAPE;
+  const best = runs.reduce((a, b) => (b.objectsPerSecond > a.objectsPerSecond ? b : a));
+  return { workers: best.workers, concurrency: best.concurrency };
+}
+
+/** rclone's configuration of both servers as environment variables (remotes `src` and `dst`). */
+function rcloneEnv(source: S3Server, backup: S3Server): Record<string, string | undefined> {
+  const remote = (name: string, endpoint: string) => ({
+    [`RCLONE_CONFIG_${name}_TYPE`]: 's3',
+    [`RCLONE_CONFIG_${name}_PROVIDER`]: 'Other',
+    [`RCLONE_CONFIG_${name}_ENDPOINT`]: endpoint,
+    [`RCLONE_CONFIG_${name}_REGION`]: S3_REGION,
+    [`RCLONE_CONFIG_${name}_ACCESS_KEY_ID`]: S3_CREDENTIALS.accessKeyId,
+    [`RCLONE_CONFIG_${name}_SECRET_ACCESS_KEY`]: S3_CREDENTIALS.secretAccessKey,
+    [`RCLONE_CONFIG_${name}_FORCE_PATH_STYLE`]: 'true',
+  });
+  return {
+    ...remote('SRC', source.endpoint),
+    ...remote('DST', backup.endpoint),
+    // rclone's S3 client refuses a custom CA bundle with its own transport; loopback HTTP needs none.
+    AWS_CA_BUNDLE: undefined,
+  };
+}
+
+async function rcloneVersion(): Promise<string | undefined> {
+  const found = await runToEnd('rclone', ['version']).catch(() => undefined);
+  return found?.code === 0 ? found.stdout.split('\n')[0]?.trim() : undefined;
+}
+
+interface RcloneRun {
+  readonly transfers: number;
+  readonly elapsedMs: number;
+  readonly objectsPerSecond: number;
+  readonly copied: number;
+}
+
+async function rcloneCopy(
+  source: S3Server,
+  backup: S3Server,
+  transfers: number,
+): Promise<RcloneRun> {
+  const started = Date.now();
+  const run = await runToEnd(
+    'rclone',
+    [
+      'copy',
+      `src:${SOURCE_BUCKET}`,
+      `dst:${BACKUP_BUCKET}/rclone-${transfers}`,
+      '--transfers',
+      String(transfers),
+      '--checkers',
+      String(transfers),
+      '--s3-no-check-bucket',
+      '--stats-one-line',
+      '--stats',
+      '0',
+      '-v',
+    ],
+    rcloneEnv(source, backup),
+  );
+  const elapsedMs = Date.now() - started;
+  if (run.code !== 0)
+    throw new Error(`rclone copy failed (${run.code}):\n${run.stderr.slice(-2000)}`);
+  const listed = await runToEnd(
+    'rclone',
+    ['lsf', `dst:${BACKUP_BUCKET}/rclone-${transfers}`, '-R', '--files-only'],
+    rcloneEnv(source, backup),
+  );
+  const copied = listed.stdout.split('\n').filter((line) => line !== '').length;
+  return { transfers, elapsedMs, objectsPerSecond: OBJECTS / (elapsedMs / 1000), copied };
+}
+
+export const resyncBenchmark: Benchmark = {
+  name: 'resync',
+  title: `backfilling ${OBJECTS.toLocaleString('en')} existing objects with \`s3relay resync\` and workers, against \`rclone copy\``,
+  async run({ log, results }): Promise<BenchOutcome> {
+    const rabbit = await rabbitPid();
+    const shape = shapeFrom(results);
+    const [source, backup] = await Promise.all([
+      startS3Server([SOURCE_BUCKET]),
+      startS3Server([BACKUP_BUCKET]),
+    ]);
+    try {
+      const keys = keyList('existing/', OBJECTS);
+      log(`seeding ${OBJECTS} objects of ${OBJECT_BYTES} bytes`);
+      const seeder = s3Client(source.endpoint);
+      await seedSmallObjects(seeder, SOURCE_BUCKET, keys, OBJECT_BYTES);
+      seeder.destroy();
+
+      const destPrefix = 'resync/';
+      let resyncMs = 0;
+      let resyncOutput = '';
+      log(
+        `s3relay resync --bucket ${SOURCE_BUCKET} with ${shape.workers} worker(s) × ${shape.concurrency} draining`,
+      );
+      const worker: WorkerRun = await runWorkers({
+        source,
+        backup,
+        ...shape,
+        keys,
+        destPrefix,
+        rabbit,
+        timeoutMs: 180_000,
+        // Timed from here: the resync lists both sides and enqueues while the workers copy.
+        enqueue: async (_queue, env) => {
+          const started = Date.now();
+          const run = await runToEnd(
+            process.execPath,
+            [CLI, 'resync', '--bucket', SOURCE_BUCKET, '--json'],
+            env,
+          );
+          resyncMs = Date.now() - started;
+          resyncOutput = run.stdout.trim();
+          if (run.code !== 0)
+            throw new Error(`s3relay resync failed (${run.code}):\n${run.stdout}\n${run.stderr}`);
+        },
+      });
+      log(`  ${round(worker.objectsPerSecond)} objects/s (resync itself ${resyncMs} ms)`);
+      const verify = await runToEnd(process.execPath, [CLI, 'verify', '--bucket', SOURCE_BUCKET], {
+        AMQP_URL,
+        AMQP_PREFIX: benchPrefix('verify'),
+        DEST_BUCKET: BACKUP_BUCKET,
+        DEST_PREFIX: destPrefix,
+        ...source.env('SOURCE'),
+        ...backup.env('DEST'),
+      });
+      const equal = verify.code === 0;
+      log(`  s3relay verify: ${equal ? 'backup equals source' : `exit ${verify.code}`}`);
+
+      const version = await rcloneVersion();
+      const rclone: RcloneRun[] = [];
+      if (version !== undefined) {
+        for (const transfers of RCLONE_TRANSFERS) {
+          log(`rclone copy --transfers ${transfers}`);
+          const run = await rcloneCopy(source, backup, transfers);
+          log(`  ${round(run.objectsPerSecond)} objects/s, ${run.copied} copied`);
+          rclone.push(run);
+        }
+      } else {
+        log('rclone is not installed: not compared');
+      }
+      const bestRclone =
+        rclone.length === 0
+          ? undefined
+          : rclone.reduce((a, b) => (b.objectsPerSecond > a.objectsPerSecond ? b : a));
+      const speed =
+        bestRclone === undefined
+          ? Number.NaN
+          : ratio(worker.objectsPerSecond, bestRclone.objectsPerSecond);
+      const value = `${round(worker.objectsPerSecond)}/s (${shape.workers} × ${shape.concurrency})`;
+      const rows: SummaryRow[] = [
+        bestRclone === undefined
+          ? infoRow({
+              measure: `objects/s backfilling ${OBJECTS.toLocaleString('en')} × 1 KiB`,
+              value,
+              ceiling: 'not measured: rclone is not installed',
+              ratio: '',
+            })
+          : row(
+              {
+                measure: `objects/s backfilling ${OBJECTS.toLocaleString('en')} × 1 KiB ÷ rclone copy`,
+                value,
+                ceiling: `${round(bestRclone.objectsPerSecond)}/s (rclone, ${bestRclone.transfers} transfers)`,
+                ratio: `${round(speed, 2)}×`,
+                target: '≥ 1.0×',
+              },
+              speed >= 1 && equal && bestRclone.copied === OBJECTS,
+            ),
+        infoRow({
+          measure: 'backup equals source afterwards (s3relay verify)',
+          value: equal ? 'yes' : `no (exit ${verify.code})`,
+          ceiling: rclone
+            .map(
+              (run) =>
+                `rclone ${run.transfers}: ${run.copied} copied, ${round(run.objectsPerSecond)}/s`,
+            )
+            .join('; '),
+          ratio: '',
+        }),
+      ];
+      const { done: _done, metrics: _metrics, ...workerFigures } = worker;
+      return {
+        settings: {
+          objects: OBJECTS,
+          objectBytes: OBJECT_BYTES,
+          workers: shape.workers,
+          workerConcurrency: shape.concurrency,
+          resync:
+            '`s3relay resync --bucket source` (default --concurrency 16) while the workers drain; timed from its start to the last `task done`',
+          rclone: version ?? null,
+          rcloneFlags: '--transfers N --checkers N --s3-no-check-bucket',
+        },
+        measurements: {
+          worker: workerFigures,
+          resyncMs,
+          resyncOutput: resyncOutput.slice(0, 2000),
+          verifyExit: verify.code,
+          rclone,
+        },
+        rows,
+        diagnosis: [
+          `The resync command (list both sides, compare, enqueue ${OBJECTS} tasks) took ${round(resyncMs / 1000, 1)} s of the ` +
+            `${round(worker.elapsedMs / 1000, 1)} s; the workers copied while it enqueued. The copy rate is the small-object ` +
+            "pipeline's (see small-objects for requests per object).",
+        ],
+        notes:
+          bestRclone === undefined
+            ? [
+                'rclone is not installed (Debian: `apt-get install rclone`); the ratio was not measured.',
+              ]
+            : [],
+      };
+    } finally {
+      await Promise.all([source.close(), backup.close()]);
+    }
+  },
+};

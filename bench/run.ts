@@ -1,0 +1,87 @@
+/**
+ * `npm run bench [-- --only <name>[,<name>…]]`: runs the benchmarks in order, writes
+ * bench/results/<name>.json for each, prints the summary table and rewrites bench/RESULTS.md from
+ * every result file present.
+ */
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { AMQP_URL } from './lib/broker.js';
+import { machineInfo } from './lib/machine.js';
+import {
+  RESULTS_MD,
+  readResults,
+  resultsMarkdown,
+  textTable,
+  writeResult,
+  type BenchResult,
+  type Benchmark,
+} from './lib/report.js';
+import { ingressBenchmark } from './ingress.js';
+import { lagBenchmark } from './lag.js';
+import { largeObjectsBenchmark } from './large-objects.js';
+import { resyncBenchmark } from './resync.js';
+import { scriptBenchmark } from './script.js';
+import { smallObjectsBenchmark } from './small-objects.js';
+
+// As the CLI does: the SDK's reminder about its future Node 22 requirement would open every log.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const BENCHMARKS: readonly Benchmark[] = [
+  ingressBenchmark,
+  smallObjectsBenchmark,
+  largeObjectsBenchmark,
+  lagBenchmark,
+  scriptBenchmark,
+  resyncBenchmark,
+];
+const ORDER = BENCHMARKS.map((benchmark) => benchmark.name);
+
+const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const only = values.only?.split(',').map((name) => name.trim());
+const unknown = (only ?? []).filter((name) => !ORDER.includes(name));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark(s) ${unknown.join(', ')}; one of ${ORDER.join(', ')}\n`);
+  process.exit(2);
+}
+
+const log = (message: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+const started = Date.now();
+const results = new Map<string, BenchResult>();
+let failed = false;
+for (const benchmark of BENCHMARKS) {
+  if (only !== undefined && !only.includes(benchmark.name)) continue;
+  const machine = await machineInfo(AMQP_URL);
+  const startedAt = new Date();
+  log(`${benchmark.name}: ${benchmark.title}`);
+  try {
+    const outcome = await benchmark.run({
+      machine,
+      results,
+      log: (message) => log(`${benchmark.name}: ${message}`),
+    });
+    const result: BenchResult = {
+      name: benchmark.name,
+      title: benchmark.title,
+      startedAt: startedAt.toISOString(),
+      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      machine,
+      ...outcome,
+    };
+    results.set(benchmark.name, result);
+    const path = await writeResult(result);
+    log(`${benchmark.name}: done in ${result.durationSeconds} s, ${path}`);
+    for (const line of result.diagnosis) log(`${benchmark.name}: ${line}`);
+  } catch (err) {
+    failed = true;
+    log(
+      `${benchmark.name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
+  }
+}
+
+const all = await readResults(ORDER);
+await writeFile(RESULTS_MD, resultsMarkdown(all));
+process.stdout.write(`\n${textTable([...results.values()])}\n\n`);
+log(`total ${Math.round((Date.now() - started) / 1000)} s; table of every result in ${RESULTS_MD}`);
+process.exit(failed ? 1 : 0);
