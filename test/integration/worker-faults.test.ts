@@ -86,6 +86,36 @@ describe('worker: requests per object', () => {
   });
 });
 
+describe('worker: concurrent tasks', () => {
+  it('a copy of an older version that finishes last is repaired by its recheck', async () => {
+    // Two workers, one task at a time each: the two tasks of the key run side by side.
+    await startProxiedWorker({ WORKER_CONCURRENCY: '1' });
+    await startProxiedWorker({ WORKER_CONCURRENCY: '1' });
+    await putObject(bed.source.client, SOURCE_BUCKET, 'race.txt', 'version 1');
+    // The first read of the key (version 1) is held back 1.5 s after its headers.
+    sourceProxy.addFault({
+      op: 'GetObject',
+      key: 'race.txt',
+      action: { type: 'stall', ms: 1500, afterBytes: 0 },
+      times: 1,
+    });
+    await bed.publish([eventTask('race.txt', 'created')]);
+    await eventually(
+      () => expect(sourceProxy.operations.some((op) => op.fault === 'stall')).toBe(true),
+      { timeoutMs: 5000 },
+    );
+    await putObject(bed.source.client, SOURCE_BUCKET, 'race.txt', 'version 2, newer');
+    await bed.publish([eventTask('race.txt', 'created')]);
+    // The second worker copies version 2 first; then the stalled copy writes version 1 over it,
+    // sees the source changed, and enqueues the recheck that restores version 2.
+    await eventually(() => expect(logsWith('task done')).toHaveLength(3), { timeoutMs: 10_000 });
+    await assertBackupMatches(bed, ['race.txt']);
+    expect(logsWith('source changed while replicating; recheck enqueued')).toHaveLength(1);
+    const writes = backupProxy.operations.filter((op) => op.op === 'PutObject');
+    expect(writes).toHaveLength(3);
+  });
+});
+
 describe('worker: failures', () => {
   it('retries UploadParts answered 503 and ends with the right object, no upload left open', async () => {
     await startProxiedWorker();
