@@ -103,6 +103,14 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     links.delete(link);
   };
 
+  // Every accepted socket, for close(): a black-holed link whose upstream went away leaves
+  // `links` while its client side may stay half-open, and server.close() would wait for it.
+  const accepted = new Set<Socket>();
+  server.on('connection', (socket) => {
+    accepted.add(socket);
+    socket.on('close', () => accepted.delete(socket));
+  });
+
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
@@ -137,6 +145,7 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
       closing ??= (async () => {
         const closed = new Promise((resolve) => server.close(resolve));
         for (const link of [...links]) reset(link);
+        for (const socket of accepted) socket.destroy();
         await closed;
       })();
       return closing;
