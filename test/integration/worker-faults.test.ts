@@ -228,6 +228,33 @@ describe('worker: failures', () => {
     });
   });
 
+  it('releases the source body on every path that does not copy it', async () => {
+    await startProxiedWorker();
+    await putObject(bed.source.client, SOURCE_BUCKET, 'kept.bin', randomBytes(24 * MiB));
+    await putObject(bed.source.client, SOURCE_BUCKET, 'denied.bin', randomBytes(24 * MiB));
+    await bed.publish([eventTask('kept.bin', 'created')]);
+    await eventually(() => assertBackupMatches(bed, ['kept.bin']), { timeoutMs: 10_000 });
+    // A duplicate (backup up to date), and a task whose backup HEAD is refused while its GET
+    // already succeeded: neither reads the 24 MiB body (more than socket buffers hold), and neither may leave it hanging.
+    backupProxy.addFault({
+      op: 'HeadObject',
+      key: 'mirror/denied.bin',
+      action: { type: 'status', status: 403 },
+    });
+    await bed.publish([eventTask('kept.bin', 'created'), eventTask('denied.bin', 'created')]);
+    await eventually(async () => expect(await queueDepth(bed.url, bed.names.dlq)).toBe(1), {
+      timeoutMs: 10_000,
+    });
+    await eventually(() => expect(logsWith('task done')).toHaveLength(2), { timeoutMs: 5000 });
+    const gets = sourceProxy.operations.filter((operation) => operation.op === 'GetObject');
+    expect(gets).toHaveLength(3);
+    // A response the worker neither read nor destroyed would stay open, its duration unset.
+    await eventually(
+      () => expect(gets.map((operation) => operation.durationMs >= 0)).toEqual([true, true, true]),
+      { timeoutMs: 3000 },
+    );
+  });
+
   it('retries through the delay tiers and parks the task after MAX_ATTEMPTS', async () => {
     await startProxiedWorker({ MAX_ATTEMPTS: '3' });
     await putObject(bed.source.client, SOURCE_BUCKET, 'flaky.txt', 'flaky');
