@@ -1,0 +1,39 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Scenario } from '../scenario.js';
+
+/** Every few seconds, every connection to the broker is force-closed, as an operator or a node restart would. */
+export const connectionsClosed: Scenario = {
+  name: 'connections-closed',
+  fault:
+    'every broker connection force-closed (rabbitmqctl close_all_connections) every 3 s while webhooks and copies flow',
+  broker: 'private',
+  workers: 3,
+  load: (size) => ({
+    durationMs: size.loadMs,
+    opsPerSecond: 10,
+    bigObjects: Math.round(3 * size.scale),
+    poison: 2,
+  }),
+  async inject(context) {
+    const node = context.stack.broker.node;
+    if (node === undefined) throw new Error('this scenario needs a private node');
+    while (!context.loadDone.aborted) {
+      await sleep(3000);
+      if (context.loadDone.aborted) break;
+      await node.rabbitmqctl(['close_all_connections', 'fault suite: connection closed']);
+      context.count('closes');
+    }
+    const reconnects = await context.countInLog('ingress', /"message":"broker connected"/);
+    const workerReconnects = await context.countInLog('worker', /"message":"broker connected"/);
+    context.note('ingress connects', reconnects);
+    context.note('worker connects', workerReconnects);
+    context.expect(
+      reconnects >= 3,
+      `the ingress connected only ${reconnects} times: were its connections closed?`,
+    );
+    context.expect(
+      workerReconnects >= 3 * 3,
+      `the workers connected only ${workerReconnects} times`,
+    );
+  },
+};

@@ -1,0 +1,61 @@
+import { randomInt } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Scenario } from '../scenario.js';
+
+/** Kills of every worker at once while a multipart upload is open, at most. */
+const MID_MULTIPART_KILLS = 3;
+
+/**
+ * Workers are killed with SIGKILL at random, and all at once while a multipart upload is open
+ * (the one copying it is among them), then started again as a supervisor would.
+ */
+export const workersKilled: Scenario = {
+  name: 'workers-killed',
+  fault:
+    'workers killed with SIGKILL at random every 2-5 s, and all of them while a multipart upload is open; restarted at once',
+  broker: 'shared',
+  workers: 4,
+  load: (size) => ({
+    durationMs: size.loadMs,
+    opsPerSecond: 10,
+    bigObjects: Math.round(4 * size.scale),
+    bigOverwrites: 1,
+    poison: 2,
+  }),
+  async inject(context) {
+    const { stack } = context;
+    let midMultipart = 0;
+    let nextRandomKill = Date.now() + randomInt(2000, 5000);
+    const restarts: Promise<unknown>[] = [];
+    const killAndRestart = async (index: number) => {
+      await stack.workers[index]?.kill('SIGKILL');
+      context.count('kills');
+      // Not awaited for readiness: the next kill may hit a worker still starting.
+      restarts.push(stack.startWorker(index, false));
+    };
+    while (!context.loadDone.aborted) {
+      await sleep(100);
+      const open = stack.backupProxy.openMultipartUploads().length;
+      const partsSent = stack.backupProxy.operations.some(
+        (op) => op.op === 'UploadPart' && op.durationMs === -1,
+      );
+      if (open > 0 && partsSent && midMultipart < MID_MULTIPART_KILLS) {
+        midMultipart += 1;
+        context.count('kills mid-multipart (all workers)');
+        await Promise.all(stack.workers.map((_, index) => killAndRestart(index)));
+        // Give the restarted workers time to pick the tasks up again.
+        await sleep(4000);
+        continue;
+      }
+      if (Date.now() >= nextRandomKill) {
+        await killAndRestart(randomInt(stack.workers.length));
+        nextRandomKill = Date.now() + randomInt(2000, 5000);
+      }
+    }
+    await Promise.all(restarts);
+    context.expect(
+      midMultipart > 0,
+      'no worker was killed during a multipart upload: the load made none in time',
+    );
+  },
+};
