@@ -8,6 +8,15 @@ export function positiveInt(raw: string): number {
   return value;
 }
 
+/** Commander argument parser for TCP ports (0: any free port). */
+export function port(raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new InvalidArgumentError('a port number from 0 to 65535');
+  }
+  return value;
+}
+
 /** Commander argument parser for durations such as `24h` or `90m`, in milliseconds. */
 export function duration(raw: string): number {
   try {

@@ -61,6 +61,7 @@ export async function runProgram(
     writeOut: (text) => (context.stdout ?? process.stdout).write(text),
     writeErr: (text) => stderr.write(text),
   });
+  inheritSettings(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.ok;
@@ -74,5 +75,18 @@ export async function runProgram(
     }
     stderr.write(`s3relay: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return ExitCode.problemsFound;
+  }
+}
+
+/**
+ * Gives every subcommand its parent's exit override, output and help settings. Commands built
+ * with `new Command()` and attached with `addCommand()` inherit nothing, so without this a usage
+ * error in a subcommand (a missing required option, a bad `--limit`) would exit the process
+ * with code 1 and write to the process's stderr instead of returning 2.
+ */
+function inheritSettings(parent: Command): void {
+  for (const command of parent.commands) {
+    command.copyInheritedSettings(parent);
+    inheritSettings(command);
   }
 }

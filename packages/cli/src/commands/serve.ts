@@ -12,7 +12,7 @@ import {
   type LogFlags,
 } from '../common-options.js';
 import { configFromFlags, type Overrides } from '../config-from-flags.js';
-import { positiveInt } from '../flag-parsers.js';
+import { port, positiveInt } from '../flag-parsers.js';
 import { runServices } from '../run-services.js';
 
 interface IngressFlags {
@@ -28,13 +28,6 @@ interface WorkerFlags {
 }
 
 type ServeFlags = BrokerFlags & LogFlags & IngressFlags & WorkerFlags;
-
-const port = (raw: string) => {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 65535)
-    throw new Error(`invalid port ${raw}`);
-  return value;
-};
 
 function addIngressOptions(command: Command): Command {
   return command
