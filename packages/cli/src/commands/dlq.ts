@@ -1,7 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'commander';
 import { positiveInt } from '../flag-parsers.js';
-import { Publisher } from '@s3relay/core/amqp';
+import type { Config } from '@s3relay/core';
+import { Publisher, type Broker } from '@s3relay/core/amqp';
 import { withBroker } from '../broker-session.js';
 import { addBrokerOptions, brokerOverrides, type BrokerFlags } from '../common-options.js';
 import { configFromFlags } from '../config-from-flags.js';
@@ -35,6 +36,26 @@ const HEADERS = [
   'ERROR',
 ];
 
+/**
+ * Runs `work` with a confirming publisher: listing republishes what it keeps, replaying what it
+ * moves (see walkDlq).
+ */
+async function withPublisher<T>(
+  config: Config,
+  broker: Broker,
+  work: (publisher: Publisher) => Promise<T>,
+): Promise<T> {
+  const publisher = new Publisher(broker, {
+    timeoutMs: config.amqp.publishTimeoutMs,
+    maxInFlight: 1000,
+  });
+  try {
+    return await work(publisher);
+  } finally {
+    await publisher.close();
+  }
+}
+
 /** `s3relay dlq list|replay|purge`: the dead-letter queue, for operators. */
 export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Command {
   const dlq = new Command('dlq').description(
@@ -45,7 +66,7 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
     dlq
       .command('list')
       .description(
-        'show parked tasks with their reason, attempts and failure times (changes nothing)',
+        'show parked tasks with their reason, attempts and failure times (keeps every task, in order)',
       )
       .addOption(
         new Option('--limit <n>', 'show at most n tasks').argParser(positiveInt).default(100),
@@ -57,7 +78,11 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
     const config = configFromFlags(env, brokerOverrides(flags));
     const progress = createProgress(out, 'scanning the DLQ');
     const result = await withBroker(config, ({ broker, connection }) =>
-      listDlq(connection, broker.names, flags, (scanned) => progress.update({ scanned })),
+      withPublisher(config, broker, (publisher) =>
+        listDlq(connection, broker.names, publisher, flags, (scanned) =>
+          progress.update({ scanned }),
+        ),
+      ),
     );
     progress.done({ scanned: result.scanned });
     out.result(result);
@@ -92,13 +117,9 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
       }
       const config = configFromFlags(env, brokerOverrides(flags));
       const progress = createProgress(out, flags.dryRun === true ? 'dry run' : 'replaying');
-      const result = await withBroker(config, async ({ broker, connection }) => {
-        const publisher = new Publisher(broker, {
-          timeoutMs: config.amqp.publishTimeoutMs,
-          maxInFlight: 1000,
-        });
-        try {
-          return await replayDlq(
+      const result = await withBroker(config, ({ broker, connection }) =>
+        withPublisher(config, broker, (publisher) =>
+          replayDlq(
             connection,
             broker.names,
             publisher,
@@ -109,11 +130,9 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
               dryRun: flags.dryRun === true,
             },
             (scanned, replayed) => progress.update({ scanned, replayed }),
-          );
-        } finally {
-          await publisher.close();
-        }
-      });
+          ),
+        ),
+      );
       progress.done({ scanned: result.scanned, replayed: result.replayed.length });
       out.result(result);
       const verb = result.dryRun ? 'would replay' : 'replayed';
