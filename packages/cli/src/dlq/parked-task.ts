@@ -9,6 +9,7 @@ export interface ParkedTask {
   readonly invalidReason: string | undefined;
   readonly errorCode: string;
   readonly error: string;
+  /** The worker's attempts; unknown for a task the broker parked (delivery limit). */
   readonly attempts: number | undefined;
   readonly firstFailedAt: string | undefined;
   readonly lastFailedAt: string | undefined;
@@ -57,7 +58,8 @@ export function describeParked(message: Message): ParkedTask {
       (brokerReason === 'delivery_limit'
         ? 'delivered too many times without an ack (a worker crashed or was killed on it each time)'
         : 'dead-lettered by the broker'),
-    attempts: asNumber(headers['x-s3relay-attempts']) ?? asNumber(headers['x-delivery-count']),
+    // Not `x-delivery-count`: in the DLQ it counts the DLQ's own deliveries (every listing).
+    attempts: asNumber(headers['x-s3relay-attempts']),
     firstFailedAt: asString(headers['x-s3relay-first-failed-at']) ?? deathIso,
     lastFailedAt: asString(headers['x-s3relay-last-failed-at']) ?? deathIso,
   };
