@@ -1,5 +1,6 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { normalizeETag } from '@s3relay/core/s3';
+import { CliError, ExitCode } from '../exit-codes.js';
 
 /** One object of a listing, its key relative to the listed prefix's root. */
 export interface ListedObject {
@@ -38,7 +39,9 @@ export async function* listObjects(
       if (object.Key === undefined || !object.Key.startsWith(stripPrefix)) continue;
       const raw = Buffer.from(object.Key, 'utf8');
       if (previous !== undefined && Buffer.compare(previous, raw) >= 0) {
-        throw new Error(
+        // A problem of the store, not of the network: retrying later would not help.
+        throw new CliError(
+          ExitCode.problemsFound,
           `bucket "${bucket}" listed "${object.Key}" out of UTF-8 byte order; refusing to compare listings`,
         );
       }
