@@ -1,3 +1,4 @@
+import { startS3Proxy } from '../test/helpers/s3-proxy.js';
 import { AMQP_URL, benchPrefix } from './lib/broker.js';
 import { CLI, rabbitPid, runToEnd } from './lib/processes.js';
 import { BACKUP_BUCKET, SOURCE_BUCKET, runWorkers, type WorkerRun } from './lib/replication.js';
@@ -40,7 +41,10 @@ function shapeFrom(results: ReadonlyMap<string, BenchResult>): {
 }
 
 /** rclone's configuration of both servers as environment variables (remotes `src` and `dst`). */
-function rcloneEnv(source: S3Server, backup: S3Server): Record<string, string | undefined> {
+function rcloneEnv(
+  source: { endpoint: string },
+  backup: { endpoint: string },
+): Record<string, string | undefined> {
   const remote = (name: string, endpoint: string) => ({
     [`RCLONE_CONFIG_${name}_TYPE`]: 's3',
     [`RCLONE_CONFIG_${name}_PROVIDER`]: 'Other',
@@ -104,6 +108,43 @@ async function rcloneCopy(
   );
   const copied = listed.stdout.split('\n').filter((line) => line !== '').length;
   return { transfers, elapsedMs, objectsPerSecond: OBJECTS / (elapsedMs / 1000), copied };
+}
+
+/** Objects of the pass through recording proxies that counts rclone's requests per object. */
+const PROXY_SAMPLE = 200;
+
+/** rclone's S3 requests per copied object, by operation, through recording proxies. */
+async function rcloneRequests(source: S3Server, backup: S3Server): Promise<Record<string, number>> {
+  const sourceProxy = await startS3Proxy({ endpoint: source.endpoint });
+  const backupProxy = await startS3Proxy({ endpoint: backup.endpoint });
+  try {
+    const run = await runToEnd(
+      'rclone',
+      [
+        'copy',
+        `src:${SOURCE_BUCKET}`,
+        `dst:${BACKUP_BUCKET}/rclone-proxied`,
+        // existing/00000 … existing/00199
+        '--include',
+        'existing/00[01]*',
+        '--transfers',
+        '16',
+        '--s3-no-check-bucket',
+      ],
+      rcloneEnv(sourceProxy, backupProxy),
+    );
+    if (run.code !== 0)
+      throw new Error(`rclone copy failed (${run.code}):\n${run.stderr.slice(-2000)}`);
+    const counts: Record<string, number> = {};
+    for (const operation of [...sourceProxy.operations, ...backupProxy.operations]) {
+      counts[operation.op] = (counts[operation.op] ?? 0) + 1;
+    }
+    return Object.fromEntries(
+      Object.entries(counts).map(([op, count]) => [op, round(count / PROXY_SAMPLE, 2)]),
+    );
+  } finally {
+    await Promise.all([sourceProxy.close(), backupProxy.close()]);
+  }
 }
 
 export const resyncBenchmark: Benchmark = {
@@ -175,6 +216,8 @@ export const resyncBenchmark: Benchmark = {
       } else {
         log('rclone is not installed: not compared');
       }
+      const rcloneRequestsPerObject =
+        version === undefined ? undefined : await rcloneRequests(source, backup);
       const bestRclone =
         rclone.length === 0
           ? undefined
@@ -227,6 +270,7 @@ export const resyncBenchmark: Benchmark = {
           rcloneFlags: '--transfers N --checkers N --s3-no-check-bucket',
         },
         measurements: {
+          rcloneRequestsPerObject,
           worker: workerFigures,
           resyncMs,
           resyncOutput: resyncOutput.slice(0, 2000),
@@ -238,6 +282,14 @@ export const resyncBenchmark: Benchmark = {
           `The resync command (list both sides, compare, enqueue ${OBJECTS} tasks) took ${round(resyncMs / 1000, 1)} s of the ` +
             `${round(worker.elapsedMs / 1000, 1)} s; the workers copied while it enqueued. The copy rate is the small-object ` +
             "pipeline's (see small-objects for requests per object).",
+          ...(rcloneRequestsPerObject === undefined
+            ? []
+            : [
+                `rclone's S3 requests per copied object (${PROXY_SAMPLE} objects through recording proxies): ` +
+                  `${Object.entries(rcloneRequestsPerObject)
+                    .map(([op, n]) => `${op} ${n}`)
+                    .join(', ')}.`,
+              ]),
         ],
         notes:
           bestRclone === undefined

@@ -1,12 +1,16 @@
 /**
- * `npm run bench [-- --only <name>[,<name>…]]`: runs the benchmarks in order, writes
+ * `npm run bench [-- --only <name>[,<name>…]] [--cpu-prof]`: runs the benchmarks in order, writes
  * bench/results/<name>.json for each, prints the summary table and rewrites bench/RESULTS.md from
  * every result file present.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AMQP_URL } from './lib/broker.js';
+import { CPU_PROFILE_DIR_ENV, summarizeProfiles } from './lib/cpu-profile.js';
 import { machineInfo } from './lib/machine.js';
+import { childLogDirectory } from './lib/processes.js';
 import {
   RESULTS_MD,
   readResults,
@@ -36,7 +40,15 @@ const BENCHMARKS: readonly Benchmark[] = [
 ];
 const ORDER = BENCHMARKS.map((benchmark) => benchmark.name);
 
-const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, 'cpu-prof': { type: 'boolean' } },
+});
+// --cpu-prof: the ingress and workers write V8 CPU profiles, summarized at the end.
+const profileDirectory =
+  values['cpu-prof'] === true
+    ? await mkdtemp(join(tmpdir(), 's3relay-bench-profiles-'))
+    : undefined;
+if (profileDirectory !== undefined) process.env[CPU_PROFILE_DIR_ENV] = profileDirectory;
 const only = values.only?.split(',').map((name) => name.trim());
 const unknown = (only ?? []).filter((name) => !ORDER.includes(name));
 if (unknown.length > 0) {
@@ -83,5 +95,11 @@ for (const benchmark of BENCHMARKS) {
 const all = await readResults(ORDER);
 await writeFile(RESULTS_MD, resultsMarkdown(all));
 process.stdout.write(`\n${textTable([...results.values()])}\n\n`);
+if (profileDirectory !== undefined) {
+  process.stdout.write(
+    `CPU profiles (${profileDirectory}):\n${await summarizeProfiles(profileDirectory)}\n\n`,
+  );
+}
 log(`total ${Math.round((Date.now() - started) / 1000)} s; table of every result in ${RESULTS_MD}`);
+log(`the processes' output: ${childLogDirectory()}`);
 process.exit(failed ? 1 : 0);

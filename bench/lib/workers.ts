@@ -1,3 +1,4 @@
+import { profileFlags } from './cpu-profile.js';
 import { CLI, memoryOf, spawnChild, type ChildProc } from './processes.js';
 import { scrape, type Sample } from './prometheus.js';
 
@@ -69,7 +70,7 @@ export async function startWorkers(
       }
     };
     processes.push(
-      spawnChild(`worker-${index + 1}`, process.execPath, [CLI, 'worker'], {
+      spawnChild(`worker-${index + 1}`, process.execPath, [...profileFlags(), CLI, 'worker'], {
         env: { LOG_LEVEL: 'info', ...env, METRICS_PORT: '0', LOG_FORMAT: 'json' },
         onLine,
       }),
