@@ -1,0 +1,409 @@
+/**
+ * `s3relay dlq list|replay|purge` in-process against real RabbitMQ: the reason of a task a real
+ * worker parked, replay once the cause is fixed, order and count kept by listing, filters, dry
+ * runs, the purge guard, a broker-parked (delivery limit) task, and a replay whose tasks are
+ * parked again while it runs.
+ */
+import { PassThrough } from 'node:stream';
+import { ErrorCodes, type Task } from '@s3relay/core';
+import { deleteTopology, topologyNames, type TopologyNames } from '@s3relay/core/amqp';
+import { runProgram } from '@s3relay/cli';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
+import {
+  connectAmqp,
+  drainQueue,
+  publishToQueue,
+  queueDepth,
+  rabbitUrl,
+  uniquePrefix,
+  withChannel,
+} from '../helpers/rabbit.js';
+import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
+import { getObjectBytes, putObject } from '../helpers/s3.js';
+import {
+  BACKUP_BUCKET,
+  SOURCE_BUCKET,
+  eventTask,
+  startWorkerBed,
+  type WorkerBed,
+} from '../support/worker-bed.js';
+
+interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `s3relay <argv>` in this process with exactly `env`, capturing its output. */
+async function cli(argv: readonly string[], env: Record<string, string>): Promise<CliRun> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const collect = (stream: PassThrough) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    return new Promise<string>((resolve) =>
+      stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8'))),
+    );
+  };
+  const [out, err] = [collect(stdout), collect(stderr)];
+  const code = await runProgram(argv, { env, stdout, stderr });
+  stdout.end();
+  stderr.end();
+  return { code, stdout: await out, stderr: await err };
+}
+
+/** `--json` output, parsed; fails the test with the output when it is not JSON. */
+function json<T>(run: CliRun): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`not JSON (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
+  }
+}
+
+interface ListJson {
+  total: number;
+  scanned: number;
+  entries: {
+    messageId: string;
+    task: Task | null;
+    errorCode: string;
+    error: string;
+    attempts: number | null;
+  }[];
+}
+
+interface ReplayJson {
+  scanned: number;
+  dryRun: boolean;
+  replayed: { messageId: string }[];
+}
+
+/** A prefix of its own for one test, without S3 servers: enough for most DLQ commands. */
+interface Queues {
+  readonly url: string;
+  readonly prefix: string;
+  readonly names: TopologyNames;
+  readonly env: Record<string, string>;
+}
+
+function freshQueues(label: string, extra: Record<string, string> = {}): Queues {
+  const prefix = uniquePrefix(label);
+  return {
+    url: rabbitUrl(),
+    prefix,
+    names: topologyNames({ prefix, retryDelaysMs: [200, 500] }),
+    env: { AMQP_URL: rabbitUrl(), AMQP_PREFIX: prefix, RETRY_DELAYS: '200ms,500ms', ...extra },
+  };
+}
+
+async function deleteQueues(queues: Queues): Promise<void> {
+  await withChannel(queues.url, (channel) => deleteTopology(channel, queues.names));
+}
+
+/** Declares the topology the way every command does, so the DLQ exists. */
+async function declareTopology(env: Record<string, string>): Promise<void> {
+  const run = await cli(['status'], env);
+  expect(run.code, run.stderr).toBe(0);
+}
+
+/** Parks hand-made tasks straight into the DLQ, with the headers a worker would have set. */
+async function parkTasks(
+  queues: Queues,
+  count: number,
+  describe: (index: number) => { bucket: string; code: string },
+): Promise<Task[]> {
+  const tasks = Array.from({ length: count }, (_, index) =>
+    eventTask(`parked/${String(index).padStart(4, '0')}.txt`, 'created', {
+      bucket: describe(index).bucket,
+    }),
+  );
+  await publishToQueue(
+    queues.url,
+    queues.names.dlq,
+    tasks.map((task, index) => ({
+      content: JSON.stringify(task),
+      options: {
+        messageId: task.id,
+        contentType: 'application/json',
+        headers: {
+          'x-s3relay-error-code': describe(index).code,
+          'x-s3relay-error': `fake failure ${index}`,
+          'x-s3relay-attempts': 3,
+          'x-s3relay-first-failed-at': '2024-01-01T00:00:00.000Z',
+          'x-s3relay-last-failed-at': '2024-01-01T00:05:00.000Z',
+        },
+      },
+    })),
+  );
+  return tasks;
+}
+
+async function listIds(env: Record<string, string>, args: readonly string[] = []) {
+  const run = await cli(['--json', 'dlq', 'list', '--limit', '100000', ...args], env);
+  expect(run.code, run.stderr).toBe(0);
+  return json<ListJson>(run).entries.map((entry) => entry.messageId);
+}
+
+function idsOf(messages: readonly { properties: { messageId?: unknown } }[]): string[] {
+  return messages.map((message) => String(message.properties.messageId));
+}
+
+describe('dlq: tasks a real worker parked', () => {
+  let bed: WorkerBed;
+  let proxy: S3Proxy;
+  let env: Record<string, string>;
+
+  beforeEach(async () => {
+    bed = await startWorkerBed({ label: 'cli-dlq' });
+    env = bed.env();
+    // The backup answers every PutObject with 403 AccessDenied until the test clears it.
+    proxy = await startS3Proxy({ endpoint: bed.backup.endpoint });
+    proxy.addFault({
+      op: 'PutObject',
+      action: { type: 'status', status: 403, code: 'AccessDenied' },
+    });
+    await bed.startWorker({ DEST_S3_ENDPOINT: proxy.endpoint });
+  });
+
+  afterEach(async () => {
+    await bed.close();
+    await proxy.close();
+  });
+
+  it('list shows the reason; replay after the cause is fixed makes the task succeed', async () => {
+    await putObject(bed.source.client, SOURCE_BUCKET, 'denied file.txt', 'payload');
+    const task = eventTask('denied file.txt', 'created');
+    await bed.publish([task]);
+    await eventually(async () => expect(await queueDepth(bed.url, bed.names.dlq)).toBe(1), {
+      timeoutMs: 15_000,
+      message: 'the task was not parked',
+    });
+
+    const human = await cli(['dlq', 'list'], env);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(`1 parked in ${bed.prefix}.dlq; showing 1`);
+    expect(human.stdout).toContain(task.id);
+    expect(human.stdout).toContain('denied file.txt');
+    expect(human.stdout).toContain(ErrorCodes.s3AccessDenied);
+
+    const listed = json<ListJson>(await cli(['--json', 'dlq', 'list'], env));
+    expect(listed.total).toBe(1);
+    expect(listed.entries).toHaveLength(1);
+    const [entry] = listed.entries;
+    expect(entry?.messageId).toBe(task.id);
+    expect(entry?.task).toEqual(task);
+    expect(entry?.errorCode).toBe(ErrorCodes.s3AccessDenied);
+    expect(entry?.error).toContain('AccessDenied');
+    expect(entry?.attempts).toBe(1);
+
+    proxy.clearFaults();
+    const replay = await cli(['--json', 'dlq', 'replay', '--all'], env);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(json<ReplayJson>(replay).replayed.map((r) => r.messageId)).toEqual([task.id]);
+    await eventually(
+      async () => {
+        const copy = await getObjectBytes(
+          bed.backup.client,
+          BACKUP_BUCKET,
+          bed.backupKey('denied file.txt'),
+        );
+        expect(copy?.toString('utf8')).toBe('payload');
+      },
+      { timeoutMs: 15_000, message: 'the replayed task did not copy the object' },
+    );
+    expect(await queueDepth(bed.url, bed.names.dlq)).toBe(0);
+  });
+});
+
+describe('dlq: listing, filters, dry run, purge', () => {
+  let queues: Queues;
+  const bucketOf = (index: number) => (index % 3 === 0 ? 'bucket-b' : 'bucket-a');
+  const codeOf = (index: number) =>
+    index % 2 === 0 ? ErrorCodes.s3AccessDenied : ErrorCodes.s3NoSuchBucket;
+  const park = async (count: number) => {
+    await declareTopology(queues.env);
+    const tasks = await parkTasks(queues, count, (index) => ({
+      bucket: bucketOf(index),
+      code: codeOf(index),
+    }));
+    return tasks.map((task) => task.id);
+  };
+  const where = (ids: readonly string[], test: (index: number) => boolean) =>
+    ids.filter((_, index) => test(index));
+
+  beforeEach(() => {
+    queues = freshQueues('cli-dlq');
+  });
+
+  afterEach(async () => {
+    await deleteQueues(queues);
+  });
+
+  it('list neither loses nor reorders: twice, filtered, limited, then drained', async () => {
+    const parked = await park(60);
+    const { env } = queues;
+
+    expect(await listIds(env)).toEqual(parked);
+    expect(await listIds(env)).toEqual(parked);
+    expect(await listIds(env, ['--error-code', ErrorCodes.s3NoSuchBucket])).toEqual(
+      where(parked, (i) => codeOf(i) === ErrorCodes.s3NoSuchBucket),
+    );
+    const limited = json<ListJson>(await cli(['--json', 'dlq', 'list', '--limit', '7'], env));
+    expect(limited.entries.map((e) => e.messageId)).toEqual(parked.slice(0, 7));
+    expect(limited.total).toBe(60);
+    expect(await listIds(env)).toEqual(parked);
+
+    expect(idsOf(await drainQueue(queues.url, queues.names.dlq))).toEqual(parked);
+  });
+
+  it('list and replay filter by --bucket and --error-code', async () => {
+    const parked = await park(12);
+    const { env } = queues;
+
+    expect(await listIds(env, ['--bucket', 'bucket-b'])).toEqual(
+      where(parked, (i) => bucketOf(i) === 'bucket-b'),
+    );
+    expect(await listIds(env, ['--error-code', ErrorCodes.s3AccessDenied])).toEqual(
+      where(parked, (i) => codeOf(i) === ErrorCodes.s3AccessDenied),
+    );
+    expect(
+      await listIds(env, ['--bucket', 'bucket-a', '--error-code', ErrorCodes.s3NoSuchBucket]),
+    ).toEqual(
+      where(parked, (i) => bucketOf(i) === 'bucket-a' && codeOf(i) === ErrorCodes.s3NoSuchBucket),
+    );
+    expect(await listIds(env, ['--bucket', 'no-such-bucket'])).toEqual([]);
+
+    const replay = await cli(['--json', 'dlq', 'replay', '--all', '--bucket', 'bucket-b'], env);
+    expect(replay.code, replay.stderr).toBe(0);
+    const moved = where(parked, (i) => bucketOf(i) === 'bucket-b');
+    expect(json<ReplayJson>(replay).replayed.map((r) => r.messageId)).toEqual(moved);
+    const inTasks = await drainQueue(queues.url, queues.names.tasks);
+    expect(idsOf(inTasks)).toEqual(moved);
+    for (const message of inTasks) {
+      expect(message.properties.headers?.['x-s3relay-attempt']).toBe(0);
+      expect(message.properties.headers?.['x-s3relay-error-code']).toBeUndefined();
+    }
+    expect(idsOf(await drainQueue(queues.url, queues.names.dlq))).toEqual(
+      where(parked, (i) => bucketOf(i) !== 'bucket-b'),
+    );
+  });
+
+  it('replay --id moves exactly the named tasks', async () => {
+    const parked = await park(6);
+    const chosen = [parked[4] ?? '', parked[1] ?? ''];
+    const replay = await cli(['--json', 'dlq', 'replay', '--id', ...chosen], queues.env);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(idsOf(await drainQueue(queues.url, queues.names.tasks)).sort()).toEqual(
+      [...chosen].sort(),
+    );
+    expect(await listIds(queues.env)).toEqual(parked.filter((id) => !chosen.includes(id)));
+  });
+
+  it('replay --dry-run changes nothing', async () => {
+    const parked = await park(20);
+    const dry = await cli(['--json', 'dlq', 'replay', '--all', '--dry-run'], queues.env);
+    expect(dry.code, dry.stderr).toBe(0);
+    const result = json<ReplayJson>(dry);
+    expect(result.dryRun).toBe(true);
+    expect(result.replayed.map((r) => r.messageId)).toEqual(parked);
+    expect(await queueDepth(queues.url, queues.names.tasks)).toBe(0);
+    const left = await drainQueue(queues.url, queues.names.dlq);
+    expect(idsOf(left)).toEqual(parked);
+    expect(left.map((m) => m.properties.headers?.['x-s3relay-error-code'] as unknown)).toEqual(
+      parked.map((_, index) => codeOf(index)),
+    );
+  });
+
+  it('a replay whose tasks are parked again at once replays each once, and ends', async () => {
+    const parked = await park(700);
+    // A worker for which every task fails at once: each replayed task is back in the DLQ within
+    // milliseconds, while the replay is still walking it.
+    const connection = await connectAmqp(queues.url);
+    try {
+      const channel = await connection.createConfirmChannel();
+      await channel.consume(queues.names.tasks, (message) => {
+        if (message === null) return;
+        channel.sendToQueue(queues.names.dlq, message.content, {
+          ...message.properties,
+          headers: { ...message.properties.headers, 'x-s3relay-error-code': 'BOUNCED' },
+        });
+        channel.ack(message);
+      });
+      const replay = await cli(['--json', 'dlq', 'replay', '--all'], queues.env);
+      expect(replay.code, replay.stderr).toBe(0);
+      const replayed = json<ReplayJson>(replay).replayed.map((r) => r.messageId);
+      expect(replayed).toEqual(parked);
+      await eventually(
+        async () => expect(await queueDepth(queues.url, queues.names.dlq)).toBe(parked.length),
+        { timeoutMs: 10_000, message: 'the replayed tasks did not come back to the DLQ' },
+      );
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('replay without --all or --id is a usage error', async () => {
+    const run = await cli(['dlq', 'replay'], queues.env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--all or --id');
+  });
+
+  it('purge refuses without --yes and without a terminal, and empties with --yes', async () => {
+    await park(5);
+    const refused = await cli(['dlq', 'purge'], queues.env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--yes');
+    expect(await queueDepth(queues.url, queues.names.dlq)).toBe(5);
+
+    const purged = await cli(['--json', 'dlq', 'purge', '--yes'], queues.env);
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(json<{ purged: number }>(purged)).toEqual({ purged: 5 });
+    expect(await queueDepth(queues.url, queues.names.dlq)).toBe(0);
+  });
+});
+
+describe('dlq: a task the broker parked', () => {
+  let queues: Queues;
+
+  beforeEach(() => {
+    queues = freshQueues('cli-dlq-limit', { AMQP_DELIVERY_LIMIT: '1' });
+  });
+
+  afterEach(async () => {
+    await deleteQueues(queues);
+  });
+
+  it('is listed as RELAY_TASK_DELIVERY_LIMIT when it hit the delivery limit', async () => {
+    await declareTopology(queues.env);
+    const task = eventTask('crashes-its-worker.txt', 'created');
+    await publishToQueue(queues.url, queues.names.tasks, [
+      { content: JSON.stringify(task), options: { messageId: task.id } },
+    ]);
+    // A worker that dies holding the task: delivered, never acked, returned — until parked.
+    await withChannel(queues.url, async (channel) => {
+      await eventually(
+        async () => {
+          const message = await channel.get(queues.names.tasks, { noAck: false });
+          if (message !== false) channel.nack(message, false, true);
+          expect((await channel.checkQueue(queues.names.dlq)).messageCount).toBe(1);
+        },
+        { timeoutMs: 10_000, message: 'the task did not reach the delivery limit' },
+      );
+    });
+
+    const run = await cli(['--json', 'dlq', 'list'], queues.env);
+    expect(run.code, run.stderr).toBe(0);
+    const [entry] = json<ListJson>(run).entries;
+    expect(entry?.messageId).toBe(task.id);
+    expect(entry?.errorCode).toBe(ErrorCodes.deliveryLimit);
+    expect(entry?.error).toContain('delivered too many times');
+    // Not the DLQ's own delivery count, which grew with every look at the DLQ.
+    expect(entry?.attempts).toBeUndefined();
+    const again = json<ListJson>(await cli(['--json', 'dlq', 'list'], queues.env));
+    expect(again.entries.map((e) => [e.messageId, e.errorCode, e.attempts])).toEqual([
+      [task.id, ErrorCodes.deliveryLimit, undefined],
+    ]);
+  });
+});
