@@ -1,0 +1,282 @@
+/**
+ * `s3relay resync` and `s3relay verify` in-process against real RabbitMQ, two s3rver servers and
+ * a real worker, with DEST_PREFIX and keys with spaces, `+`, `%` and non-ASCII letters (astral
+ * and U+E000–U+FFFF ones included), plus what s3rver's listing order means for them.
+ */
+import { PassThrough } from 'node:stream';
+import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { runProgram } from '@s3relay/cli';
+import type { Worker } from '@s3relay/worker';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
+import { queueDepth } from '../helpers/rabbit.js';
+import { getObjectBytes, listAllKeys, putObject } from '../helpers/s3.js';
+import {
+  BACKUP_BUCKET,
+  SOURCE_BUCKET,
+  assertBackupMatches,
+  eventTask,
+  startWorkerBed,
+  type WorkerBed,
+} from '../support/worker-bed.js';
+
+interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `s3relay <argv>` in this process with exactly `env`, capturing its output. */
+async function cli(argv: readonly string[], env: Record<string, string>): Promise<CliRun> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const collect = (stream: PassThrough) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    return new Promise<string>((resolve) =>
+      stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8'))),
+    );
+  };
+  const [out, err] = [collect(stdout), collect(stderr)];
+  const code = await runProgram(argv, { env, stdout, stderr });
+  stdout.end();
+  stderr.end();
+  return { code, stdout: await out, stderr: await err };
+}
+
+/** `--json` output, parsed; fails the test with the output when it is not JSON. */
+function json<T>(run: CliRun): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`not JSON (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
+  }
+}
+
+interface Difference {
+  key: string;
+  status: 'missing' | 'extra' | 'different';
+  reason?: string;
+}
+
+interface Counts {
+  compared: number;
+  equal: number;
+  missing: number;
+  extra: number;
+  different: number;
+}
+
+type VerifyJson = Counts & { inSync: boolean; deep: boolean; differences: Difference[] };
+type ResyncJson = Counts & { enqueued: number; dryRun: boolean; differences: Difference[] };
+
+/**
+ * Keys an operator's bucket really has: spaces, `+`, `%` (alone and as in an escape), Cyrillic,
+ * a letter from U+E000–U+FFFF and astral ones (UTF-16 and UTF-8 order those two differently),
+ * and a "directory". None is a prefix of another, which s3rver would list out of order (see the
+ * last describe block).
+ */
+const SPECIAL_KEYS = [
+  'with space.txt',
+  'plus+sign.txt',
+  'percent%25.txt',
+  'lone % sign.txt',
+  'ключ.txt',
+  'letter \uE000.txt',
+  'letter \uFFFD.txt',
+  'letter 😀.txt',
+  'letter 𝄞.txt',
+  'dir/nested file+1.txt',
+];
+
+let bed: WorkerBed;
+let env: Record<string, string>;
+
+beforeEach(async () => {
+  bed = await startWorkerBed({ label: 'cli-sync' });
+  env = bed.env();
+});
+
+afterEach(async () => {
+  await bed.close();
+});
+
+/** Waits until every key's backup equals its source (both absent counts). */
+async function untilReplicated(keys: readonly string[], timeoutMs = 30_000): Promise<void> {
+  await eventually(() => assertBackupMatches(bed, keys), {
+    timeoutMs,
+    intervalMs: 250,
+    message: 'the backup did not catch up',
+  });
+}
+
+async function verify(args: readonly string[] = []): Promise<{ run: CliRun; result: VerifyJson }> {
+  const run = await cli(['--json', 'verify', '--bucket', SOURCE_BUCKET, ...args], env);
+  return { run, result: json<VerifyJson>(run) };
+}
+
+describe('resync and verify', () => {
+  it('resync heals a backup that missed 100 webhooks and deletes extras; verify agrees', async () => {
+    const plain = Array.from({ length: 110 }, (_, i) => `obj-${String(i).padStart(3, '0')}.txt`);
+    const keys = [...SPECIAL_KEYS, ...plain];
+    await Promise.all(
+      keys.map((key) => putObject(bed.source.client, SOURCE_BUCKET, key, `body of ${key}`)),
+    );
+    // Webhooks arrived for 20 keys only.
+    const delivered = keys.filter((_, index) => index % 6 === 0);
+    expect(delivered).toHaveLength(20);
+    const worker = await bed.startWorker();
+    await bed.publish(delivered.map((key) => eventTask(key, 'created')));
+    await untilReplicated(delivered);
+    await worker.close();
+    const extras = ['mirror/extra one.txt', 'mirror/лишний+.txt', 'mirror/gone/😀.txt'];
+    await Promise.all(extras.map((key) => putObject(bed.backup.client, BACKUP_BUCKET, key, 'x')));
+    // Outside DEST_PREFIX: not part of this backup, never compared nor deleted.
+    await putObject(bed.backup.client, BACKUP_BUCKET, 'elsewhere/keep me.txt', 'keep');
+
+    const before = await verify();
+    expect(before.run.code).toBe(1);
+    expect(before.run.stderr).toContain('backup differs from source: 100 missing, 0 different');
+    expect(before.result).toMatchObject({
+      inSync: false,
+      compared: 123,
+      equal: 20,
+      missing: 100,
+      extra: 3,
+      different: 0,
+    });
+    const keysWith = (status: Difference['status']) =>
+      before.result.differences
+        .filter((d) => d.status === status)
+        .map((d) => d.key)
+        .sort();
+    expect(keysWith('extra')).toEqual(['extra one.txt', 'gone/😀.txt', 'лишний+.txt']);
+    expect(keysWith('missing')).toEqual(keys.filter((key) => !delivered.includes(key)).sort());
+
+    const dryRun = await cli(['--json', 'resync', '--bucket', SOURCE_BUCKET, '--dry-run'], env);
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    expect(json<ResyncJson>(dryRun)).toMatchObject({ dryRun: true, enqueued: 0, missing: 100 });
+    const keepDeletes = await cli(['resync', '--bucket', SOURCE_BUCKET, '--dry-run'], {
+      ...env,
+      REPLICATE_DELETES: 'false',
+    });
+    expect(keepDeletes.stdout).toContain(
+      '3 extra backup objects left alone: REPLICATE_DELETES is off',
+    );
+    expect(await queueDepth(bed.url, bed.names.tasks)).toBe(0);
+
+    const resync = await cli(['--json', 'resync', '--bucket', SOURCE_BUCKET], env);
+    expect(resync.code, resync.stderr).toBe(0);
+    expect(json<ResyncJson>(resync)).toMatchObject({ dryRun: false, enqueued: 103, missing: 100 });
+    expect(await queueDepth(bed.url, bed.names.tasks)).toBe(103);
+
+    await bed.startWorker();
+    await untilReplicated([...keys, ...extras.map((key) => key.slice('mirror/'.length))]);
+    await eventually(async () => expect((await verify()).run.code).toBe(0), {
+      timeoutMs: 10_000,
+      intervalMs: 500,
+    });
+    const deep = await verify(['--deep']);
+    expect(deep.run.code, deep.run.stderr).toBe(0);
+    expect(deep.result).toMatchObject({ inSync: true, deep: true, equal: 120, compared: 120 });
+    expect(await getObjectBytes(bed.backup.client, BACKUP_BUCKET, 'elsewhere/keep me.txt')).toEqual(
+      Buffer.from('keep'),
+    );
+    expect(await listAllKeys(bed.backup.client, BACKUP_BUCKET, 'mirror/')).toHaveLength(120);
+  });
+
+  it('verify --deep exits 1 on a single differing byte, and 0 after resync', async () => {
+    const keys = ['one byte off.bin', 'ключ 😀.bin', 'untouched.bin'];
+    const body = Buffer.from('0123456789abcdef'.repeat(64));
+    await Promise.all(keys.map((key) => putObject(bed.source.client, SOURCE_BUCKET, key, body)));
+    await bed.startWorker();
+    await bed.publish(keys.map((key) => eventTask(key, 'created')));
+    await untilReplicated(keys);
+    expect((await verify(['--deep'])).run.code).toBe(0);
+
+    // Same size, one byte different, written over the copy by someone else.
+    const [target = ''] = keys;
+    const tampered = Buffer.from(body);
+    tampered[700] = 0x21;
+    await putObject(bed.backup.client, BACKUP_BUCKET, bed.backupKey(target), tampered);
+
+    const deep = await verify(['--deep']);
+    expect(deep.run.code).toBe(1);
+    expect(deep.result.differences).toEqual([
+      { key: target, status: 'different', reason: 'content' },
+    ]);
+    const shallow = await verify();
+    expect(shallow.run.code).toBe(1);
+    expect(shallow.result.differences).toEqual([
+      { key: target, status: 'different', reason: 'provenance' },
+    ]);
+
+    const resync = await cli(['--json', 'resync', '--bucket', SOURCE_BUCKET], env);
+    expect(resync.code, resync.stderr).toBe(0);
+    expect(json<ResyncJson>(resync)).toMatchObject({ enqueued: 1, different: 1, equal: 2 });
+    await untilReplicated(keys);
+    await eventually(async () => expect((await verify(['--deep'])).run.code).toBe(0), {
+      timeoutMs: 10_000,
+      intervalMs: 500,
+    });
+  });
+
+  it('only --deep sees a changed byte when the size and the provenance metadata were kept', async () => {
+    const key = 'bit rot.bin';
+    const body = Buffer.alloc(4096, 7);
+    await putObject(bed.source.client, SOURCE_BUCKET, key, body);
+    const worker: Worker = await bed.startWorker();
+    await bed.publish([eventTask(key, 'created')]);
+    await untilReplicated([key]);
+    await worker.close();
+
+    const copy = await bed.backup.client.send(
+      new HeadObjectCommand({ Bucket: BACKUP_BUCKET, Key: bed.backupKey(key) }),
+    );
+    const rotten = Buffer.from(body);
+    rotten[2048] = 8;
+    await putObject(bed.backup.client, BACKUP_BUCKET, bed.backupKey(key), rotten, {
+      Metadata: copy.Metadata,
+    });
+
+    expect((await verify()).run.code).toBe(0);
+    const deep = await verify(['--deep']);
+    expect(deep.run.code).toBe(1);
+    expect(deep.result.differences).toEqual([{ key, status: 'different', reason: 'content' }]);
+  });
+});
+
+describe("s3rver's listing order (the merge join relies on UTF-8 byte order)", () => {
+  const byUtf8 = (keys: readonly string[]) =>
+    [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+
+  it('lists one page in UTF-8 byte order, astral letters after U+E000–U+FFFF ones', async () => {
+    await Promise.all(
+      SPECIAL_KEYS.map((key) => putObject(bed.source.client, SOURCE_BUCKET, key, key)),
+    );
+    const listed = await listAllKeys(bed.source.client, SOURCE_BUCKET);
+    expect(listed).toEqual(byUtf8(SPECIAL_KEYS));
+    // UTF-16 order (JavaScript's default) puts the astral letters first: the check means something.
+    expect([...SPECIAL_KEYS].sort()).not.toEqual(byUtf8(SPECIAL_KEYS));
+  });
+
+  it('lists a key after its extensions; resync and verify refuse such a listing', async () => {
+    const keys = ['report', 'report-2024'];
+    await Promise.all(keys.map((key) => putObject(bed.source.client, SOURCE_BUCKET, key, key)));
+    // S3 lists "report" first; s3rver walks files named "<key>._S3rver_object", and '-' < '.'.
+    expect(await listAllKeys(bed.source.client, SOURCE_BUCKET)).toEqual(['report-2024', 'report']);
+
+    const verified = await cli(['verify', '--bucket', SOURCE_BUCKET], env);
+    expect(verified.code).toBe(1);
+    expect(verified.stderr).toContain('out of UTF-8 byte order');
+    const resynced = await cli(['resync', '--bucket', SOURCE_BUCKET], env);
+    expect(resynced.code).toBe(1);
+    expect(resynced.stderr).toContain('out of UTF-8 byte order');
+
+    await bed.source.client.send(new DeleteObjectCommand({ Bucket: SOURCE_BUCKET, Key: 'report' }));
+    const after = await cli(['verify', '--bucket', SOURCE_BUCKET], env);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toContain('backup differs from source: 1 missing');
+    expect((await cli(['resync', '--bucket', SOURCE_BUCKET], env)).code).toBe(0);
+  });
+});
