@@ -1,0 +1,274 @@
+/**
+ * The operator's small commands in-process: `status` with and without a broker, `sign` (the VK
+ * documentation's vector), `config` and configuration errors, `janitor` through the recording S3
+ * proxy (s3rver implements neither ListMultipartUploads nor AbortMultipartUpload), and `--json`
+ * wherever the flag is written.
+ */
+import { createServer, type Server } from 'node:net';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { deleteTopology, topologyNames } from '@s3relay/core/amqp';
+import { runProgram } from '@s3relay/cli';
+import { afterEach, describe, expect, it } from 'vitest';
+import { publishToQueue, rabbitUrl, uniquePrefix, withChannel } from '../helpers/rabbit.js';
+import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
+import { createTestS3Client, s3Env, startS3Server, type TestS3 } from '../helpers/s3.js';
+
+interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `s3relay <argv>` in this process with exactly `env`, capturing its output. */
+async function cli(argv: readonly string[], env: Record<string, string>): Promise<CliRun> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const collect = (stream: PassThrough) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    return new Promise<string>((resolve) =>
+      stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8'))),
+    );
+  };
+  const [out, err] = [collect(stdout), collect(stderr)];
+  const code = await runProgram(argv, { env, stdout, stderr });
+  stdout.end();
+  stderr.end();
+  return { code, stdout: await out, stderr: await err };
+}
+
+/** `--json` output, parsed; fails the test with the output when it is not JSON. */
+function json<T>(run: CliRun): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`not JSON (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
+  }
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A fresh AMQP prefix whose queues are deleted after the test. */
+function brokerEnv(label: string): Record<string, string> {
+  const prefix = uniquePrefix(label);
+  const names = topologyNames({ prefix, retryDelaysMs: [1000, 30_000] });
+  cleanups.push(() => withChannel(rabbitUrl(), (channel) => deleteTopology(channel, names)));
+  return { AMQP_URL: rabbitUrl(), AMQP_PREFIX: prefix, RETRY_DELAYS: '1s,30s' };
+}
+
+interface StatusJson {
+  broker: string;
+  queues: { role: string; queue: string; messages: number; consumers: number }[];
+}
+
+describe('status', () => {
+  it('exits 0 with the depth of every queue, --json before or after the command', async () => {
+    const env = brokerEnv('cli-status');
+    const prefix = env.AMQP_PREFIX ?? '';
+    const first = await cli(['status'], env);
+    expect(first.code, first.stderr).toBe(0);
+    await publishToQueue(rabbitUrl(), `${prefix}.tasks`, ['{}', '{}', '{}']);
+    await publishToQueue(rabbitUrl(), `${prefix}.dlq`, ['{}', '{}']);
+
+    const human = await cli(['status'], env);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(new RegExp(`tasks +${prefix}\\.tasks +3 +0`));
+    expect(human.stdout).toMatch(new RegExp(`dlq +${prefix}\\.dlq +2 +0`));
+
+    for (const argv of [
+      ['--json', 'status'],
+      ['status', '--json'],
+    ]) {
+      const run = await cli(argv, env);
+      expect(run.code, run.stderr).toBe(0);
+      expect(json<StatusJson>(run)).toEqual({
+        broker: 'reachable',
+        queues: [
+          { role: 'tasks', queue: `${prefix}.tasks`, messages: 3, consumers: 0 },
+          { role: 'retry', queue: `${prefix}.retry.1s`, messages: 0, consumers: 0 },
+          { role: 'retry', queue: `${prefix}.retry.30s`, messages: 0, consumers: 0 },
+          { role: 'dlq', queue: `${prefix}.dlq`, messages: 2, consumers: 0 },
+        ],
+      });
+    }
+  });
+
+  it('exits 3 with a message that says how to start a broker when none answers', async () => {
+    // A port that accepts nothing: listen, note it, close.
+    const server: Server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+
+    const env = { AMQP_URL: `amqp://guest:secret@127.0.0.1:${port}`, AMQP_PREFIX: 'unreachable' };
+    const run = await cli(['--json', 'status'], env);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`RabbitMQ is not reachable at amqp://guest:***@127.0.0.1:${port}`);
+    expect(run.stderr).toContain('rabbitmq-server');
+    expect(run.stderr).toContain('AMQP_URL');
+    expect(run.stderr).not.toContain('secret');
+  });
+});
+
+describe('sign', () => {
+  it("prints the signature of VK's documented handshake (VK-1)", async () => {
+    const argv = [
+      'sign',
+      '--token',
+      'RPE5UuG94rGgBH6kHXN9FUPugFxj1hs2aUQc99btJp3E49tA',
+      '--timestamp',
+      '2019-12-26T19:29:12+03:00',
+      '--topic-arn',
+      'mcs2883541269|bucketA|s3:ObjectCreated:Put',
+      '--url',
+      'http://test.com',
+    ];
+    const expected = 'ea3fce4bb15c6de4fec365d36bcebbc34ccddf54616d5ca12e1972f82b6d37af';
+    const human = await cli(argv, {});
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toBe(`${expected}\n`);
+    const run = await cli(['--json', ...argv], {});
+    expect(json(run)).toEqual({ signature: expected, url: 'http://test.com' });
+  });
+});
+
+describe('usage errors', () => {
+  it('exit 2 with the error on the given stderr, in subcommands too', async () => {
+    for (const [argv, message] of [
+      [['sign', '--token', 'x'], "required option '--timestamp <timestamp>' not specified"],
+      [['dlq', 'list', '--limit', 'many'], 'a positive integer'],
+      [['verify', '--bucket', 'b', '--no-such-flag'], "unknown option '--no-such-flag'"],
+      [['janitor', '--older-than', 'a while'], 'not a duration'],
+      [['all', '--port', '99999'], 'a port number from 0 to 65535'],
+      [['no-such-command'], "unknown command 'no-such-command'"],
+    ] as const) {
+      const run = await cli(argv, {});
+      expect(run.code, argv.join(' ')).toBe(2);
+      expect(run.stderr, argv.join(' ')).toContain(message);
+    }
+  });
+});
+
+describe('configuration', () => {
+  const bad = {
+    AMQP_PREFIX: 'bad prefix!',
+    HTTP_PORT: '99999',
+    RETRY_DELAYS: 'soon',
+    DEST_S3_ENDPOINT: 'not a url',
+  };
+
+  it('an invalid configuration exits 2 naming every bad variable, for every command', async () => {
+    for (const argv of [
+      ['status'],
+      ['dlq', 'list'],
+      ['resync', '--bucket', 'b'],
+      ['verify', '--bucket', 'b'],
+      ['janitor'],
+      ['config'],
+    ]) {
+      const run = await cli(argv, bad);
+      expect(run.code, `${argv.join(' ')}: ${run.stderr}`).toBe(2);
+      for (const name of Object.keys(bad)) expect(run.stderr, argv.join(' ')).toContain(name);
+    }
+  });
+
+  it('a flag overrides its variable, and a bad flag value is named too', async () => {
+    const run = await cli(['status', '--amqp-prefix', 'bad prefix!'], {});
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('AMQP_PREFIX');
+  });
+
+  it('config --json prints the effective configuration with secrets redacted', async () => {
+    const run = await cli(['--json', 'config'], {
+      AMQP_URL: 'amqp://user:hunter2@broker:5672',
+      DEST_S3_SECRET_ACCESS_KEY: 'hunter2',
+      DEST_BUCKET: 'backup-{bucket}',
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).not.toContain('hunter2');
+    expect(json<{ dest: { bucket: string } }>(run).dest.bucket).toBe('backup-{bucket}');
+  });
+});
+
+describe('janitor', () => {
+  let s3: TestS3;
+  let proxy: S3Proxy;
+
+  async function startBackup(): Promise<Record<string, string>> {
+    s3 = await startS3Server({ buckets: ['backup'] });
+    proxy = await startS3Proxy({ endpoint: s3.endpoint });
+    cleanups.push(
+      () => s3.close(),
+      () => proxy.close(),
+    );
+    return { ...s3Env('DEST', proxy.endpoint), DEST_BUCKET: 'backup', DEST_PREFIX: 'mirror/' };
+  }
+
+  async function openUpload(key: string): Promise<string> {
+    const client = createTestS3Client(proxy.endpoint);
+    try {
+      const upload = await client.send(
+        new CreateMultipartUploadCommand({ Bucket: 'backup', Key: key }),
+      );
+      return upload.UploadId ?? '';
+    } finally {
+      client.destroy();
+    }
+  }
+
+  interface JanitorJson {
+    bucket: string;
+    open: number;
+    dryRun: boolean;
+    aborted: { key: string; uploadId: string }[];
+  }
+
+  it('aborts open multipart uploads older than the threshold and leaves fresh ones', async () => {
+    const env = await startBackup();
+    const old = await openUpload('mirror/killed worker 😀.bin');
+    const outside = await openUpload('elsewhere/not ours.bin');
+    await sleep(1200);
+    const fresh = await openUpload('mirror/in progress.bin');
+    const state = () =>
+      Object.fromEntries(proxy.multipartUploads.map((u) => [u.uploadId, u.state]));
+
+    const dry = await cli(['--json', 'janitor', '--older-than', '1s', '--dry-run'], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(json<JanitorJson>(dry)).toMatchObject({
+      bucket: 'backup',
+      open: 2,
+      dryRun: true,
+      aborted: [{ key: 'mirror/killed worker 😀.bin', uploadId: old }],
+    });
+    expect(state()).toEqual({ [old]: 'open', [outside]: 'open', [fresh]: 'open' });
+
+    const run = await cli(['--json', 'janitor', '--older-than', '1s'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(json<JanitorJson>(run)).toMatchObject({
+      open: 2,
+      dryRun: false,
+      aborted: [{ key: 'mirror/killed worker 😀.bin', uploadId: old }],
+    });
+    expect(state()).toEqual({ [old]: 'aborted', [outside]: 'open', [fresh]: 'open' });
+
+    const human = await cli(['janitor', '--older-than', '1s'], env);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain('backup: 1 open multipart uploads, aborted 0');
+  });
+
+  it('asks for --bucket when DEST_BUCKET depends on the source bucket', async () => {
+    const env = { ...(await startBackup()), DEST_BUCKET: '{bucket}-copy' };
+    const run = await cli(['janitor'], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--bucket');
+  });
+});
