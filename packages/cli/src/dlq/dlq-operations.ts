@@ -31,8 +31,9 @@ type Route = (parked: ParkedTask, message: GetMessage) => OutgoingMessage | unde
  * nothing (at worst a message is in two places, which reconciling makes harmless).
  *
  * Messages are kept by republishing rather than by leaving them unacked: RabbitMQ 3.10 quorum
- * queues put returned messages back in no particular order, while a full walk that re-appends
- * every kept message leaves them in their original order. Only the messages present at the start
+ * queues put returned messages into a returns queue served first, in no particular order
+ * (rabbitmq/rabbitmq-server#6804), while a full walk that re-appends every kept message leaves
+ * them in their original order. Only the messages present at the start
  * are visited, so a replay whose tasks are parked again while it runs still ends. Returns how many
  * messages the DLQ held at the start.
  */
@@ -69,9 +70,9 @@ async function walkDlq(
           return route(parked, message) ?? copyToTail(message, parked, names, walk);
         }),
       );
-      // One ack for the whole batch (every delivery of this channel up to its last): RabbitMQ
-      // 3.10 drops most of a run of single acks on a quorum queue when the channel closes right
-      // after them, which would leave replayed tasks in the DLQ as well.
+      // One ack for the whole batch (every delivery of this channel up to its last): a quorum
+      // queue ignores most of a run of single acks when the channel closes right after them
+      // (rabbitmq/rabbitmq-server#10327), which would leave replayed tasks in the DLQ as well.
       channel.ack(batch[batch.length - 1] as GetMessage, true);
     }
     return depth;
