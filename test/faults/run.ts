@@ -7,6 +7,8 @@
  *   npm run test:faults -- --minutes 5                each scenario's load lasts 5 minutes
  *   npm run test:faults -- --scenario storm           one scenario (repeatable)
  *   npm run test:faults -- --record                   also write results/last-run.json and RESULTS.md's figures
+ *   npm run test:faults -- --env REPLICATE_DELETES=false   a service setting over the scenario's
+ *                                                     (that one must make the ledger fail: a check of the check)
  *
  * Prints one line per scenario and `N passed, N failed`; exits 1 when any failed.
  */
@@ -15,6 +17,7 @@ import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import * as prettier from 'prettier';
 import {
   rabbitmqServerInstalled,
   startPrivateRabbit,
@@ -70,6 +73,7 @@ async function main(): Promise<number> {
       minutes: { type: 'string' },
       scenario: { type: 'string', multiple: true },
       record: { type: 'boolean', default: false },
+      env: { type: 'string', multiple: true },
       list: { type: 'boolean', default: false },
     },
   });
@@ -90,6 +94,13 @@ async function main(): Promise<number> {
   }
   const selected =
     wanted.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => wanted.includes(s.name));
+  const env = Object.fromEntries(
+    (values.env ?? []).map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`--env takes NAME=value, not ${pair}`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
 
   const started = Date.now();
   write(`fault suite: ${selected.length} scenarios, load ${seconds(loadMs)} each`);
@@ -126,14 +137,14 @@ async function main(): Promise<number> {
     for (const scenario of selected) {
       const broker = scenario.broker === 'private' ? privateTarget : sharedTarget;
       if (broker === undefined) throw new Error('no broker');
-      write(`${scenario.name}: ${scenario.fault}`);
+      write(`[${scenario.name}] ${scenario.fault}`);
       const scenarioStarted = Date.now();
       let result: ScenarioResult;
       try {
         result = await withHardLimit(
           scenario.name,
           SCENARIO_HARD_LIMIT_MS * Math.max(1, size.scale),
-          runScenario(scenario, { size, broker, logRoot: LOG_ROOT, log: write }),
+          runScenario(scenario, { size, broker, env, logRoot: LOG_ROOT, log: write }),
         );
       } catch (err) {
         // Its parts are in an unknown state: stop here rather than run the next on top of them.
@@ -194,15 +205,16 @@ function checkLedger(): boolean {
   return true;
 }
 
+/** `name: acked=N lost=0 unexpected=0 wrong=0 parked=K missed=0 passed (details)`. */
 function summaryLine(result: ScenarioResult): string {
   const figures = Object.entries(result.figures)
     .map(([name, value]) => `${name}=${value}`)
     .join(', ');
   return (
-    `${result.passed ? '✓' : '✗'} ${result.name}: acked=${result.acked} lost=${result.lost} ` +
+    `${result.name}: acked=${result.acked} lost=${result.lost} ` +
     `unexpected=${result.unexpected} wrong=${result.wrong} parked=${result.parked} ` +
-    `missed=${result.missed} (${result.writes} changes, ${result.keys} keys, ` +
-    `${seconds(result.durationMs)}; ${figures})`
+    `missed=${result.missed} ${result.passed ? 'passed' : 'FAILED'} ` +
+    `(${result.writes} changes, ${result.keys} keys, ${seconds(result.durationMs)}; ${figures})`
   );
 }
 
@@ -244,7 +256,9 @@ async function record(results: readonly ScenarioResult[], size: RunSize, started
     scenarios: results.map(({ logDir: _logDir, ...result }) => result),
   };
   await mkdir(`${HERE}results`, { recursive: true });
-  await writeFile(LAST_RUN, `${JSON.stringify(run, null, 2)}\n`);
+  // Formatted as `npm run format` would, so that the committed file passes format:check.
+  const options = { ...(await prettier.resolveConfig(LAST_RUN)), filepath: LAST_RUN };
+  await writeFile(LAST_RUN, await prettier.format(JSON.stringify(run), options));
   const rows = results.map(
     (r) =>
       `| ${r.name} | ${r.passed ? 'pass' : '**FAIL**'} | ${r.writes} | ${r.acked} | ${r.lost} | ${r.unexpected} | ${r.wrong} | ${r.parked} | ${r.missed} | ${Object.entries(

@@ -95,7 +95,14 @@ const COMMAND_TIMEOUT_MS = 120_000;
  */
 export async function runScenario(
   scenario: Scenario,
-  options: { size: RunSize; broker: BrokerTarget; logRoot: string; log: (line: string) => void },
+  options: {
+    size: RunSize;
+    broker: BrokerTarget;
+    /** Service settings over the scenario's own (from `--env`). */
+    env?: Readonly<Record<string, string>>;
+    logRoot: string;
+    log: (line: string) => void;
+  },
 ): Promise<ScenarioResult> {
   const started = Date.now();
   const logDir = join(options.logRoot, scenario.name);
@@ -114,7 +121,7 @@ export async function runScenario(
       workers: scenario.workers,
       ...(scenario.brokerProxy === undefined ? {} : { brokerProxy: scenario.brokerProxy }),
       delivery: { initialDelayMs: 500, maxDelayMs: 5000, ...scenario.delivery },
-      ...(scenario.env === undefined ? {} : { env: scenario.env }),
+      env: { ...scenario.env, ...options.env },
     });
     const current = stack;
     log(`stack up in ${seconds(Date.now() - started)} (prefix ${current.prefix})`);

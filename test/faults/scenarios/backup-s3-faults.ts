@@ -52,6 +52,10 @@ export const backupS3Faults: Scenario = {
         action: { type: 'reset' },
       }),
     ]);
+    context.note(
+      'worker retries',
+      await context.countInLog('worker', /"message":"task failed; retrying later"/),
+    );
     await injectUntilHit(context, 'stall', () => [
       proxy.addFault({ op: 'UploadPart', times: 1, action: { type: 'stall', ms: STALL_MS } }),
       proxy.addFault({

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Scenario } from '../scenario.js';
 
-/** Kills of every worker at once while a multipart upload is open, at most. */
+/** Kills of every worker at once while a multipart upload is open, at most (CI size). */
 const MID_MULTIPART_KILLS = 3;
 
 /**
@@ -25,6 +25,9 @@ export const workersKilled: Scenario = {
   async inject(context) {
     const { stack } = context;
     let midMultipart = 0;
+    const maxMidMultipart = Math.round(MID_MULTIPART_KILLS * Math.max(1, context.size.scale));
+    /** Uploads open when their worker was killed: nobody will complete or abort them. */
+    const atKill = new Set<string>();
     let nextRandomKill = Date.now() + randomInt(2000, 5000);
     const restarts: Promise<unknown>[] = [];
     const killAndRestart = async (index: number) => {
@@ -39,8 +42,9 @@ export const workersKilled: Scenario = {
       const partsSent = stack.backupProxy.operations.some(
         (op) => op.op === 'UploadPart' && op.durationMs === -1,
       );
-      if (open > 0 && partsSent && midMultipart < MID_MULTIPART_KILLS) {
+      if (open > 0 && partsSent && midMultipart < maxMidMultipart) {
         midMultipart += 1;
+        for (const upload of stack.backupProxy.openMultipartUploads()) atKill.add(upload.uploadId);
         context.count('kills mid-multipart (all workers)');
         await Promise.all(stack.workers.map((_, index) => killAndRestart(index)));
         // Give the restarted workers time to pick the tasks up again.
@@ -57,5 +61,11 @@ export const workersKilled: Scenario = {
       midMultipart > 0,
       'no worker was killed during a multipart upload: the load made none in time',
     );
+    // Proof that the kills hit uploads in flight: some were left open, for the janitor.
+    const orphaned = stack.backupProxy
+      .openMultipartUploads()
+      .filter((upload) => atKill.has(upload.uploadId)).length;
+    context.note('uploads orphaned by kills', orphaned);
+    context.expect(orphaned > 0, 'no multipart upload was left open by a killed worker');
   },
 };
