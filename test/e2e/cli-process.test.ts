@@ -192,8 +192,8 @@ describe('s3relay all --script (the original server, queued)', () => {
       },
       { timeoutMs: 30_000, intervalMs: 100, message: 's3relay all did not answer /ping' },
     );
-    // The Go server wrote "Pong\n"; the ingress writes "Pong" (checks that trim both pass).
-    expect(ping.trim()).toBe('Pong');
+    // Byte for byte what the original Go server wrote.
+    expect(ping).toBe('Pong\n');
 
     const confirmation = readWebhookFixture('vk-confirmation.json');
     const handshake = await fetch(`${base}/webhook`, {

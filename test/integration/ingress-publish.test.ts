@@ -188,7 +188,7 @@ describe('ingress publishing to RabbitMQ', () => {
       headers: { authorization: 'Bearer s3cr3t' },
     });
     expect(head.status).toBe(200);
-    expect(await (await fetch(`${s.url}/ping`)).text()).toBe('Pong');
+    expect(await (await fetch(`${s.url}/ping`)).text()).toBe('Pong\n');
   });
 });
 

@@ -731,7 +731,7 @@ describe('other routes', () => {
   it('answers /ping, /healthz, /readyz and unknown paths', async () => {
     const h = await start();
     const ping = await fetch(`${h.url}/ping`);
-    expect(await ping.text()).toBe('Pong');
+    expect(await ping.text()).toBe('Pong\n');
     expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
     expect(await (await fetch(`${h.url}/readyz`)).json()).toEqual({ ready: true });
     const missing = await fetch(`${h.url}/nope`);

@@ -383,7 +383,8 @@ export function createApp(deps: IngressDeps): express.Express {
 
   // Kept from the original server, whose operators' checks expect it.
   app.get('/ping', (_req, res) => {
-    res.type('text/plain').send('Pong');
+    // Byte for byte what the original s3-webhook server answered (`fmt.Fprintf(w, "Pong\n")`).
+    res.type('text/plain').send('Pong\n');
   });
 
   app.get('/healthz', (_req, res) => {

@@ -157,8 +157,8 @@ export async function replayDlq(
       queue: names.tasks,
       body: message.content,
       messageId: parked.messageId ?? parked.task?.id ?? 'unknown',
+      // No x-s3relay-attempt: a replayed task starts again at its first attempt.
       headers: {
-        'x-s3relay-attempt': 0,
         'x-s3relay-replayed-at': new Date().toISOString(),
         'x-s3relay-replayed-error-code': parked.errorCode,
       },

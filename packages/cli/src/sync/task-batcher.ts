@@ -36,7 +36,6 @@ export class TaskBatcher {
         queue: this.#queue,
         body: Buffer.from(JSON.stringify(task)),
         messageId: task.id,
-        headers: { 'x-s3relay-attempt': 0 },
       })),
     );
     this.#published += batch.length;
