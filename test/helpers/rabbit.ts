@@ -186,8 +186,11 @@ export type QueueMessage = Pick<Message, 'content' | 'fields' | 'properties'>;
 export function drainQueue(url: string, queue: string): Promise<QueueMessage[]> {
   return withChannel(url, async (channel) => {
     const messages = await getAll(channel, queue);
-    for (const message of messages) channel.ack(message);
-    // A round trip so the acks have reached the broker before the connection closes.
+    // One multiple-ack: RabbitMQ 3.10 quorum queues drop many single acks that arrive just
+    // before their channel closes (rabbitmq-server#10327), leaving the queue undrained.
+    const last = messages.at(-1);
+    if (last !== undefined) channel.ack(last, true);
+    // A round trip so the ack has reached the broker before the connection closes.
     await channel.checkQueue(queue);
     return messages;
   });
