@@ -63,12 +63,14 @@ export async function uploadMultipart(options: MultipartUploadOptions): Promise<
   // the completion must list.
   const checksum =
     (await client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED' ? 'CRC32' : undefined;
+  // Not aborted with the task: an upload created by the server but cut off on its way back could
+  // not be aborted (its id would be unknown). An abort meanwhile is seen below, and the upload
+  // then aborted.
   const created = await client.send(
     new CreateMultipartUploadCommand({
       ...params,
       ...(checksum === undefined ? {} : { ChecksumAlgorithm: checksum }),
     }),
-    { abortSignal: signal },
   );
   const uploadId = created.UploadId;
   if (uploadId === undefined) {
@@ -83,7 +85,8 @@ export async function uploadMultipart(options: MultipartUploadOptions): Promise<
 
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   const parts: CompletedPart[] = [];
   const inFlight = new Set<Promise<void>>();
   const free: Buffer[] = [];
@@ -155,6 +158,7 @@ export async function uploadMultipart(options: MultipartUploadOptions): Promise<
   try {
     let current: Buffer | undefined;
     let filled = 0;
+    signal.throwIfAborted();
     for await (const chunk of options.body as AsyncIterable<Buffer>) {
       throwIfFailed();
       let offset = 0;

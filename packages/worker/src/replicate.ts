@@ -179,6 +179,10 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
       ...contentHeaders(response),
       Metadata: { ...response.Metadata, ...provenanceMetadata(current) },
     } satisfies PutObjectCommandInput;
+    // Its consumer (the PUT's pipe, the multipart reader) reports its errors; this listener only
+    // keeps an error raised while no consumer listens (an abort during CreateMultipartUpload)
+    // from becoming an uncaught exception.
+    stream.on('error', () => undefined);
     // The GET's own abort signal stops a body that is still arriving; this also stops one that
     // already arrived and sits in the stream's buffer.
     const onAbort = () => stream.destroy(abortError(run.signal));

@@ -34,7 +34,8 @@ export class SourceStream extends Readable {
     this.#options = options;
     source.on('data', this.#onData);
     source.once('end', this.#onEnd);
-    source.once('error', this.#onError);
+    // `on`, not `once`: a body can report a second error while it is torn down.
+    source.on('error', this.#onError);
     source.once('close', this.#onClose);
     // Nothing flows until the consumer asks for it (_read).
     source.pause();
