@@ -1,4 +1,4 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { AMQP_URL, benchPrefix, deleteQueues } from './lib/broker.js';
 import { profileFlags } from './lib/cpu-profile.js';
@@ -18,7 +18,7 @@ import { delta, histogramQuantile, scrape, sumOf, type Sample } from './lib/prom
 import { BACKUP_BUCKET, SOURCE_BUCKET } from './lib/replication.js';
 import { infoRow, row, type BenchOutcome, type Benchmark, type BenchResult } from './lib/report.js';
 import { s3Client, s3Env, startS3Server, type S3Server } from './lib/s3-server.js';
-import { distribution, round } from './lib/stats.js';
+import { distribution, round, type Distribution } from './lib/stats.js';
 import { startWorkers, type WorkerGroup } from './lib/workers.js';
 
 const RATE_PER_SECOND = 200;
@@ -27,6 +27,18 @@ const OBJECT_BYTES = 1024;
 /** How long after the last write the benchmark waits for stragglers. */
 const DRAIN_SECONDS = 30;
 const DEFAULT_SHAPE = { workers: 1, concurrency: 32 };
+/** A light load first: the pipeline's own lag, with no queue built up. */
+const LIGHT_RATE_PER_SECOND = 50;
+const LIGHT_SECONDS = 20;
+
+/** The small-object benchmark's best rate in this run, if it ran. */
+function bestSmallObjectRate(results: ReadonlyMap<string, BenchResult>): number | undefined {
+  const small = results.get('small-objects')?.measurements as
+    | { workers?: { objectsPerSecond: number }[] }
+    | undefined;
+  const rates = (small?.workers ?? []).map((run) => run.objectsPerSecond);
+  return rates.length === 0 ? undefined : Math.max(...rates);
+}
 
 /** The worker shape of the small-object benchmark's best run in this run, if it ran. */
 function shapeFrom(results: ReadonlyMap<string, BenchResult>): {
@@ -114,6 +126,99 @@ async function startPipeline(
   }
 }
 
+/** What one steady write rate gave. */
+interface Offered {
+  readonly started: number;
+  readonly written: number;
+  readonly writeSeconds: number;
+  readonly putFailures: number;
+  readonly firstPutError: string;
+  readonly putMs: Distribution;
+  /** Source PUT answered → `task done`; objects that never arrived count with what they waited. */
+  readonly lag: Distribution;
+  readonly missing: number;
+  /** Arrivals over the time from the first write to the last arrival. */
+  readonly deliveredPerSecond: number;
+}
+
+/**
+ * Writes `rate` objects a second for `seconds` to the source (open loop: object i is written at
+ * start + i / rate, whether or not earlier writes finished), then waits up to DRAIN_SECONDS for
+ * every one to be copied.
+ */
+async function offer(
+  client: S3Client,
+  workers: WorkerGroup,
+  rate: number,
+  seconds: number,
+  keyPrefix: string,
+  log?: (message: string) => void,
+): Promise<Offered> {
+  const total = rate * seconds;
+  const written = new Map<string, number>();
+  const putLatencies: number[] = [];
+  let putFailures = 0;
+  let firstPutError = '';
+  const body = randomBytes(OBJECT_BYTES);
+  const started = Date.now();
+  const puts: Promise<void>[] = [];
+  for (let index = 0; index < total; index += 1) {
+    const due = started + (index * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 1) await sleep(wait);
+    const key = `${keyPrefix}${String(index).padStart(6, '0')}`;
+    const sent = Date.now();
+    puts.push(
+      client.send(new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: key, Body: body })).then(
+        () => {
+          const acked = Date.now();
+          written.set(key, acked);
+          putLatencies.push(acked - sent);
+        },
+        (err: unknown) => {
+          putFailures += 1;
+          firstPutError ||= String(err);
+        },
+      ),
+    );
+  }
+  await Promise.all(puts);
+  const writeSeconds = (Date.now() - started) / 1000;
+  log?.(`waiting up to ${DRAIN_SECONDS} s for the last objects to arrive`);
+  const arrived = () => {
+    const first = new Map<string, number>();
+    for (const entry of workers.done) {
+      if (entry.outcome !== 'copied' || !entry.key.startsWith(keyPrefix)) continue;
+      if (!first.has(entry.key)) first.set(entry.key, entry.at);
+    }
+    return first;
+  };
+  const drainDeadline = Date.now() + DRAIN_SECONDS * 1000;
+  while (arrived().size < written.size && Date.now() < drainDeadline) await sleep(100);
+  const arrivals = arrived();
+  const lags: number[] = [];
+  const endedAt = Date.now();
+  let missing = 0;
+  for (const [key, ackedAt] of written) {
+    const at = arrivals.get(key);
+    if (at === undefined) missing += 1;
+    lags.push(Math.max(0, (at ?? endedAt) - ackedAt));
+  }
+  const arrivalTimes = [...arrivals.values()];
+  return {
+    started,
+    written: written.size,
+    writeSeconds,
+    putFailures,
+    firstPutError,
+    putMs: distribution(putLatencies),
+    lag: distribution(lags),
+    missing,
+    deliveredPerSecond:
+      arrivalTimes.length / Math.max(0.001, (Math.max(...arrivalTimes) - started) / 1000),
+  };
+}
+
 export const lagBenchmark: Benchmark = {
   name: 'lag',
   title: `end-to-end lag at a steady ${RATE_PER_SECOND} events/s for ${DURATION_SECONDS} s, emulated VK source → ingress → RabbitMQ → workers → backup`,
@@ -129,10 +234,6 @@ export const lagBenchmark: Benchmark = {
       const { workers } = pipeline;
       const client = s3Client(pipeline.sourceEndpoint, 256);
       const ingressMetrics = `${pipeline.ingressUrl}/metrics`;
-      const [ingressBefore, workersBefore] = await Promise.all([
-        scrape(ingressMetrics),
-        workers.scrape(),
-      ]);
       const cpu = new CpuMeter({
         emulator: processTree(pipeline.emulator.pid),
         ingress: pipeline.ingress.pid,
@@ -141,75 +242,38 @@ export const lagBenchmark: Benchmark = {
         rabbitmq: rabbit ?? [],
         loadGenerator: process.pid,
       });
-      const total = RATE_PER_SECOND * DURATION_SECONDS;
-      const written = new Map<string, number>();
-      const putLatencies: number[] = [];
-      let putFailures = 0;
-      let firstPutError = '';
-      const body = randomBytes(OBJECT_BYTES);
       log(
-        `writing ${total} objects of ${OBJECT_BYTES} bytes to the source at ${RATE_PER_SECOND}/s`,
+        `light load first: ${LIGHT_RATE_PER_SECOND}/s for ${LIGHT_SECONDS} s (where the lag is the pipeline's, not a queue's)`,
+      );
+      const light = await offer(client, workers, LIGHT_RATE_PER_SECOND, LIGHT_SECONDS, 'light/');
+      const [ingressBefore, workersBefore] = await Promise.all([
+        scrape(ingressMetrics),
+        workers.scrape(),
+      ]);
+      log(
+        `writing ${RATE_PER_SECOND * DURATION_SECONDS} objects of ${OBJECT_BYTES} bytes to the source at ${RATE_PER_SECOND}/s`,
       );
       cpu.start();
-      const started = Date.now();
-      const puts: Promise<void>[] = [];
-      // Open loop: object i is written at started + i / rate, whether or not earlier ones finished.
-      for (let index = 0; index < total; index += 1) {
-        const due = started + (index * 1000) / RATE_PER_SECOND;
-        const wait = due - Date.now();
-        if (wait > 1) await sleep(wait);
-        const key = `lag/${String(index).padStart(6, '0')}`;
-        const sent = Date.now();
-        puts.push(
-          client.send(new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: key, Body: body })).then(
-            () => {
-              const acked = Date.now();
-              written.set(key, acked);
-              putLatencies.push(acked - sent);
-            },
-            (err: unknown) => {
-              putFailures += 1;
-              firstPutError ||= String(err);
-            },
-          ),
-        );
-      }
-      await Promise.all(puts);
-      const writeSeconds = (Date.now() - started) / 1000;
-      log(`waiting up to ${DRAIN_SECONDS} s for the last objects to arrive`);
-      const arrived = () => {
-        const first = new Map<string, number>();
-        for (const entry of workers.done) {
-          if (entry.outcome === 'copied' && !first.has(entry.key)) first.set(entry.key, entry.at);
-        }
-        return first;
-      };
-      const drainDeadline = Date.now() + DRAIN_SECONDS * 1000;
-      while (arrived().size < written.size && Date.now() < drainDeadline) await sleep(100);
+      const offered = await offer(client, workers, RATE_PER_SECOND, DURATION_SECONDS, 'lag/', log);
       const cpuSeconds = cpu.stop();
-      const windowSeconds = (Date.now() - started) / 1000;
+      const windowSeconds = (Date.now() - offered.started) / 1000;
       const [ingressAfter, workersAfter] = await Promise.all([
         scrape(ingressMetrics),
         workers.scrape(),
       ]);
       client.destroy();
-      const arrivals = arrived();
-      const lags: number[] = [];
-      const endedAt = Date.now();
-      let missing = 0;
-      for (const [key, ackedAt] of written) {
-        const at = arrivals.get(key);
-        // An object that never arrived counts with what it waited so far: a lower bound.
-        if (at === undefined) missing += 1;
-        lags.push(Math.max(0, (at ?? endedAt) - ackedAt));
-      }
-      const lag = distribution(lags);
+      const {
+        written,
+        putFailures,
+        firstPutError,
+        writeSeconds,
+        lag,
+        missing,
+        deliveredPerSecond,
+        putMs: puts50,
+      } = offered;
       const atLeast = missing > 0 ? '≥ ' : '';
-      // The pipeline's sustained rate: arrivals over the time from the first write to the last arrival.
-      const arrivalTimes = [...arrivals.values()];
-      const deliveredPerSecond =
-        arrivalTimes.length / Math.max(0.001, (Math.max(...arrivalTimes) - started) / 1000);
-      const puts50 = distribution(putLatencies);
+      const total = RATE_PER_SECOND * DURATION_SECONDS;
 
       const ingressWindow = delta(ingressAfter, ingressBefore);
       const workerWindow: Sample[] = workersAfter.flatMap((samples, index) =>
@@ -243,6 +307,13 @@ export const lagBenchmark: Benchmark = {
           round((100 * seconds) / capacity),
         ]),
       );
+      const measuredSeconds = Object.entries(cpuSeconds)
+        .filter(([name]) => name !== 'machine')
+        .reduce((total, [, seconds]) => total + seconds, 0);
+      const othersPercent = round(
+        (100 * Math.max(0, (cpuSeconds.machine ?? 0) - measuredSeconds)) / capacity,
+      );
+      const smallObjectsRate = bestSmallObjectRate(results);
       const met = lag.p99 < 1000 && missing === 0 && putFailures === 0;
       return {
         settings: {
@@ -258,7 +329,8 @@ export const lagBenchmark: Benchmark = {
           drainSeconds: DRAIN_SECONDS,
         },
         measurements: {
-          objectsWritten: written.size,
+          light,
+          objectsWritten: written,
           deliveredPerSecond,
           putFailures,
           firstPutError,
@@ -293,8 +365,14 @@ export const lagBenchmark: Benchmark = {
           ),
           infoRow({
             measure: 'objects arrived, source writes failed',
-            value: `${written.size - missing} of ${written.size} (${round(deliveredPerSecond)}/s sustained), ${putFailures} failed`,
+            value: `${written - missing} of ${written} (${round(deliveredPerSecond)}/s sustained), ${putFailures} failed`,
             ceiling: `${total} written at ${round(total / writeSeconds)}/s`,
+            ratio: '',
+          }),
+          infoRow({
+            measure: `diagnostic: lag p50 / p99 / max at ${LIGHT_RATE_PER_SECOND} events/s for ${LIGHT_SECONDS} s (before)`,
+            value: `${light.missing > 0 ? '≥ ' : ''}${round(light.lag.p50)} / ${round(light.lag.p99)} / ${round(light.lag.max)} ms`,
+            ceiling: `${light.written - light.missing} of ${light.written} arrived`,
             ratio: '',
           }),
         ],
@@ -305,7 +383,14 @@ export const lagBenchmark: Benchmark = {
             'The rest of the end-to-end figure is the emulator noticing the write and POSTing the webhook.',
           `CPU over the window (% of ${machine.cores} cores): ${Object.entries(busy)
             .map(([name, value]) => `${name} ${value}`)
-            .join(', ')}.`,
+            .join(', ')}; other processes of the machine ${othersPercent}.`,
+          ...(smallObjectsRate === undefined
+            ? []
+            : [
+                `Capacity: the small-object benchmark of this run replicated ${round(smallObjectsRate)} objects/s ` +
+                  `with the same workers and no source writes or webhooks competing for the cores; ${RATE_PER_SECOND}/s ` +
+                  'offered here adds a source PUT, a webhook and a publish per object.',
+              ]),
           `Event-loop delay p99 (10 ms resolution included): workers ${round(lagP99Loop * 1000, 1)} ms, ingress ${round(ingressLoopP99 * 1000, 1)} ms.`,
           ...(missing > 0
             ? [`${missing} objects had not arrived ${DRAIN_SECONDS} s after the last write.`]

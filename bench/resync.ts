@@ -1,6 +1,6 @@
 import { startS3Proxy } from '../test/helpers/s3-proxy.js';
 import { AMQP_URL, benchPrefix } from './lib/broker.js';
-import { CLI, rabbitPid, runToEnd } from './lib/processes.js';
+import { CLI, cpuSeconds, rabbitPid, runToEnd } from './lib/processes.js';
 import { BACKUP_BUCKET, SOURCE_BUCKET, runWorkers, type WorkerRun } from './lib/replication.js';
 import {
   infoRow,
@@ -69,6 +69,8 @@ async function rcloneVersion(): Promise<string | undefined> {
 
 interface RcloneRun {
   readonly transfers: number;
+  /** rclone's own CPU seconds (user + system). */
+  readonly cpuSeconds: number;
   readonly elapsedMs: number;
   readonly objectsPerSecond: number;
   readonly copied: number;
@@ -79,6 +81,9 @@ async function rcloneCopy(
   backup: S3Server,
   transfers: number,
 ): Promise<RcloneRun> {
+  // rclone's CPU shows in this process's children's time (cutime) once it has been reaped; this
+  // process itself idles meanwhile.
+  const before = cpuSeconds(process.pid);
   const started = Date.now();
   const run = await runToEnd(
     'rclone',
@@ -99,6 +104,7 @@ async function rcloneCopy(
     rcloneEnv(source, backup),
   );
   const elapsedMs = Date.now() - started;
+  const rcloneCpu = cpuSeconds(process.pid) - before;
   if (run.code !== 0)
     throw new Error(`rclone copy failed (${run.code}):\n${run.stderr.slice(-2000)}`);
   const listed = await runToEnd(
@@ -107,7 +113,13 @@ async function rcloneCopy(
     rcloneEnv(source, backup),
   );
   const copied = listed.stdout.split('\n').filter((line) => line !== '').length;
-  return { transfers, elapsedMs, objectsPerSecond: OBJECTS / (elapsedMs / 1000), copied };
+  return {
+    transfers,
+    cpuSeconds: rcloneCpu,
+    elapsedMs,
+    objectsPerSecond: OBJECTS / (elapsedMs / 1000),
+    copied,
+  };
 }
 
 /** Objects of the pass through recording proxies that counts rclone's requests per object. */
@@ -150,9 +162,11 @@ async function rcloneRequests(source: S3Server, backup: S3Server): Promise<Recor
 export const resyncBenchmark: Benchmark = {
   name: 'resync',
   title: `backfilling ${OBJECTS.toLocaleString('en')} existing objects with \`s3relay resync\` and workers, against \`rclone copy\``,
-  async run({ log, results }): Promise<BenchOutcome> {
+  async run({ log, results, machine }): Promise<BenchOutcome> {
     const rabbit = await rabbitPid();
     const shape = shapeFrom(results);
+    const perObjectMs = (seconds: number | undefined) =>
+      round(((seconds ?? 0) * 1000) / OBJECTS, 2);
     const [source, backup] = await Promise.all([
       startS3Server([SOURCE_BUCKET]),
       startS3Server([BACKUP_BUCKET]),
@@ -282,6 +296,14 @@ export const resyncBenchmark: Benchmark = {
           `The resync command (list both sides, compare, enqueue ${OBJECTS} tasks) took ${round(resyncMs / 1000, 1)} s of the ` +
             `${round(worker.elapsedMs / 1000, 1)} s; the workers copied while it enqueued. The copy rate is the small-object ` +
             "pipeline's (see small-objects for requests per object).",
+          `CPU per object: workers ${perObjectMs(worker.cpuSeconds.workers)} ms, source s3rver ` +
+            `${perObjectMs(worker.cpuSeconds.source)} ms, backup s3rver ${perObjectMs(worker.cpuSeconds.backup)} ms, ` +
+            `RabbitMQ ${perObjectMs(worker.cpuSeconds.rabbitmq)} ms` +
+            (bestRclone === undefined
+              ? '.'
+              : `; rclone (${bestRclone.transfers} transfers) ${perObjectMs(bestRclone.cpuSeconds)} ms.`) +
+            ` The machine was ${round((100 * (worker.cpuSeconds.machine ?? 0)) / (worker.elapsedMs / 1000))} % busy ` +
+            `(of ${machine.cores * 100} %) during the resync.`,
           ...(rcloneRequestsPerObject === undefined
             ? []
             : [
