@@ -244,6 +244,12 @@ export function createFront(deps: FrontDependencies): Front {
       res.writeHead(status, answerHeaders);
       const watched = status >= 200 && status <= 299 && isWatched(operation);
       if (!watched) {
+        // The status and headers go out now, as S3 sends them, not with the first body byte: a
+        // GET racing an overwrite of its key can get no body bytes from s3rver at all (it
+        // rewrites objects in place), and its client would otherwise wait for the headers
+        // until its request timeout instead of noticing a stalled body. Watched operations keep
+        // theirs until the events are queued (see `idle()`).
+        res.flushHeaders();
         answer.pipe(res);
         return;
       }
