@@ -150,7 +150,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         key = `storm/${randomInt(options.keySpace)}`;
       } else if (existing.size > 0 && Math.random() < 0.4) {
         const keys = [...existing].filter((candidate) => candidate.startsWith('k/'));
-        key = keys[randomInt(keys.length)] ?? `k/${fresh++}`;
+        key = keys.length === 0 ? `k/${fresh++}` : (keys[randomInt(keys.length)] ?? `k/${fresh++}`);
       } else {
         // Now and then a key that needs encoding in the event record (space, `+`, `%`, UTF-8).
         const n = fresh++;

@@ -5,7 +5,7 @@ import type { Scenario, ScenarioContext } from '../scenario.js';
 /** The figure: a third of requests answer 503 SlowDown for a minute. */
 const SLOWDOWN_MS = 60_000;
 /** How long a stalled answer is held. */
-const STALL_MS = 15_000;
+const STALL_MS = 10_000;
 /** Waiting for a matching request to come by, at most. */
 const WAIT_FOR_REQUEST_MS = 30_000;
 
@@ -22,7 +22,7 @@ export const backupS3Faults: Scenario = {
   broker: 'shared',
   workers: 3,
   load: (size) => ({
-    durationMs: Math.max(size.loadMs, SLOWDOWN_MS + 25_000),
+    durationMs: Math.max(size.loadMs, SLOWDOWN_MS + 20_000),
     opsPerSecond: 6,
     bigObjects: Math.max(6, Math.round(6 * size.scale)),
     poison: 2,
