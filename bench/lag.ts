@@ -31,6 +31,37 @@ const DEFAULT_SHAPE = { workers: 1, concurrency: 32 };
 const LIGHT_RATE_PER_SECOND = 50;
 const LIGHT_SECONDS = 20;
 
+/** The pipeline's stages over a window between two scrapes of the ingress and of the workers. */
+function stagesOf(
+  ingress: { before: Sample[]; after: Sample[] },
+  workers: { before: Sample[][]; after: Sample[][] },
+) {
+  const ingressWindow = delta(ingress.after, ingress.before);
+  const workerWindow: Sample[] = workers.after.flatMap((samples, index) =>
+    delta(samples, workers.before[index] ?? []),
+  );
+  const quantileMs = (name: string, q: number) =>
+    round(1000 * histogramQuantile(workerWindow, name, q), 1);
+  return {
+    publishMeanMs:
+      (1000 * sumOf(ingressWindow, 's3relay_ingress_publish_seconds_sum')) /
+      Math.max(1, sumOf(ingressWindow, 's3relay_ingress_publish_seconds_count')),
+    workerLagP50: quantileMs('s3relay_worker_replication_lag_seconds', 0.5),
+    workerLagP99: quantileMs('s3relay_worker_replication_lag_seconds', 0.99),
+    copyP50: quantileMs('s3relay_worker_copy_duration_seconds', 0.5),
+    copyP99: quantileMs('s3relay_worker_copy_duration_seconds', 0.99),
+    // Gauges over the window: each scrape resets the event-loop delay histogram.
+    workersLoopP99Ms: round(
+      1000 *
+        Math.max(
+          ...workers.after.map((samples) => sumOf(samples, 'nodejs_eventloop_lag_p99_seconds')),
+        ),
+      1,
+    ),
+    ingressLoopP99Ms: round(1000 * sumOf(ingress.after, 'nodejs_eventloop_lag_p99_seconds'), 1),
+  };
+}
+
 /** The small-object benchmark's best rate in this run, if it ran. */
 function bestSmallObjectRate(results: ReadonlyMap<string, BenchResult>): number | undefined {
   const small = results.get('small-objects')?.measurements as
@@ -245,7 +276,14 @@ export const lagBenchmark: Benchmark = {
       log(
         `light load first: ${LIGHT_RATE_PER_SECOND}/s for ${LIGHT_SECONDS} s (where the lag is the pipeline's, not a queue's)`,
       );
+      const [ingressStart, workersStart] = await Promise.all([
+        scrape(ingressMetrics),
+        workers.scrape(),
+      ]);
+      cpu.start();
       const light = await offer(client, workers, LIGHT_RATE_PER_SECOND, LIGHT_SECONDS, 'light/');
+      const lightCpu = cpu.stop();
+      const lightWindowSeconds = (Date.now() - light.started) / 1000;
       const [ingressBefore, workersBefore] = await Promise.all([
         scrape(ingressMetrics),
         workers.scrape(),
@@ -275,23 +313,22 @@ export const lagBenchmark: Benchmark = {
       const atLeast = missing > 0 ? '≥ ' : '';
       const total = RATE_PER_SECOND * DURATION_SECONDS;
 
-      const ingressWindow = delta(ingressAfter, ingressBefore);
-      const workerWindow: Sample[] = workersAfter.flatMap((samples, index) =>
-        delta(samples, workersBefore[index] ?? []),
+      const {
+        publishMeanMs,
+        workerLagP50,
+        workerLagP99,
+        copyP50,
+        copyP99,
+        workersLoopP99Ms,
+        ingressLoopP99Ms,
+      } = stagesOf(
+        { before: ingressBefore, after: ingressAfter },
+        { before: workersBefore, after: workersAfter },
       );
-      const publishMeanMs =
-        (1000 * sumOf(ingressWindow, 's3relay_ingress_publish_seconds_sum')) /
-        Math.max(1, sumOf(ingressWindow, 's3relay_ingress_publish_seconds_count'));
-      const quantileMs = (samples: Sample[], name: string, q: number) =>
-        round(1000 * histogramQuantile(samples, name, q), 1);
-      const workerLagP50 = quantileMs(workerWindow, 's3relay_worker_replication_lag_seconds', 0.5);
-      const workerLagP99 = quantileMs(workerWindow, 's3relay_worker_replication_lag_seconds', 0.99);
-      const copyP50 = quantileMs(workerWindow, 's3relay_worker_copy_duration_seconds', 0.5);
-      const copyP99 = quantileMs(workerWindow, 's3relay_worker_copy_duration_seconds', 0.99);
-      const lagP99Loop = Math.max(
-        ...workersAfter.map((samples) => sumOf(samples, 'nodejs_eventloop_lag_p99_seconds')),
+      const lightStages = stagesOf(
+        { before: ingressStart, after: ingressBefore },
+        { before: workersStart, after: workersBefore },
       );
-      const ingressLoopP99 = sumOf(ingressAfter, 'nodejs_eventloop_lag_p99_seconds');
 
       await pipeline.close();
       const emulatorStats = pipeline.emulator
@@ -314,6 +351,15 @@ export const lagBenchmark: Benchmark = {
         (100 * Math.max(0, (cpuSeconds.machine ?? 0) - measuredSeconds)) / capacity,
       );
       const smallObjectsRate = bestSmallObjectRate(results);
+      const share = (used: Record<string, number>, seconds: number) => {
+        const whole = machine.cores * seconds;
+        const ours = Object.entries(used).filter(([name]) => name !== 'machine');
+        const oursSeconds = ours.reduce((total, [, value]) => total + value, 0);
+        return (
+          `${ours.map(([name, value]) => `${name} ${round((100 * value) / whole)}`).join(', ')}; ` +
+          `other processes ${round((100 * Math.max(0, (used.machine ?? 0) - oursSeconds)) / whole)} (% of ${machine.cores} cores)`
+        );
+      };
       const met = lag.p99 < 1000 && missing === 0 && putFailures === 0;
       return {
         settings: {
@@ -342,8 +388,8 @@ export const lagBenchmark: Benchmark = {
           workerReplicationLagMs: { p50: workerLagP50, p99: workerLagP99 },
           workerCopyMs: { p50: copyP50, p99: copyP99 },
           eventLoopLagP99Ms: {
-            workers: round(lagP99Loop * 1000, 1),
-            ingress: round(ingressLoopP99 * 1000, 1),
+            workers: workersLoopP99Ms,
+            ingress: ingressLoopP99Ms,
           },
           cpuSeconds,
           cpuBusyPercentOfMachine: busy,
@@ -377,7 +423,15 @@ export const lagBenchmark: Benchmark = {
           }),
         ],
         diagnosis: [
-          `Stages: the source PUT took p50 ${round(puts50.p50)} ms / p99 ${round(puts50.p99)} ms; the ingress's publish-to-confirm ` +
+          `Stages at ${LIGHT_RATE_PER_SECOND}/s (end-to-end p50 ${round(light.lag.p50)} ms, p99 ${round(light.lag.p99)} ms): ` +
+            `the source PUT took p50 ${round(light.putMs.p50)} ms / p99 ${round(light.putMs.p99)} ms; the ingress's ` +
+            `publish-to-confirm ${round(lightStages.publishMeanMs, 1)} ms on average; ingress acceptance → backup written ` +
+            `p50 ≈ ${lightStages.workerLagP50} ms, p99 ≈ ${lightStages.workerLagP99} ms, of which GET‖HEAD + PUT ` +
+            `p50 ≈ ${lightStages.copyP50} ms, p99 ≈ ${lightStages.copyP99} ms; event-loop delay p99 (10 ms resolution ` +
+            `included) workers ${lightStages.workersLoopP99Ms} ms, ingress ${lightStages.ingressLoopP99Ms} ms. The rest ` +
+            'of the end-to-end figure is the emulator noticing the write and POSTing the webhook, and the recheck HEAD. ' +
+            `CPU of the machine meanwhile: ${share(lightCpu, lightWindowSeconds)}.`,
+          `Stages at ${RATE_PER_SECOND}/s: the source PUT took p50 ${round(puts50.p50)} ms / p99 ${round(puts50.p99)} ms; the ingress's publish-to-confirm ` +
             `${round(publishMeanMs, 1)} ms on average; ingress acceptance → backup written (s3relay_worker_replication_lag_seconds) ` +
             `p50 ≈ ${workerLagP50} ms, p99 ≈ ${workerLagP99} ms, of which GET‖HEAD + PUT p50 ≈ ${copyP50} ms, p99 ≈ ${copyP99} ms. ` +
             'The rest of the end-to-end figure is the emulator noticing the write and POSTing the webhook.',
@@ -391,7 +445,7 @@ export const lagBenchmark: Benchmark = {
                   `with the same workers and no source writes or webhooks competing for the cores; ${RATE_PER_SECOND}/s ` +
                   'offered here adds a source PUT, a webhook and a publish per object.',
               ]),
-          `Event-loop delay p99 (10 ms resolution included): workers ${round(lagP99Loop * 1000, 1)} ms, ingress ${round(ingressLoopP99 * 1000, 1)} ms.`,
+          `Event-loop delay p99 (10 ms resolution included): workers ${workersLoopP99Ms} ms, ingress ${ingressLoopP99Ms} ms.`,
           ...(missing > 0
             ? [`${missing} objects had not arrived ${DRAIN_SECONDS} s after the last write.`]
             : []),
