@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryOptions } from '@s3relay/emulator';
 import { judge, type LedgerReport } from './ledger.js';
+import { watchServers, type LivenessMonitor } from './liveness.js';
 import { runLoad, type LoadOptions, type LoadResult } from './load.js';
 import { bucketState, parkedTasks, queueCounts } from './observe.js';
 import { describeExit, type ServiceProcess } from './service-process.js';
@@ -112,6 +113,7 @@ export async function runScenario(
   let report: LedgerReport | undefined;
   let load: LoadResult | undefined;
   let stack: Stack | undefined;
+  let liveness: LivenessMonitor | undefined;
   const log = (message: string) => options.log(`  [${scenario.name}] ${message}`);
   try {
     stack = await startStack({
@@ -125,6 +127,10 @@ export async function runScenario(
     });
     const current = stack;
     log(`stack up in ${seconds(Date.now() - started)} (prefix ${current.prefix})`);
+    liveness = watchServers({
+      'the backup s3rver': current.backup.port,
+      'the source emulator': current.source.port,
+    });
     const loadDone = new AbortController();
     let loadStarted = Date.now();
     const context: ScenarioContext = {
@@ -205,6 +211,13 @@ export async function runScenario(
       `scenario failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
     );
   } finally {
+    liveness?.stop();
+    for (const failure of liveness?.failures() ?? []) {
+      problems.push(
+        `test bed: ${failure.name} stopped accepting connections ${seconds(failure.afterMs)} ` +
+          "after the stack was up (the suite's own server, not s3relay; the results are void)",
+      );
+    }
     for (const exit of stack?.group.unexpectedExits ?? []) {
       problems.push(
         `${exit.name} exited by itself (${describeExit(exit.exit)}); last lines:\n${exit.tail}`,
@@ -257,8 +270,8 @@ async function ledger(stack: Stack, load: LoadResult): Promise<LedgerReport> {
 
 /**
  * Resolves with true once the source has delivered every webhook and no task waits or runs
- * anywhere (tasks and retry queues empty, ready and unacknowledged), twice in a row two seconds
- * apart; with what was still pending after `timeoutMs` otherwise.
+ * anywhere (tasks and retry queues empty, ready and unacknowledged), twice in a row 1.5 s apart;
+ * with what was still pending after `timeoutMs` otherwise.
  */
 async function waitQuiet(
   stack: Stack,
@@ -274,6 +287,8 @@ async function waitQuiet(
     let pending: number | undefined;
     try {
       const counts = await queueCounts(stack.broker.ctl, stack.prefix);
+      // A listing without the tasks queue is not an empty pipeline.
+      if (!counts.has(stack.names.tasks)) throw new Error(`${stack.names.tasks} is not listed`);
       pending = [...counts]
         .filter(([name]) => name !== stack.names.dlq)
         .reduce((sum, [, messages]) => sum + messages, 0);
@@ -289,8 +304,8 @@ async function waitQuiet(
       log(`quiet after ${seconds(Date.now() - started)}`);
       return true;
     }
-    if (++polls % 10 === 0) log(`waiting for quiet: ${last}`);
-    await sleep(2000);
+    if (++polls % 15 === 0) log(`waiting for quiet: ${last}`);
+    await sleep(1500);
   }
   return `the pipeline did not drain within ${seconds(timeoutMs)}: ${last}`;
 }
