@@ -1,12 +1,14 @@
 /**
  * `npm run bench [-- --only <name>[,<name>…]] [--cpu-prof]`: runs the benchmarks in order, writes
  * bench/results/<name>.json for each, prints the summary table and rewrites bench/RESULTS.md from
- * every result file present.
+ * every result file present. `--report` runs nothing: it rewrites RESULTS.md and prints the table
+ * of the result files present.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { format, resolveConfig } from 'prettier';
 import { AMQP_URL } from './lib/broker.js';
 import { CPU_PROFILE_DIR_ENV, summarizeProfiles } from './lib/cpu-profile.js';
 import { machineInfo } from './lib/machine.js';
@@ -41,7 +43,11 @@ const BENCHMARKS: readonly Benchmark[] = [
 const ORDER = BENCHMARKS.map((benchmark) => benchmark.name);
 
 const { values } = parseArgs({
-  options: { only: { type: 'string' }, 'cpu-prof': { type: 'boolean' } },
+  options: {
+    only: { type: 'string' },
+    'cpu-prof': { type: 'boolean' },
+    report: { type: 'boolean' },
+  },
 });
 // --cpu-prof: the ingress and workers write V8 CPU profiles, summarized at the end.
 const profileDirectory =
@@ -62,6 +68,7 @@ const started = Date.now();
 const results = new Map<string, BenchResult>();
 let failed = false;
 for (const benchmark of BENCHMARKS) {
+  if (values.report === true) break;
   if (only !== undefined && !only.includes(benchmark.name)) continue;
   const machine = await machineInfo(AMQP_URL);
   const startedAt = new Date();
@@ -93,8 +100,13 @@ for (const benchmark of BENCHMARKS) {
 }
 
 const all = await readResults(ORDER);
-await writeFile(RESULTS_MD, resultsMarkdown(all));
-process.stdout.write(`\n${textTable([...results.values()])}\n\n`);
+// Formatted as `npm run format:check` expects it.
+const prettierOptions = (await resolveConfig(RESULTS_MD)) ?? {};
+await writeFile(
+  RESULTS_MD,
+  await format(resultsMarkdown(all), { ...prettierOptions, filepath: RESULTS_MD }),
+);
+process.stdout.write(`\n${textTable(values.report === true ? all : [...results.values()])}\n\n`);
 if (profileDirectory !== undefined) {
   process.stdout.write(
     `CPU profiles (${profileDirectory}):\n${await summarizeProfiles(profileDirectory)}\n\n`,

@@ -137,12 +137,11 @@ export function markdownTable(results: readonly BenchResult[]): string {
 
 /** bench/RESULTS.md: the machine, the table, and each benchmark's diagnosis and notes. */
 export function resultsMarkdown(results: readonly BenchResult[]): string {
-  const machines = [...new Set(results.map((result) => JSON.stringify(result.machine)))].map(
-    (json) => JSON.parse(json) as MachineInfo,
-  );
-  const describe = (machine: MachineInfo) =>
+  // Load and free memory change from one benchmark to the next; the rest describes the machine.
+  const describe = ({ loadAverage1m: _load, freeMemoryGiB: _free, ...machine }: MachineInfo) =>
     `${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.os}, ` +
-    `Node ${machine.node}, RabbitMQ ${machine.rabbitmq}, load average ${machine.loadAverage1m} at the start`;
+    `Node ${machine.node}, RabbitMQ ${machine.rabbitmq}`;
+  const machines = [...new Set(results.map((result) => describe(result.machine)))];
   const parts = [
     '# Benchmark results',
     '',
@@ -150,9 +149,14 @@ export function resultsMarkdown(results: readonly BenchResult[]): string {
     'against which ceiling). Every ratio compares two figures measured in the same run on the',
     'same machine; the absolute figures are only comparable between runs on similar machines.',
     '',
-    ...machines.map((machine) => `Machine: ${describe(machine)}.`),
+    ...machines.map((machine) => `Machine: ${machine}.`),
     '',
-    `Runs: ${results.map((result) => `${result.name} ${result.startedAt} (${result.durationSeconds} s)`).join(', ')}.`,
+    `Runs (start, duration, 1-minute load average at the start): ${results
+      .map(
+        (result) =>
+          `${result.name} ${result.startedAt} (${result.durationSeconds} s, load ${result.machine.loadAverage1m})`,
+      )
+      .join(', ')}.`,
     '',
     markdownTable(results),
     '',
