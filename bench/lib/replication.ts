@@ -67,8 +67,6 @@ export interface WorkerRunOptions {
   readonly timeoutMs: number;
   /** Publishes the tasks (default: one created task per key); resolves once they are queued. */
   readonly enqueue?: (queue: string, env: Record<string, string>) => Promise<void>;
-  /** How many `task done` lines end the run. @default keys.length */
-  readonly expectDone?: number;
 }
 
 /** Starts workers, publishes a task per key, waits until all are done, stops the workers. */
@@ -109,7 +107,7 @@ export async function runWorkers(options: WorkerRunOptions): Promise<WorkerRun> 
     } else {
       await options.enqueue(queue, env);
     }
-    const expected = options.expectDone ?? options.keys.length;
+    const expected = options.keys.length;
     await group.waitDone(expected, options.timeoutMs);
     const cpuSeconds = cpu.stop();
     const after = await group.scrape();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'node:http';
 import { S3Client } from '@aws-sdk/client-s3';
-import { spawnChild, type ChildProc } from './processes.js';
+import { spawnChild } from './processes.js';
 
 /** s3rver's only credentials. */
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -14,7 +14,6 @@ export const S3_REGION = 'us-east-1';
 export interface S3Server {
   readonly endpoint: string;
   readonly pid: number;
-  readonly process: ChildProc;
   /** The `SOURCE_S3_*` or `DEST_S3_*` variables pointing s3relay at `endpoint` (default: this server). */
   env(side: 'SOURCE' | 'DEST', endpoint?: string): Record<string, string>;
   close(): Promise<void>;
@@ -65,7 +64,6 @@ export async function startS3Server(buckets: readonly string[]): Promise<S3Serve
   return {
     endpoint,
     pid: child.pid,
-    process: child,
     env: (side, through = endpoint) => s3Env(side, through),
     async close() {
       await child.stop(2000);
