@@ -187,7 +187,7 @@ export async function runScenario(
     problems.push(...report.problems);
 
     const openBefore = current.backupProxy.openMultipartUploads().length;
-    figures['uploads left open'] = openBefore;
+    figures['uploads open before janitor'] = openBefore;
     const janitor = await current.group.run(
       'janitor',
       ['janitor', '--older-than', '0s'],

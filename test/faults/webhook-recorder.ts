@@ -3,9 +3,19 @@ import { createServer, request as httpRequest, type IncomingMessage } from 'node
 import type { Socket } from 'node:net';
 import type { AckedRecord } from './ledger.js';
 
+/** One event record as the recorder read it. */
+export interface RecordedRecord {
+  readonly key: string;
+  readonly kind: 'created' | 'removed';
+  /** Unquoted; created events only. */
+  readonly eTag?: string;
+  /** The source's order of events on a bucket; a duplicate delivery repeats it. */
+  readonly sequencer: string;
+}
+
 /** One webhook POST that went through the recorder, with what the ingress answered. */
 export interface RecordedPost {
-  readonly records: readonly { key: string; kind: 'created' | 'removed'; eTag?: string }[];
+  readonly records: readonly RecordedRecord[];
   /** The ingress's status; 0 when it did not answer (down, reset, or no answer in time). */
   readonly status: number;
   readonly startedAt: number;
@@ -98,7 +108,14 @@ export async function startWebhookRecorder(targetPort: number): Promise<WebhookR
       posts
         .filter((post) => post.status >= 200 && post.status < 300)
         .flatMap((post) =>
-          post.records.map((record) => ({ ...record, at: post.startedAt + post.durationMs })),
+          post.records.map(
+            ({ key, kind, eTag }): AckedRecord => ({
+              key,
+              kind,
+              ...(eTag === undefined ? {} : { eTag }),
+              at: post.startedAt + post.durationMs,
+            }),
+          ),
         ),
     setTarget(next) {
       port = next;
@@ -137,12 +154,13 @@ function eventRecords(body: Buffer): RecordedPost['records'] | undefined {
   return list.map((record: unknown) => {
     const r = record as {
       eventName: string;
-      s3: { object: { key: string; eTag?: string } };
+      s3: { object: { key: string; eTag?: string; sequencer?: number | string } };
     };
     const key = decodeURIComponent(r.s3.object.key.replace(/\+/g, ' '));
     const kind = r.eventName.startsWith('s3:ObjectRemoved:') ? 'removed' : 'created';
     const eTag = r.s3.object.eTag?.replace(/"/g, '');
-    return eTag === undefined ? { key, kind } : { key, kind, eTag };
+    const sequencer = String(r.s3.object.sequencer ?? '');
+    return eTag === undefined ? { key, kind, sequencer } : { key, kind, eTag, sequencer };
   });
 }
 
