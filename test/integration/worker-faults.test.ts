@@ -86,6 +86,62 @@ describe('worker: requests per object', () => {
   });
 });
 
+describe('worker: requests per object when a copy is expected', () => {
+  it('copies a created small object whose event gives its size in 3 requests, a resync-missing one too', async () => {
+    await startProxiedWorker();
+    await putObject(bed.source.client, SOURCE_BUCKET, 'sized.txt', 'twelve bytes');
+    await bed.publish([{ ...eventTask('sized.txt', 'created'), size: 12 }]);
+    await eventually(() => expect(logsWith('task done')).toHaveLength(1), { timeoutMs: 10_000 });
+    await assertBackupMatches(bed, ['sized.txt']);
+    expect(opsOf(sourceProxy).sort()).toEqual(['GetObject', 'HeadObject']);
+    expect(opsOf(backupProxy)).toEqual(['PutObject']);
+
+    // A duplicate of that create re-copies instead of comparing: still 3 requests, same bytes.
+    sourceProxy.clearOperations();
+    backupProxy.clearOperations();
+    await bed.publish([{ ...eventTask('sized.txt', 'created'), size: 12 }]);
+    await eventually(() => expect(logsWith('task done')).toHaveLength(2), { timeoutMs: 10_000 });
+    expect(opsOf(backupProxy)).toEqual(['PutObject']);
+    await assertBackupMatches(bed, ['sized.txt']);
+
+    sourceProxy.clearOperations();
+    backupProxy.clearOperations();
+    await putObject(bed.source.client, SOURCE_BUCKET, 'backfill.txt', 'existing before s3relay');
+    await bed.publish([
+      { ...eventTask('backfill.txt', 'created'), origin: 'resync', eventName: 'Resync:missing' },
+    ]);
+    await eventually(() => expect(logsWith('task done')).toHaveLength(3), { timeoutMs: 10_000 });
+    await assertBackupMatches(bed, ['backfill.txt']);
+    expect(opsOf(backupProxy)).toEqual(['PutObject']);
+  });
+
+  it('still compares first when the object turns out larger than its event said, or is gone', async () => {
+    await startProxiedWorker();
+    await putObject(bed.source.client, SOURCE_BUCKET, 'grown.bin', randomBytes(MiB));
+    await bed.publish([{ ...eventTask('grown.bin', 'created'), size: 10 }]);
+    await eventually(() => expect(logsWith('task done')).toHaveLength(1), { timeoutMs: 10_000 });
+    await assertBackupMatches(bed, ['grown.bin']);
+    expect(opsOf(backupProxy)).toEqual(['HeadObject', 'PutObject']);
+
+    // Copied already: the duplicate is recognised by the HEAD and nothing is written.
+    backupProxy.clearOperations();
+    await bed.publish([{ ...eventTask('grown.bin', 'created'), size: 10 }]);
+    await eventually(() => expect(logsWith('task done')).toHaveLength(2), { timeoutMs: 10_000 });
+    expect(opsOf(backupProxy)).toEqual(['HeadObject']);
+
+    // A create for a key that does not exist (forged, or deleted since) writes and deletes nothing.
+    backupProxy.clearOperations();
+    await bed.publish([{ ...eventTask('never-there.txt', 'created'), size: 10 }]);
+    await eventually(() => expect(logsWith('task done')).toHaveLength(3), { timeoutMs: 10_000 });
+    expect(opsOf(backupProxy)).toEqual(['HeadObject']);
+    expect(logsWith('task done').map((line) => line.outcome)).toEqual([
+      'copied',
+      'unchanged',
+      'absent',
+    ]);
+  });
+});
+
 describe('worker: concurrent tasks', () => {
   it('a copy of an older version that finishes last is repaired by its recheck', async () => {
     // Two workers, one task at a time each: the two tasks of the key run side by side.

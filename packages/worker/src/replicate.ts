@@ -52,6 +52,25 @@ export interface ReplicateOptions {
  */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
 
+/**
+ * Objects up to this size are copied without first comparing the backup when the task says they
+ * were just created: re-copying one costs a request, like the comparison it saves.
+ */
+export const COPY_WITHOUT_COMPARING_BYTES = 256 * 1024;
+
+/** True when the task almost certainly needs a copy, so the backup HEAD would be wasted. */
+function expectsCopy(task: Task): boolean {
+  if (task.origin === 'resync') return task.kind === 'created';
+  return task.kind === 'created' && task.size !== null && task.size <= COPY_WITHOUT_COMPARING_BYTES;
+}
+
+function settled<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return promise.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason: unknown) => ({ status: 'rejected', reason }),
+  );
+}
+
 /** Where a task's object goes. */
 interface Target {
   readonly bucket: string;
@@ -68,6 +87,15 @@ interface Target {
  *   (did it change while copying?) — 4 requests for an object up to one part;
  * - source gone, backup present: GET ‖ HEAD, DELETE backup, HEAD source — 4 requests;
  * - source and backup gone: GET ‖ HEAD — 2 requests.
+ *
+ * Tasks that almost certainly need a copy skip the backup HEAD: a webhook's create of an object
+ * of at most {@link COPY_WITHOUT_COMPARING_BYTES} (by the event's size), and `resync`'s missing
+ * or different keys (the listing already compared them). A new small object then costs 3
+ * requests instead of 4, which is what bounds small-object throughput (every request costs
+ * about a millisecond of SDK CPU); the price is that a duplicate of such a create re-copies a
+ * small object instead of comparing (3 requests instead of 2, and a new version on a versioned
+ * backup). When the GET shows the guess was wrong (a larger object, or none), the HEAD is made
+ * then.
  *
  * The GET's own response headers stand in for a HEAD of the source: its ETag, Last-Modified and
  * Content-Length describe exactly the bytes of its body.
@@ -93,23 +121,30 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
       key: backupKey(options.backup, task.bucket, task.key),
     };
     const startedAt = performance.now();
+    const headBackup = () =>
+      dest.send(new HeadObjectCommand({ Bucket: target.bucket, Key: target.key }), {
+        abortSignal: signal,
+      });
+    const copyExpected = expectsCopy(task);
     const [got, head] = await Promise.allSettled([
       source.send(new GetObjectCommand({ Bucket: task.bucket, Key: task.key }), {
         abortSignal: signal,
       }),
-      dest.send(new HeadObjectCommand({ Bucket: target.bucket, Key: target.key }), {
-        abortSignal: signal,
-      }),
+      copyExpected ? undefined : headBackup(),
     ]);
     const response = got.status === 'fulfilled' ? got.value : undefined;
     let bodyHandedOff = false;
     try {
-      const backup = backupStateOf(head);
       if (response === undefined) {
         if (got.status === 'rejected' && !isObjectNotFound(got.reason)) throw got.reason;
+        const backup = backupStateOf(copyExpected ? await settled(headBackup()) : head);
         return await reconcileMissing(task, target, backup, signal);
       }
       const current = sourceStateOf(response, context);
+      const compare = !copyExpected || current.size > COPY_WITHOUT_COMPARING_BYTES;
+      const backup = !compare
+        ? undefined
+        : backupStateOf(copyExpected ? await settled(headBackup()) : head);
       if (backup !== undefined && provenanceMatches(current, backup)) {
         logger.debug('backup is up to date', { eTag: current.eTag });
         return { outcome: 'unchanged' };
@@ -236,9 +271,10 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
 }
 
 function backupStateOf(
-  head: PromiseSettledResult<HeadObjectCommandOutput>,
+  head: PromiseSettledResult<HeadObjectCommandOutput | undefined>,
 ): BackupState | undefined {
   if (head.status === 'fulfilled') {
+    if (head.value === undefined) return undefined;
     return { metadata: head.value.Metadata, size: head.value.ContentLength };
   }
   if (isObjectNotFound(head.reason)) return undefined;
