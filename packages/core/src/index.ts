@@ -26,6 +26,7 @@ export {
   type LoggerOptions,
 } from './logger.js';
 export { vkSignature, type VkHandshake } from './signature.js';
+export { TaskHeaders } from './task-headers.js';
 export {
   MAX_KEY_BYTES,
   TASK_KINDS,

@@ -13,7 +13,7 @@ import type { TaskAction } from './action.js';
 import { createDeliveryHandler } from './delivery-handler.js';
 import { KeyLock } from './key-lock.js';
 import { createWorkerMetrics } from './metrics.js';
-import { TaskHeaders } from './retry-policy.js';
+import { TaskHeaders } from '@s3relay/core';
 
 const retryDelaysMs = [1000, 10_000];
 const names = topologyNames({ prefix: 'p', retryDelaysMs });

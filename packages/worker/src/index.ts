@@ -1,6 +1,6 @@
 export type { ActionContext, ActionOutcome, ActionResult, TaskAction } from './action.js';
 export { createWorkerMetrics, type TaskOutcome, type WorkerMetrics } from './metrics.js';
-export { TaskHeaders, attemptOf, decideFailure, type FailureDecision } from './retry-policy.js';
+export { attemptOf, decideFailure, type FailureDecision } from './retry-policy.js';
 export { createWorker, type Worker, type WorkerDeps, type WorkerState } from './worker.js';
 export {
   PROVENANCE_ETAG,

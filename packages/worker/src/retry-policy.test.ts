@@ -1,7 +1,8 @@
 import { ErrorCodes, PermanentError, TransientError } from '@s3relay/core';
 import { topologyNames } from '@s3relay/core/amqp';
 import { describe, expect, it } from 'vitest';
-import { TaskHeaders, attemptOf, decideFailure } from './retry-policy.js';
+import { TaskHeaders } from '@s3relay/core';
+import { attemptOf, decideFailure } from './retry-policy.js';
 
 const retryDelaysMs = [1000, 10_000, 60_000];
 const names = topologyNames({ prefix: 'p', retryDelaysMs });

@@ -1,17 +1,5 @@
-import type { RelayError } from '@s3relay/core';
+import { TaskHeaders, type RelayError } from '@s3relay/core';
 import type { TopologyNames } from '@s3relay/core/amqp';
-
-/** The message headers s3relay owns (DESIGN.md, "Task message"). */
-export const TaskHeaders = {
-  /** The attempt a delivery is, 1-based; absent on a task's first delivery. */
-  attempt: 'x-s3relay-attempt',
-  errorCode: 'x-s3relay-error-code',
-  error: 'x-s3relay-error',
-  /** On a dead-lettered task: how many attempts were made. */
-  attempts: 'x-s3relay-attempts',
-  firstFailedAt: 'x-s3relay-first-failed-at',
-  lastFailedAt: 'x-s3relay-last-failed-at',
-} as const;
 
 /** Longest error message carried in a header; the log has the whole error. */
 const MAX_ERROR_HEADER_CHARS = 1000;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel, GetMessage } from 'amqplib';
 import type { OutgoingMessage, Publisher, TopologyNames } from '@s3relay/core/amqp';
+import { TaskHeaders } from '@s3relay/core';
 import {
   describeParked,
   matchesFilter,
@@ -159,8 +160,8 @@ export async function replayDlq(
       messageId: parked.messageId ?? parked.task?.id ?? 'unknown',
       // No x-s3relay-attempt: a replayed task starts again at its first attempt.
       headers: {
-        'x-s3relay-replayed-at': new Date().toISOString(),
-        'x-s3relay-replayed-error-code': parked.errorCode,
+        [TaskHeaders.replayedAt]: new Date().toISOString(),
+        [TaskHeaders.replayedErrorCode]: parked.errorCode,
       },
     };
   });

@@ -1,5 +1,5 @@
 import type { Message } from 'amqplib';
-import { ErrorCodes, parseTask, type Task } from '@s3relay/core';
+import { ErrorCodes, TaskHeaders, parseTask, type Task } from '@s3relay/core';
 
 /** What `dlq list` shows of one parked message. */
 export interface ParkedTask {
@@ -36,7 +36,7 @@ export function describeParked(message: Message): ParkedTask {
   const deaths = Array.isArray(headers['x-death']) ? (headers['x-death'] as Headers[]) : [];
   const lastDeath = deaths[0];
   const brokerReason = asString(headers['x-first-death-reason']) ?? asString(lastDeath?.reason);
-  const ownCode = asString(headers['x-s3relay-error-code']);
+  const ownCode = asString(headers[TaskHeaders.errorCode]);
   const deathTime = lastDeath?.time as { value?: number } | Date | undefined;
   const deathIso =
     deathTime instanceof Date
@@ -54,14 +54,14 @@ export function describeParked(message: Message): ParkedTask {
         ? ErrorCodes.deliveryLimit
         : `broker:${brokerReason ?? 'unknown'}`),
     error:
-      asString(headers['x-s3relay-error']) ??
+      asString(headers[TaskHeaders.error]) ??
       (brokerReason === 'delivery_limit'
         ? 'delivered too many times without an ack (a worker crashed or was killed on it each time)'
         : 'dead-lettered by the broker'),
     // Not `x-delivery-count`: in the DLQ it counts the DLQ's own deliveries (every listing).
-    attempts: asNumber(headers['x-s3relay-attempts']),
-    firstFailedAt: asString(headers['x-s3relay-first-failed-at']) ?? deathIso,
-    lastFailedAt: asString(headers['x-s3relay-last-failed-at']) ?? deathIso,
+    attempts: asNumber(headers[TaskHeaders.attempts]),
+    firstFailedAt: asString(headers[TaskHeaders.firstFailedAt]) ?? deathIso,
+    lastFailedAt: asString(headers[TaskHeaders.lastFailedAt]) ?? deathIso,
   };
 }
 
