@@ -4,10 +4,8 @@
  * runs, the purge guard, a broker-parked (delivery limit) task, and a replay whose tasks are
  * parked again while it runs.
  */
-import { PassThrough } from 'node:stream';
 import { ErrorCodes, type Task } from '@s3relay/core';
 import { deleteTopology, topologyNames, type TopologyNames } from '@s3relay/core/amqp';
-import { runProgram } from '@s3relay/cli';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import {
@@ -28,39 +26,7 @@ import {
   startWorkerBed,
   type WorkerBed,
 } from '../support/worker-bed.js';
-
-interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `s3relay <argv>` in this process with exactly `env`, capturing its output. */
-async function cli(argv: readonly string[], env: Record<string, string>): Promise<CliRun> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const collect = (stream: PassThrough) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    return new Promise<string>((resolve) =>
-      stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8'))),
-    );
-  };
-  const [out, err] = [collect(stdout), collect(stderr)];
-  const code = await runProgram(argv, { env, stdout, stderr });
-  stdout.end();
-  stderr.end();
-  return { code, stdout: await out, stderr: await err };
-}
-
-/** `--json` output, parsed; fails the test with the output when it is not JSON. */
-function json<T>(run: CliRun): T {
-  try {
-    return JSON.parse(run.stdout) as T;
-  } catch {
-    throw new Error(`not JSON (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
-  }
-}
+import { cli, json } from '../support/cli-run.js';
 
 interface ListJson {
   total: number;
@@ -282,8 +248,11 @@ describe('dlq: listing, filters, dry run, purge', () => {
     const inTasks = await drainQueue(queues.url, queues.names.tasks);
     expect(idsOf(inTasks)).toEqual(moved);
     for (const message of inTasks) {
-      expect(message.properties.headers?.['x-s3relay-attempt']).toBe(0);
+      // Back to a first attempt: no attempt count, no error; where it came from is kept.
+      expect(message.properties.headers?.['x-s3relay-attempt']).toBeUndefined();
       expect(message.properties.headers?.['x-s3relay-error-code']).toBeUndefined();
+      expect(typeof message.properties.headers?.['x-s3relay-replayed-at']).toBe('string');
+      expect(message.properties.headers?.['x-s3relay-replayed-error-code']).toBeDefined();
     }
     expect(idsOf(await drainQueue(queues.url, queues.names.dlq))).toEqual(
       where(parked, (i) => bucketOf(i) !== 'bucket-b'),

@@ -6,48 +6,14 @@
  */
 import { createServer, type Server } from 'node:net';
 import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { deleteTopology, topologyNames } from '@s3relay/core/amqp';
-import { runProgram } from '@s3relay/cli';
 import { afterEach, describe, expect, it } from 'vitest';
 import { publishToQueue, rabbitUrl, uniquePrefix, withChannel } from '../helpers/rabbit.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { createTestS3Client, s3Env, startS3Server, type TestS3 } from '../helpers/s3.js';
-
-interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `s3relay <argv>` in this process with exactly `env`, capturing its output. */
-async function cli(argv: readonly string[], env: Record<string, string>): Promise<CliRun> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const collect = (stream: PassThrough) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    return new Promise<string>((resolve) =>
-      stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8'))),
-    );
-  };
-  const [out, err] = [collect(stdout), collect(stderr)];
-  const code = await runProgram(argv, { env, stdout, stderr });
-  stdout.end();
-  stderr.end();
-  return { code, stdout: await out, stderr: await err };
-}
-
-/** `--json` output, parsed; fails the test with the output when it is not JSON. */
-function json<T>(run: CliRun): T {
-  try {
-    return JSON.parse(run.stdout) as T;
-  } catch {
-    throw new Error(`not JSON (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
-  }
-}
+import { cli, json } from '../support/cli-run.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 

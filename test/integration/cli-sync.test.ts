@@ -3,9 +3,7 @@
  * a real worker, with DEST_PREFIX and keys with spaces, `+`, `%` and non-ASCII letters (astral
  * and U+E000–U+FFFF ones included), plus what s3rver's listing order means for them.
  */
-import { PassThrough } from 'node:stream';
 import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { runProgram } from '@s3relay/cli';
 import type { Worker } from '@s3relay/worker';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
@@ -19,39 +17,7 @@ import {
   startWorkerBed,
   type WorkerBed,
 } from '../support/worker-bed.js';
-
-interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `s3relay <argv>` in this process with exactly `env`, capturing its output. */
-async function cli(argv: readonly string[], env: Record<string, string>): Promise<CliRun> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const collect = (stream: PassThrough) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    return new Promise<string>((resolve) =>
-      stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8'))),
-    );
-  };
-  const [out, err] = [collect(stdout), collect(stderr)];
-  const code = await runProgram(argv, { env, stdout, stderr });
-  stdout.end();
-  stderr.end();
-  return { code, stdout: await out, stderr: await err };
-}
-
-/** `--json` output, parsed; fails the test with the output when it is not JSON. */
-function json<T>(run: CliRun): T {
-  try {
-    return JSON.parse(run.stdout) as T;
-  } catch {
-    throw new Error(`not JSON (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
-  }
-}
+import { cli, json, type CliRun } from '../support/cli-run.js';
 
 interface Difference {
   key: string;
