@@ -13,7 +13,7 @@ import {
 } from '../common-options.js';
 import { configFromFlags, type Overrides } from '../config-from-flags.js';
 import { port, positiveInt } from '../flag-parsers.js';
-import { runServices } from '../run-services.js';
+import { runServices, type Service } from '../run-services.js';
 
 interface IngressFlags {
   port?: number;
@@ -89,64 +89,65 @@ function sharedBroker(config: Config, logger: Logger): Broker {
   });
 }
 
+/** Builds the services of a command from the effective configuration and its logger. */
+type ServiceFactory = (config: Config, logger: Logger) => Service[];
+
+/** A service command: flags over the environment, logging, then run until a signal. */
+function serviceCommand(
+  command: Command,
+  env: NodeJS.ProcessEnv,
+  logName: string,
+  services: ServiceFactory,
+): Command {
+  return addLogOptions(addBrokerOptions(command)).action(async (flags: ServeFlags) => {
+    const config = configFromFlags(env, overrides(flags));
+    const logger = serviceLogger(config, logName);
+    logger.debug('configuration', { config: redactConfig(config) });
+    await runServices(services(config, logger), {
+      logger,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+    });
+  });
+}
+
 /** `s3relay ingress`, `s3relay worker` and `s3relay all`: the long-running services. */
 export function serveCommands(env: NodeJS.ProcessEnv): Command[] {
-  const ingress = addLogOptions(
-    addBrokerOptions(
+  const ingress = serviceCommand(
+    addIngressOptions(
+      new Command('ingress').description('run the webhook ingress (HTTP → RabbitMQ)'),
+    ),
+    env,
+    'ingress',
+    (config, logger) => [{ name: 'ingress', ...bind(createIngress({ config, logger })) }],
+  );
+
+  const worker = serviceCommand(
+    addWorkerOptions(new Command('worker').description('run a worker (RabbitMQ → backup bucket)')),
+    env,
+    'worker',
+    (config, logger) => [{ name: 'worker', ...bind(createWorker({ config, logger })) }],
+  );
+
+  const all = serviceCommand(
+    addWorkerOptions(
       addIngressOptions(
-        new Command('ingress').description('run the webhook ingress (HTTP → RabbitMQ)'),
+        new Command('all')
+          .description('run the ingress and a worker in one process (small setups)')
+          .addHelpText(
+            'after',
+            '\nFor users of the original s3-webhook server:\n' +
+              '  s3relay all --port 80 --address 0.0.0.0 --script ./backup.sh\n' +
+              'answers /ping and /webhook like `s3-webhook -port 80 -address 0.0.0.0 -script ./backup.sh`\n' +
+              'and runs `./backup.sh <bucket> <key> copy|delete` per event — queued and retried.',
+          ),
       ),
     ),
-  ).action(async (flags: ServeFlags) => {
-    const config = configFromFlags(env, overrides(flags));
-    const logger = serviceLogger(config, 'ingress');
-    logger.debug('configuration', { config: redactConfig(config) });
-    await runServices([{ name: 'ingress', ...bind(createIngress({ config, logger })) }], {
-      logger,
-      shutdownTimeoutMs: config.shutdownTimeoutMs,
-    });
-  });
-
-  const worker = addLogOptions(
-    addBrokerOptions(
-      addWorkerOptions(
-        new Command('worker').description('run a worker (RabbitMQ → backup bucket)'),
-      ),
-    ),
-  ).action(async (flags: ServeFlags) => {
-    const config = configFromFlags(env, overrides(flags));
-    const logger = serviceLogger(config, 'worker');
-    logger.debug('configuration', { config: redactConfig(config) });
-    await runServices([{ name: 'worker', ...bind(createWorker({ config, logger })) }], {
-      logger,
-      shutdownTimeoutMs: config.shutdownTimeoutMs,
-    });
-  });
-
-  const all = addLogOptions(
-    addBrokerOptions(
-      addWorkerOptions(
-        addIngressOptions(
-          new Command('all')
-            .description('run the ingress and a worker in one process (small setups)')
-            .addHelpText(
-              'after',
-              '\nFor users of the original s3-webhook server:\n' +
-                '  s3relay all --port 80 --address 0.0.0.0 --script ./backup.sh\n' +
-                'answers /ping and /webhook like `s3-webhook -port 80 -address 0.0.0.0 -script ./backup.sh`\n' +
-                'and runs `./backup.sh <bucket> <key> copy|delete` per event — queued and retried.',
-            ),
-        ),
-      ),
-    ),
-  ).action(async (flags: ServeFlags) => {
-    const config = configFromFlags(env, overrides(flags));
-    const logger = serviceLogger(config, 's3relay');
-    logger.debug('configuration', { config: redactConfig(config) });
-    const broker = sharedBroker(config, logger);
-    // The broker starts first and closes last, after both services let go of it.
-    await runServices(
-      [
+    env,
+    's3relay',
+    (config, logger) => {
+      const broker = sharedBroker(config, logger);
+      // The broker starts first and closes last, after both services let go of it.
+      return [
         {
           name: 'broker',
           start: () => Promise.resolve(broker.start()),
@@ -160,10 +161,9 @@ export function serveCommands(env: NodeJS.ProcessEnv): Command[] {
           name: 'ingress',
           ...bind(createIngress({ config, logger: logger.child({ service: 'ingress' }), broker })),
         },
-      ],
-      { logger, shutdownTimeoutMs: config.shutdownTimeoutMs },
-    );
-  });
+      ];
+    },
+  );
 
   return [ingress, worker, all];
 }
