@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 
@@ -29,6 +30,12 @@ export class WebhookClient implements WebhookPoster {
   readonly #abort = new AbortController();
   readonly #httpAgent = new http.Agent({ keepAlive: false });
   readonly #httpsAgent = new https.Agent({ keepAlive: false });
+
+  constructor() {
+    // Every request in flight listens on the one signal that cancels them all; a busy webhook
+    // has more than Node's default of 10 at once, which is not a leak.
+    setMaxListeners(0, this.#abort.signal);
+  }
 
   post(url: string, body: string, timeoutMs: number): Promise<WebhookResponse> {
     return new Promise((resolve, reject) => {
