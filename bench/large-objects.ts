@@ -83,6 +83,7 @@ export const largeObjectsBenchmark: Benchmark = {
           workers: 1,
           concurrency: CONCURRENCY,
           keys: phase.keys,
+          objectBytes: phase.objectBytes,
           destPrefix: 'worker/',
           env: { PART_SIZE_MB: String(PART_SIZE_MB), PART_QUEUE_SIZE: String(PART_QUEUE_SIZE) },
           rabbit,

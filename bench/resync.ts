@@ -189,6 +189,7 @@ export const resyncBenchmark: Benchmark = {
         backup,
         ...shape,
         keys,
+        objectBytes: OBJECT_BYTES,
         destPrefix,
         rabbit,
         timeoutMs: 180_000,

@@ -13,15 +13,15 @@ export const BACKUP_BUCKET = 'backup';
 /** The RETRY_DELAYS the bench workers use (the default's tiers, so cleanup finds their queues). */
 const RETRY_DELAYS_MS = [1000, 10_000, 60_000, 600_000, 3_600_000];
 
-/** A task as the ingress would publish it for a created object. */
-export function createdTask(key: string, index: number): Task {
+/** A task as the ingress would publish it for a created object (VK events carry its size). */
+export function createdTask(key: string, index: number, size: number): Task {
   return createTask({
     origin: 'mcs',
     eventName: 'ObjectCreated:Put',
     kind: 'created',
     bucket: SOURCE_BUCKET,
     key,
-    size: null,
+    size,
     eTag: null,
     versionId: null,
     sequencer: String(index),
@@ -57,6 +57,8 @@ export interface WorkerRunOptions {
   readonly workers: number;
   readonly concurrency: number;
   readonly keys: readonly string[];
+  /** The size of every object, as the events announce it. */
+  readonly objectBytes: number;
   readonly destPrefix: string;
   /** Extra worker variables (PART_SIZE_MB, ACTION, …). */
   readonly env?: Record<string, string>;
@@ -102,7 +104,7 @@ export async function runWorkers(options: WorkerRunOptions): Promise<WorkerRun> 
     if (options.enqueue === undefined) {
       await publishTasks(
         queue,
-        options.keys.map((key, index) => createdTask(key, index)),
+        options.keys.map((key, index) => createdTask(key, index, options.objectBytes)),
       );
     } else {
       await options.enqueue(queue, env);

@@ -33,7 +33,7 @@ export async function withBroker<T>(
   try {
     let connection: ChannelModel;
     try {
-      connection = await broker.waitConnected(options.timeoutMs ?? 5000);
+      connection = await broker.waitConnected(options.timeoutMs ?? 5000, { failFast: true });
     } catch (err) {
       if (err instanceof RelayError && !err.retryable) {
         throw new CliError(ExitCode.usage, err.message, { cause: err });

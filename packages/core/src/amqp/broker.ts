@@ -89,9 +89,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /**
    * Resolves once connected. Rejects after `timeoutMs`, or at once with the error when a connect
-   * attempt failed permanently (a topology mismatch, bad credentials).
+   * attempt failed permanently (a topology mismatch, bad credentials) — or failed at all, with
+   * `failFast`, for one-shot commands that should not wait out a refused connection.
    */
-  async waitConnected(timeoutMs: number): Promise<ChannelModel> {
+  async waitConnected(
+    timeoutMs: number,
+    options: { readonly failFast?: boolean } = {},
+  ): Promise<ChannelModel> {
     const current = this.connection;
     if (current !== undefined) return current;
     this.start();
@@ -106,7 +110,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         resolve(connection);
       };
       const onFailed = (error: Error, permanent: boolean) => {
-        if (!permanent) return;
+        if (!permanent && options.failFast !== true) return;
         cleanup();
         reject(error);
       };
