@@ -50,6 +50,9 @@ COPY --from=build /app/packages/emulator/dist packages/emulator/dist
 COPY --from=build /app/packages/ingress/dist packages/ingress/dist
 COPY --from=build /app/packages/worker/dist packages/worker/dist
 COPY --from=build /app/packages/cli/dist packages/cli/dist
+COPY packages/cli/bin packages/cli/bin
+# `s3relay dlq list` and friends by name inside the container (`docker compose exec worker s3relay …`).
+RUN ln -s /app/packages/cli/bin/s3relay.js /usr/local/bin/s3relay
 
 # Files stay owned by root: the process can read its code but not change it.
 USER node
