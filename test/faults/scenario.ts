@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryOptions } from '@s3relay/emulator';
+import type { PrivateRabbit } from '../helpers/private-rabbit.js';
 import { judge, type LedgerReport } from './ledger.js';
 import { watchServers, type LivenessMonitor } from './liveness.js';
 import { runLoad, type LoadOptions, type LoadResult } from './load.js';
@@ -42,6 +43,21 @@ export interface ScenarioContext {
   /** How many lines of `service`'s log (every run of it) match `pattern`. */
   countInLog(service: string, pattern: RegExp): Promise<number>;
   log(message: string): void;
+}
+
+/** The private broker node a broker-fault scenario stops, kills or alarms. */
+export function privateNode(context: ScenarioContext): PrivateRabbit {
+  const node = context.stack.broker.node;
+  if (node === undefined) throw new Error('this scenario needs a private node');
+  return node;
+}
+
+/** The load of the broker-fault scenarios: steady small changes, a few large objects, 2 poisoned keys. */
+export function brokerFaultLoad(
+  size: RunSize,
+  durationMs = size.loadMs,
+): Omit<LoadOptions, 'client' | 'bucket' | 'signal'> {
+  return { durationMs, opsPerSecond: 10, bigObjects: Math.round(3 * size.scale), poison: 2 };
 }
 
 export interface Scenario {

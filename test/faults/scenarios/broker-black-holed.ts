@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Scenario } from '../scenario.js';
+import { brokerFaultLoad, type Scenario } from '../scenario.js';
 
 const HEARTBEAT_SECONDS = 2;
 /** Longer than the heartbeat timeout (about twice the heartbeat) on both sides. */
@@ -13,12 +13,7 @@ export const brokerBlackHoled: Scenario = {
   brokerProxy: true,
   workers: 3,
   env: { AMQP_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS), PUBLISH_TIMEOUT_MS: '2000' },
-  load: (size) => ({
-    durationMs: Math.max(size.loadMs, BLACK_HOLE_MS + 10_000),
-    opsPerSecond: 10,
-    bigObjects: Math.round(3 * size.scale),
-    poison: 2,
-  }),
+  load: (size) => brokerFaultLoad(size, Math.max(size.loadMs, BLACK_HOLE_MS + 10_000)),
   async inject(context) {
     const proxy = context.stack.brokerProxy;
     if (proxy === undefined) throw new Error('this scenario needs the broker proxy');

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Scenario } from '../scenario.js';
+import { brokerFaultLoad, privateNode, type Scenario } from '../scenario.js';
 
 /** The broker node is killed with SIGKILL mid-load (no clean shutdown) and started again. */
 export const brokerKilled: Scenario = {
@@ -8,15 +8,9 @@ export const brokerKilled: Scenario = {
     'the broker node killed with SIGKILL mid-load and started again 5 s later on the same data',
   broker: 'private',
   workers: 3,
-  load: (size) => ({
-    durationMs: size.loadMs,
-    opsPerSecond: 10,
-    bigObjects: Math.round(3 * size.scale),
-    poison: 2,
-  }),
+  load: (size) => brokerFaultLoad(size),
   async inject(context) {
-    const node = context.stack.broker.node;
-    if (node === undefined) throw new Error('this scenario needs a private node');
+    const node = privateNode(context);
     const rounds = Math.max(1, Math.round(context.size.scale));
     for (let round = 0; round < rounds; round += 1) {
       // Into the load, with copies running.

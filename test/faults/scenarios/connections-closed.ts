@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Scenario } from '../scenario.js';
+import { brokerFaultLoad, privateNode, type Scenario } from '../scenario.js';
 
 const PERIOD_MS = 3000;
 
@@ -10,15 +10,9 @@ export const connectionsClosed: Scenario = {
     'every broker connection force-closed (rabbitmqctl close_all_connections) every 3 s while webhooks and copies flow',
   broker: 'private',
   workers: 3,
-  load: (size) => ({
-    durationMs: size.loadMs,
-    opsPerSecond: 10,
-    bigObjects: Math.round(3 * size.scale),
-    poison: 2,
-  }),
+  load: (size) => brokerFaultLoad(size),
   async inject(context) {
-    const node = context.stack.broker.node;
-    if (node === undefined) throw new Error('this scenario needs a private node');
+    const node = privateNode(context);
     // On a schedule, whatever each close takes: rabbitmqctl needs several seconds on a loaded
     // two-core machine, so up to two run at once.
     const running = new Set<Promise<void>>();

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Scenario } from '../scenario.js';
+import { privateNode, type Scenario } from '../scenario.js';
 
 /** How long the alarm lasts (the figure). */
 const ALARM_MS = 30_000;
@@ -20,8 +20,7 @@ export const memoryAlarm: Scenario = {
     poison: 2,
   }),
   async inject(context) {
-    const node = context.stack.broker.node;
-    if (node === undefined) throw new Error('this scenario needs a private node');
+    const node = privateNode(context);
     await sleep(3000);
     await node.setMemoryAlarm(true);
     // The alarm is confirmed on when setMemoryAlarm resolves; it may clear before the
