@@ -5,12 +5,13 @@
  * private RabbitMQ node that can be blocked and stopped.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, loadConfig, silentLogger } from '@s3relay/core';
-import { createIngress, type Ingress } from '@s3relay/ingress';
+import { ErrorCodes } from '@s3relay/core';
+import { type Ingress } from '@s3relay/ingress';
 import { eventually } from '../helpers/eventually.js';
 import { startPrivateRabbit, type PrivateRabbit } from '../helpers/private-rabbit.js';
-import { deleteQueuesWithPrefix, queueDepth, rabbitUrl, uniquePrefix } from '../helpers/rabbit.js';
+import { queueDepth, rabbitUrl } from '../helpers/rabbit.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { awsRecord, startTestIngress } from '../support/ingress-bed.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -29,18 +30,7 @@ function recordsBody(count: number): string {
   return JSON.stringify({
     Records: Array.from({ length: count }, () => {
       keyCounter += 1;
-      return {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: 'us-east-1',
-        eventTime: '2026-01-01T00:00:00.000Z',
-        eventName: 'ObjectCreated:Put',
-        s3: {
-          s3SchemaVersion: '1.0',
-          bucket: { name: 'faults', arn: 'arn:aws:s3:::faults' },
-          object: { key: `k${keyCounter}`, size: 1, eTag: 'e', sequencer: '01' },
-        },
-      };
+      return awsRecord(`k${keyCounter}`, 'faults');
     }),
   });
 }
@@ -51,32 +41,19 @@ async function startIngress(
   env: Record<string, string>,
   cleanupUrl = rabbitUrl(),
 ): Promise<Started> {
-  const prefix = uniquePrefix('ingress-faults');
-  const config = loadConfig({
-    AMQP_URL: amqpUrl,
-    AMQP_PREFIX: prefix,
-    AMQP_HEARTBEAT_SECONDS: '1',
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    SHUTDOWN_TIMEOUT_MS: '10000',
-    ...env,
+  const { ingress, url, tasksQueue } = await startTestIngress({
+    label: 'ingress-faults',
+    amqpUrl,
+    cleanupUrl,
+    env: { AMQP_HEARTBEAT_SECONDS: '1', SHUTDOWN_TIMEOUT_MS: '10000', ...env },
+    readyTimeoutMs: 20_000,
+    cleanups,
   });
-  const ingress = createIngress({ config, logger: silentLogger });
-  cleanups.push(async () => {
-    await ingress.close();
-    await deleteQueuesWithPrefix(cleanupUrl, prefix);
-  });
-  await ingress.start();
-  await eventually(() => expect(ingress.isReady).toBe(true), {
-    message: 'ingress ready',
-    timeoutMs: 20_000,
-  });
-  const url = `${ingress.url ?? ''}/webhook/s3`;
   return {
     ingress,
-    tasksQueue: `${prefix}.tasks`,
+    tasksQueue,
     post: (count = 1) =>
-      fetch(url, {
+      fetch(`${url}/webhook/s3`, {
         method: 'POST',
         body: recordsBody(count),
         headers: { 'content-type': 'application/json' },

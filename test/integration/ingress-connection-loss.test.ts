@@ -6,17 +6,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, loadConfig, parseTask, silentLogger } from '@s3relay/core';
-import { createIngress } from '@s3relay/ingress';
+import { ErrorCodes, parseTask } from '@s3relay/core';
 import { eventually } from '../helpers/eventually.js';
-import {
-  closeConnections,
-  deleteQueuesWithPrefix,
-  rabbitUrl,
-  uniquePrefix,
-  withChannel,
-  type QueueMessage,
-} from '../helpers/rabbit.js';
+import { closeConnections, rabbitUrl, withChannel, type QueueMessage } from '../helpers/rabbit.js';
+import { awsRecord, startTestIngress } from '../support/ingress-bed.js';
 
 const WEBHOOKS = 3000;
 const CONCURRENCY = 16;
@@ -28,22 +21,7 @@ afterEach(async () => {
 });
 
 function body(index: number): string {
-  // One or two records per webhook, keys unique per webhook.
-  const keys = index % 3 === 0 ? [`w${index}/a`, `w${index}/b`] : [`w${index}/a`];
-  return JSON.stringify({
-    Records: keys.map((key) => ({
-      eventVersion: '2.1',
-      eventSource: 'aws:s3',
-      awsRegion: 'us-east-1',
-      eventTime: '2026-01-01T00:00:00.000Z',
-      eventName: 'ObjectCreated:Put',
-      s3: {
-        s3SchemaVersion: '1.0',
-        bucket: { name: 'load', arn: 'arn:aws:s3:::load' },
-        object: { key, size: 1, eTag: 'e', sequencer: '01' },
-      },
-    })),
-  });
+  return JSON.stringify({ Records: keysOf(index).map((key) => awsRecord(key, 'load')) });
 }
 
 /** Consumes every ready message of `queue` (thousands: much faster than one get each). */
@@ -78,22 +56,13 @@ describe('ingress under broker connection loss', () => {
     'keeps every 2xx-answered record while connections are cut repeatedly',
     { timeout: 120_000 },
     async () => {
-      const prefix = uniquePrefix('ingress-cut');
-      const config = loadConfig({
-        AMQP_URL: rabbitUrl(),
-        AMQP_PREFIX: prefix,
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: '0',
-        PUBLISH_TIMEOUT_MS: '3000',
+      const started = await startTestIngress({
+        label: 'ingress-cut',
+        env: { PUBLISH_TIMEOUT_MS: '3000' },
+        cleanups,
       });
-      const ingress = createIngress({ config, logger: silentLogger });
-      cleanups.push(async () => {
-        await ingress.close();
-        await deleteQueuesWithPrefix(rabbitUrl(), prefix);
-      });
-      await ingress.start();
-      await eventually(() => expect(ingress.isReady).toBe(true), { message: 'ingress ready' });
-      const url = `${ingress.url ?? ''}/webhook/s3`;
+      const { ingress, prefix } = started;
+      const url = `${started.url}/webhook/s3`;
 
       /** Per webhook: the attempt that got 2xx (1 = first). */
       const acceptedOnAttempt = new Map<number, number>();

@@ -4,18 +4,11 @@
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, loadConfig, parseTask, silentLogger, vkSignature } from '@s3relay/core';
-import { createIngress, type Ingress, type IngressOptions } from '@s3relay/ingress';
+import { ErrorCodes, parseTask, vkSignature } from '@s3relay/core';
+import { type Ingress, type IngressOptions } from '@s3relay/ingress';
 import { readWebhookFixture } from '../fixtures/webhook-fixtures.js';
-import { eventually } from '../helpers/eventually.js';
-import {
-  deleteQueuesWithPrefix,
-  drainQueue,
-  queueDepth,
-  rabbitUrl,
-  uniquePrefix,
-  withChannel,
-} from '../helpers/rabbit.js';
+import { drainQueue, queueDepth, rabbitUrl, withChannel } from '../helpers/rabbit.js';
+import { awsRecord, startTestIngress } from '../support/ingress-bed.js';
 
 interface Started {
   readonly ingress: Ingress;
@@ -35,51 +28,21 @@ async function startIngress(
   options: Partial<IngressOptions> = {},
   waitReady = true,
 ): Promise<Started> {
-  const prefix = uniquePrefix('ingress');
-  const config = loadConfig({
-    AMQP_URL: rabbitUrl(),
-    AMQP_PREFIX: prefix,
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    SHUTDOWN_TIMEOUT_MS: '5000',
-    ...env,
+  const started = await startTestIngress({
+    label: 'ingress',
+    env: { SHUTDOWN_TIMEOUT_MS: '5000', ...env },
+    options,
+    waitReady,
+    cleanups,
   });
-  const ingress = createIngress({ config, logger: silentLogger, ...options });
-  cleanups.push(async () => {
-    await ingress.close();
-    await deleteQueuesWithPrefix(rabbitUrl(), prefix);
-  });
-  await ingress.start();
-  if (waitReady) {
-    await eventually(() => expect(ingress.isReady).toBe(true), { message: 'ingress ready' });
-  }
-  const url = ingress.url ?? '';
   return {
-    ingress,
-    url,
-    prefix,
-    tasksQueue: `${prefix}.tasks`,
+    ...started,
     post: (path, body, headers = {}) =>
-      fetch(url + path, {
+      fetch(started.url + path, {
         method: 'POST',
         body,
         headers: { 'content-type': 'application/json', ...headers },
       }),
-  };
-}
-
-function awsRecord(key: string, bucket = 'bucket-a') {
-  return {
-    eventVersion: '2.1',
-    eventSource: 'aws:s3',
-    awsRegion: 'us-east-1',
-    eventTime: '2026-01-01T00:00:00.000Z',
-    eventName: 'ObjectCreated:Put',
-    s3: {
-      s3SchemaVersion: '1.0',
-      bucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` },
-      object: { key, size: 10, eTag: 'e', sequencer: '00AA' },
-    },
   };
 }
 

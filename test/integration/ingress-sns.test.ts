@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, loadConfig, silentLogger, type SnsMessage } from '@s3relay/core';
-import { createIngress, snsStringToSign, type IngressOptions } from '@s3relay/ingress';
+import { ErrorCodes, type SnsMessage } from '@s3relay/core';
+import { snsStringToSign, type IngressOptions } from '@s3relay/ingress';
 import { readWebhookFixture } from '../fixtures/webhook-fixtures.js';
-import { eventually } from '../helpers/eventually.js';
-import { deleteQueuesWithPrefix, queueDepth, rabbitUrl, uniquePrefix } from '../helpers/rabbit.js';
+import { queueDepth, rabbitUrl } from '../helpers/rabbit.js';
+import { startTestIngress } from '../support/ingress-bed.js';
 
 const FIXTURE_CERT = readWebhookFixture('cert.pem').toString('utf8');
 /** Inside the fixture certificate's validity and the fixtures' replay window. */
@@ -63,24 +63,14 @@ const confirmViaListener = async (url: string) => {
 };
 
 async function startIngress(env: Record<string, string>, options: Partial<IngressOptions>) {
-  const prefix = uniquePrefix('ingress-sns');
-  const config = loadConfig({
-    AMQP_URL: rabbitUrl(),
-    AMQP_PREFIX: prefix,
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    ...env,
+  const { url, tasksQueue } = await startTestIngress({
+    label: 'ingress-sns',
+    env,
+    options,
+    cleanups,
   });
-  const ingress = createIngress({ config, logger: silentLogger, ...options });
-  cleanups.push(async () => {
-    await ingress.close();
-    await deleteQueuesWithPrefix(rabbitUrl(), prefix);
-  });
-  await ingress.start();
-  await eventually(() => expect(ingress.isReady).toBe(true), { message: 'ingress ready' });
-  const url = ingress.url ?? '';
   return {
-    tasksQueue: `${prefix}.tasks`,
+    tasksQueue,
     post: (body: string, path = '/webhook/sns') =>
       fetch(url + path, {
         method: 'POST',
