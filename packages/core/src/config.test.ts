@@ -5,7 +5,8 @@ import { ConfigError } from './errors.js';
 describe('loadConfig', () => {
   it('applies the documented defaults to an empty environment', () => {
     const config = loadConfig({});
-    expect(config.amqp.url).toBe('amqp://guest:guest@127.0.0.1:5672');
+    expect(config.amqp.urls).toEqual(['amqp://guest:guest@127.0.0.1:5672']);
+    expect(config.amqp.quorumGroupSize).toBe(3);
     expect(config.amqp.prefix).toBe('s3relay');
     expect(config.http.port).toBe(8080);
     expect(config.http.host).toBe('127.0.0.1');
@@ -64,6 +65,38 @@ describe('loadConfig', () => {
     expect((error as ConfigError).code).toBe('RELAY_CONFIG_INVALID');
   });
 
+  it('takes the URL of every node of a cluster in AMQP_URL', () => {
+    const config = loadConfig({
+      AMQP_URL:
+        'amqp://relay:pw@rabbit-0:5672/prod, amqp://relay:pw@rabbit-1:5672/prod,amqps://relay:pw@rabbit-2/prod',
+      AMQP_QUORUM_GROUP_SIZE: '5',
+    });
+    expect(config.amqp.urls).toEqual([
+      'amqp://relay:pw@rabbit-0:5672/prod',
+      'amqp://relay:pw@rabbit-1:5672/prod',
+      'amqps://relay:pw@rabbit-2/prod',
+    ]);
+    expect(config.amqp.quorumGroupSize).toBe(5);
+  });
+
+  it('names the bad entry of a node list by position, without its value', () => {
+    const secret = 'pa55-in-url';
+    let message = '';
+    try {
+      loadConfig({ AMQP_URL: `amqp://u:${secret}@a:5672,http://u:${secret}@b:5672` });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    // The second entry does not start with amqp://, so it is part of the first entry's text.
+    expect(message).toContain('AMQP_URL');
+    expect(message).not.toContain(secret);
+    expect(() => loadConfig({ AMQP_URL: 'amqp://a:5672,amqp://' })).toThrow(
+      /URL 2 of 2 (is not a URL|has no host)/,
+    );
+    expect(() => loadConfig({ AMQP_URL: ' , ' })).toThrow(/AMQP_URL/);
+    expect(() => loadConfig({ AMQP_QUORUM_GROUP_SIZE: '0' })).toThrow(/AMQP_QUORUM_GROUP_SIZE/);
+  });
+
   it('requires ACTION_SCRIPT when ACTION=script', () => {
     expect(() => loadConfig({ ACTION: 'script' })).toThrow(/ACTION_SCRIPT/);
     expect(loadConfig({ ACTION: 'script', ACTION_SCRIPT: './backup.sh' }).worker.actionScript).toBe(
@@ -89,7 +122,7 @@ describe('loadConfig', () => {
 
   it('redacts every secret for logging', () => {
     const config = loadConfig({
-      AMQP_URL: 'amqp://relay:s3cret@rabbit:5672/prod',
+      AMQP_URL: 'amqp://relay:s3cret@rabbit:5672/prod,amqp://relay:s3cret2@rabbit-1:5672/prod',
       WEBHOOK_TOKEN: 'tok3n',
       SOURCE_S3_SECRET_ACCESS_KEY: 'src-key',
       DEST_S3_SECRET_ACCESS_KEY: 'dst-key',
@@ -98,6 +131,7 @@ describe('loadConfig', () => {
     for (const secret of ['s3cret', 'tok3n', 'src-key', 'dst-key'])
       expect(text).not.toContain(secret);
     expect(text).toContain('rabbit:5672');
+    expect(text).toContain('rabbit-1:5672');
   });
 
   it('marks the secret variables as secret', () => {

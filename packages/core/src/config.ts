@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseBrokerUrls, redactUrl } from './amqp/endpoints.js';
 import { ConfigError } from './errors.js';
 import { parseByteSize, parseCidr, parseDurationMs, type Cidr } from './units.js';
 
@@ -31,7 +32,6 @@ const optionalString = z
   .string()
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
-const urlString = z.string().refine((value) => URL.canParse(value), 'must be a URL');
 const optionalUrl = z
   .string()
   .optional()
@@ -101,14 +101,19 @@ const VARIABLES = {
   AMQP_URL: {
     spec: {
       group: 'broker',
-      description: 'RabbitMQ URL',
+      description:
+        'RabbitMQ URL; for a cluster, the URL of every node, comma-separated (each process tries them in an order of its own and moves on when one fails)',
       default: 'amqp://guest:guest@127.0.0.1:5672',
       secret: true,
     },
-    schema: urlString.refine(
-      (value) => /^amqps?:$/.test(new URL(value).protocol),
-      'must be amqp:// or amqps://',
-    ),
+    schema: z.string().transform((raw, ctx) => {
+      try {
+        return parseBrokerUrls(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   },
   AMQP_PREFIX: {
     spec: {
@@ -136,6 +141,15 @@ const VARIABLES = {
       default: '10',
     },
     schema: int(1, 1000),
+  },
+  AMQP_QUORUM_GROUP_SIZE: {
+    spec: {
+      group: 'broker',
+      description:
+        'Nodes a queue is replicated on when s3relay creates it (`x-quorum-initial-group-size`; every node when the cluster has fewer); existing queues keep theirs',
+      default: '3',
+    },
+    schema: int(1, 99),
   },
   PUBLISH_TIMEOUT_MS: {
     spec: {
@@ -425,10 +439,12 @@ export interface S3EndpointConfig {
 /** The compiled, fully defaulted configuration of every s3relay process. */
 export interface Config {
   readonly amqp: {
-    readonly url: string;
+    /** One URL per node (one for a single broker). */
+    readonly urls: readonly string[];
     readonly prefix: string;
     readonly heartbeatSeconds: number;
     readonly deliveryLimit: number;
+    readonly quorumGroupSize: number;
     readonly publishTimeoutMs: number;
   };
   readonly http: {
@@ -509,10 +525,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   return deepFreeze({
     amqp: {
-      url: e.AMQP_URL,
+      urls: e.AMQP_URL,
       prefix: e.AMQP_PREFIX,
       heartbeatSeconds: e.AMQP_HEARTBEAT_SECONDS,
       deliveryLimit: e.AMQP_DELIVERY_LIMIT,
+      quorumGroupSize: e.AMQP_QUORUM_GROUP_SIZE,
       publishTimeoutMs: e.PUBLISH_TIMEOUT_MS,
     },
     http: {
@@ -552,11 +569,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** The configuration with every secret replaced, safe to log. */
 export function redactConfig(config: Config): Config {
   const redact = (value: string | undefined) => (value === undefined ? undefined : '[redacted]');
-  const amqpUrl = new URL(config.amqp.url);
-  if (amqpUrl.password !== '') amqpUrl.password = 'redacted';
   return {
     ...config,
-    amqp: { ...config.amqp, url: amqpUrl.toString() },
+    amqp: { ...config.amqp, urls: config.amqp.urls.map(redactUrl) },
     http: { ...config.http, webhookToken: redact(config.http.webhookToken) },
     source: { ...config.source, secretAccessKey: redact(config.source.secretAccessKey) },
     dest: { ...config.dest, secretAccessKey: redact(config.dest.secretAccessKey) },

@@ -1,10 +1,5 @@
-export {
-  Broker,
-  redactUrl,
-  type BrokerEvents,
-  type BrokerOptions,
-  type BrokerState,
-} from './broker.js';
+export { Broker, type BrokerEvents, type BrokerOptions, type BrokerState } from './broker.js';
+export { registerBrokerMetrics } from './broker-metrics.js';
 export {
   Consumer,
   type ConsumerOptions,
@@ -16,7 +11,9 @@ export {
   declareTopology,
   deleteTopology,
   topologyNames,
+  type KeptGroupSize,
   type RetryTier,
   type TopologyNames,
   type TopologyOptions,
 } from './topology.js';
+export { nodeLabel, parseBrokerUrls, redactUrl, redactUrls } from './endpoints.js';

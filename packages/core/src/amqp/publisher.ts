@@ -79,14 +79,17 @@ export class Publisher {
         `${this.#pending.size} messages already await their confirm (limit ${this.#options.maxInFlight})`,
       );
     }
-    const channel = await this.#currentChannel();
-    const results = messages.map((message) => this.#publishOne(channel, message));
+    const deadline = Date.now() + this.#options.timeoutMs;
+    // Opening the channel counts against the timeout: on a connection that went silent (a
+    // black-holed node, before the heartbeat notices) it would never finish.
+    const channel = await this.#channelBefore(deadline);
+    const results = messages.map((message) => this.#publishOne(channel, message, deadline));
     const outcomes = await Promise.allSettled(results);
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');
     if (failure?.status === 'rejected') throw failure.reason;
   }
 
-  #publishOne(channel: ConfirmChannel, message: OutgoingMessage): Promise<void> {
+  #publishOne(channel: ConfirmChannel, message: OutgoingMessage, deadline: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined = undefined;
       const pending: Pending = {
@@ -107,7 +110,7 @@ export class Publisher {
             `no confirm from the broker within ${this.#options.timeoutMs} ms`,
           ),
         );
-      }, this.#options.timeoutMs);
+      }, deadline - Date.now());
       try {
         channel.publish(
           '',
@@ -146,6 +149,27 @@ export class Publisher {
         pending.settle(unavailable('the channel refused the message', err));
       }
     });
+  }
+
+  async #channelBefore(deadline: number): Promise<ConfirmChannel> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.#currentChannel(),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => {
+            reject(
+              new TransientError(
+                ErrorCodes.publishTimeout,
+                `no channel from the broker within ${this.#options.timeoutMs} ms`,
+              ),
+            );
+          }, deadline - Date.now());
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #currentChannel(): Promise<ConfirmChannel> {
