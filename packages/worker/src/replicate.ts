@@ -45,11 +45,7 @@ export interface ReplicateOptions {
   readonly backup: BackupLocation;
   readonly worker: Pick<
     Config['worker'],
-    | 'partSizeBytes'
-    | 'partQueueSize'
-    | 'replicateDeletes'
-    | 'replicateTags'
-    | 'sourceIdleTimeoutMs'
+    'partSizeBytes' | 'partQueueSize' | 'replicateDeletes' | 'replicateTags' | 'sourceIdleTimeoutMs'
   >;
   /** Publishes one more task for the key (the source changed while it was being replicated). */
   readonly enqueueRecheck: (task: Task, current: SourceState | undefined) => Promise<void>;
