@@ -105,7 +105,7 @@ function merge(base: unknown, patch: unknown): unknown {
     const named = (items: unknown[]) =>
       items.every((item) => typeof (item as { name?: unknown } | null)?.name === 'string');
     if (!named(base) || !named(patch)) return patch;
-    const result = [...base] as { name: string }[];
+    const result: { name: string }[] = (base as { name: string }[]).slice();
     for (const item of patch as { name: string }[]) {
       const at = result.findIndex((existing) => existing.name === item.name);
       if (at < 0) result.push(item);

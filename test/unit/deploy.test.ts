@@ -19,6 +19,7 @@ import {
   yamlFiles,
   type Container,
   type Deployment,
+  type Labels,
   type Manifest,
   type Variable,
 } from '../support/deploy-manifests.js';
@@ -512,7 +513,7 @@ describe('the Kubernetes and KEDA schemas', () => {
 
   it('refuses what the API server would', async () => {
     const { Deployment } = await import('kubernetes-models/apps/v1');
-    const broken = structuredClone(worker.deployment) as {
+    const broken = structuredClone(worker.deployment) as unknown as {
       spec: { template: { spec: { containers: { ports: { containerPort: unknown }[] }[] } } };
     };
     const port = broken.spec.template.spec.containers[0]?.ports[0];
