@@ -8,6 +8,7 @@ import {
   WEBHOOK_SOURCES,
   createIpAllowList,
   parseWebhook,
+  redactUrl,
   vkSignature,
   type Config,
   type Logger,
@@ -293,9 +294,9 @@ export function createApp(deps: IngressDeps): express.Express {
           pathAndQuery: req.originalUrl,
         });
         // The URL is logged so that a registration VK refuses can be diagnosed: it must be the
-        // registered <Url> byte for byte.
+        // registered <Url> byte for byte (the token aside, which is never logged).
         const meta = {
-          signedUrl: signing.url,
+          signedUrl: redactUrl(signing.url, [http.webhookToken]),
           signedUrlFrom: signing.from,
           topicArn: parsed.handshake.topicArn,
         };
