@@ -107,10 +107,10 @@ describe('ingress publishing to RabbitMQ', () => {
   it('publishes nothing for any bad input, then accepts a good one', async () => {
     const s = await startIngress({
       HTTP_BODY_LIMIT: '64kb',
-      WEBHOOK_TOKEN: 's3cr3t',
+      WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests',
       SOURCE_BUCKETS: 'bucket-a',
     });
-    const auth = { authorization: 'Bearer s3cr3t' };
+    const auth = { authorization: 'Bearer s3cr3t-t0ken-4-tests' };
     const refusals: [string, string, Record<string, string>, number][] = [
       ['/webhook/s3', '{"Records":[', auth, 400],
       ['/webhook/s3', '{"Records":"no"}', auth, 400],
@@ -131,8 +131,10 @@ describe('ingress publishing to RabbitMQ', () => {
       expect(typeof answer.message).toBe('string');
     }
     expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(0);
-    expect((await s.post('/webhook/s3/s3cr3t', recordsBody(2))).status).toBe(200);
-    expect((await s.post('/webhook/s3?token=s3cr3t', recordsBody(1))).status).toBe(200);
+    expect((await s.post('/webhook/s3/s3cr3t-t0ken-4-tests', recordsBody(2))).status).toBe(200);
+    expect((await s.post('/webhook/s3?token=s3cr3t-t0ken-4-tests', recordsBody(1))).status).toBe(
+      200,
+    );
     expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(3);
   });
 
@@ -145,10 +147,10 @@ describe('ingress publishing to RabbitMQ', () => {
   });
 
   it('answers the MinIO HEAD probe and GET /ping', async () => {
-    const s = await startIngress({ WEBHOOK_TOKEN: 's3cr3t' });
+    const s = await startIngress({ WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests' });
     const head = await fetch(`${s.url}/webhook/minio`, {
       method: 'HEAD',
-      headers: { authorization: 'Bearer s3cr3t' },
+      headers: { authorization: 'Bearer s3cr3t-t0ken-4-tests' },
     });
     expect(head.status).toBe(200);
     expect(await (await fetch(`${s.url}/ping`)).text()).toBe('Pong\n');

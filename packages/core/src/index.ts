@@ -27,6 +27,7 @@ export {
   type Logger,
   type LoggerOptions,
 } from './logger.js';
+export { REDACTED, redactUrl } from './redact-url.js';
 export { vkSignature, type VkHandshake } from './signature.js';
 export { TaskHeaders } from './task-headers.js';
 export {

@@ -21,3 +21,4 @@ export {
   type WebhookConfiguration,
 } from './notification-config.js';
 export { VK_REGION, type VkEventRecord } from './records.js';
+export { type WebhookClientOptions } from './webhook-client.js';

@@ -217,13 +217,16 @@ describe('VK handshake', () => {
     expect(spaced).toEqual(compact);
   });
 
-  it('signs the PUBLIC_URLS entry matching path and query, and logs it', async () => {
-    const registered = 'https://hooks.example.com/webhook/mcs?token=s3cr3t';
+  it('signs the PUBLIC_URLS entry matching path and query, and logs it without the token', async () => {
+    const registered = 'https://hooks.example.com/webhook/mcs?token=s3cr3t-t0ken-4-tests';
     const h = await start({
       PUBLIC_URLS: `https://hooks.example.com/webhook/other,${registered}`,
-      WEBHOOK_TOKEN: 's3cr3t',
+      WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests',
     });
-    const response = await h.post('/webhook/mcs?token=s3cr3t', fixtureText('vk-confirmation.json'));
+    const response = await h.post(
+      '/webhook/mcs?token=s3cr3t-t0ken-4-tests',
+      fixtureText('vk-confirmation.json'),
+    );
     expect(response.status).toBe(200);
     const handshake = JSON.parse(fixtureText('vk-confirmation.json')) as Record<string, string>;
     expect(await response.json()).toEqual({
@@ -237,13 +240,14 @@ describe('VK handshake', () => {
       ),
     });
     expect(logged(h, 'vk handshake signed')).toMatchObject({
-      signedUrl: registered,
+      signedUrl: 'https://hooks.example.com/webhook/mcs?token=***',
       signedUrlFrom: 'public-urls',
     });
+    expect(JSON.stringify(h.logs)).not.toContain('s3cr3t');
   });
 
   it('refuses a handshake without the token when WEBHOOK_TOKEN is set', async () => {
-    const h = await start({ WEBHOOK_TOKEN: 's3cr3t' });
+    const h = await start({ WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests' });
     const response = await h.post('/webhook/mcs', fixtureText('vk-confirmation.json'));
     expect(response.status).toBe(401);
     expect(await response.json()).toMatchObject({ error: 'RELAY_WEBHOOK_UNAUTHORIZED' });
@@ -389,16 +393,16 @@ describe('access control', () => {
   const body = JSON.stringify({ Records: [awsRecord('k')] });
 
   it.each([
-    ['a Bearer header', '/webhook/s3', { authorization: 'Bearer s3cr3t' }],
-    ['a path segment', '/webhook/s3/s3cr3t', {}],
-    ['a token query', '/webhook/s3?token=s3cr3t', {}],
+    ['a Bearer header', '/webhook/s3', { authorization: 'Bearer s3cr3t-t0ken-4-tests' }],
+    ['a path segment', '/webhook/s3/s3cr3t-t0ken-4-tests', {}],
+    ['a token query', '/webhook/s3?token=s3cr3t-t0ken-4-tests', {}],
     [
       'Basic credentials',
       '/webhook/s3',
-      { authorization: `Basic ${Buffer.from('u:s3cr3t').toString('base64')}` },
+      { authorization: `Basic ${Buffer.from('u:s3cr3t-t0ken-4-tests').toString('base64')}` },
     ],
   ])('accepts WEBHOOK_TOKEN as %s', async (_what, path, headers) => {
-    const h = await start({ WEBHOOK_TOKEN: 's3cr3t' });
+    const h = await start({ WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests' });
     expect((await h.post(path, body, headers)).status).toBe(200);
   });
 
@@ -407,7 +411,7 @@ describe('access control', () => {
     ['a wrong Bearer', '/webhook/s3', { authorization: 'Bearer nope' }],
     ['a wrong path segment', '/webhook/s3/nope', {}],
   ])('refuses %s with 401 before reading the body', async (_what, path, headers) => {
-    const h = await start({ WEBHOOK_TOKEN: 's3cr3t' });
+    const h = await start({ WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests' });
     const response = await h.post(path, '{not even json', headers);
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -714,7 +718,7 @@ describe('AWS SNS', () => {
 
 describe('other routes', () => {
   it('answers HEAD on the webhook paths (MinIO probe) without credentials', async () => {
-    const h = await start({ WEBHOOK_TOKEN: 's3cr3t' });
+    const h = await start({ WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests' });
     for (const path of ['/webhook', '/webhook/minio', '/webhook/minio/anything']) {
       expect((await fetch(h.url + path, { method: 'HEAD' })).status).toBe(200);
     }

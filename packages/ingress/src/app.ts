@@ -9,6 +9,7 @@ import {
   createIpAllowList,
   httpStatusOf,
   parseWebhook,
+  redactUrl,
   vkSignature,
   type Config,
   type ErrorCode,
@@ -290,9 +291,9 @@ export function createApp(deps: IngressDeps): express.Express {
           pathAndQuery: req.originalUrl,
         });
         // The URL is logged so that a registration VK refuses can be diagnosed: it must be the
-        // registered <Url> byte for byte.
+        // registered <Url> byte for byte (the token aside, which is never logged).
         const meta = {
-          signedUrl: signing.url,
+          signedUrl: redactUrl(signing.url, [http.webhookToken]),
           signedUrlFrom: signing.from,
           topicArn: parsed.handshake.topicArn,
         };
