@@ -2,7 +2,7 @@
 // each can refuse, reset or black-hole its connections like a node that is down or cut off. What a
 // real cluster adds (leaders, replicas) is tested with three nodes in test/cluster/.
 import { randomBytes } from 'node:crypto';
-import { ErrorCodes, RelayError } from '@s3relay/core';
+import { RelayError } from '@s3relay/core';
 import { Broker, Publisher, type BrokerOptions } from '@s3relay/core/amqp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
@@ -268,7 +268,7 @@ describe('quorum group size', () => {
     });
     const error = await other.waitConnected(10_000).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(RelayError);
-    expect((error as RelayError).code).toBe(ErrorCodes.topologyMismatch);
+    expect((error as RelayError).code).toBe('RELAY_AMQP_TOPOLOGY_MISMATCH');
     expect((error as RelayError).message).toContain(`${prefix}.tasks`);
   });
 });

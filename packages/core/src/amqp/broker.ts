@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import amqp, { type ChannelModel } from 'amqplib';
-import { ErrorCodes, RelayError, TransientError } from '../errors.js';
+import { RelayError, TransientError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { connectionOrder, nodeLabel, redactUrl, redactUrls } from './endpoints.js';
+import { redactUrl } from '../redact-url.js';
+import { connectionOrder, nodeLabel, redactUrls } from './endpoints.js';
 import {
   declareTopology,
   topologyNames,
@@ -156,7 +157,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         cleanup();
         reject(
           new TransientError(
-            ErrorCodes.brokerUnavailable,
+            'RELAY_AMQP_UNAVAILABLE',
             `RabbitMQ did not answer within ${timeoutMs} ms at ${redactUrls(this.#options.urls)}`,
           ),
         );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionOrder, nodeLabel, parseBrokerUrls, redactUrl, redactUrls } from './endpoints.js';
+import { connectionOrder, nodeLabel, parseBrokerUrls, redactUrls } from './endpoints.js';
 
 describe('parseBrokerUrls', () => {
   it('takes one URL, or a comma-separated list with spaces and stray commas ignored', () => {
@@ -35,10 +35,6 @@ describe('parseBrokerUrls', () => {
 
 describe('redaction and labels', () => {
   it('replaces every password and keeps the rest', () => {
-    expect(redactUrl('amqp://relay:s3cret@rabbit:5672/prod')).toBe(
-      'amqp://relay:***@rabbit:5672/prod',
-    );
-    expect(redactUrl('amqp://rabbit')).toBe('amqp://rabbit');
     expect(redactUrls(['amqp://u:one@a:1', 'amqp://u:two@b:2'])).toBe(
       'amqp://u:***@a:1,amqp://u:***@b:2',
     );

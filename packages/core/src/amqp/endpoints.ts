@@ -1,3 +1,5 @@
+import { redactUrl } from '../redact-url.js';
+
 /**
  * The broker's addresses: `AMQP_URL` names one node, or every node of a cluster separated by
  * commas. Each process tries the nodes in an order of its own, so that a fleet spreads over the
@@ -28,20 +30,9 @@ export function parseBrokerUrls(value: string): string[] {
   return entries;
 }
 
-/** The URL without its password, for logs and messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '[invalid url]';
-  }
-}
-
 /** Every URL without its password, comma-separated as in `AMQP_URL`. */
 export function redactUrls(urls: readonly string[]): string {
-  return urls.map(redactUrl).join(',');
+  return urls.map((url) => redactUrl(url)).join(',');
 }
 
 /** `host:port` of a node URL (the default port of its scheme when absent): a metric label. */

@@ -16,4 +16,4 @@ export {
   type TopologyNames,
   type TopologyOptions,
 } from './topology.js';
-export { nodeLabel, parseBrokerUrls, redactUrl, redactUrls } from './endpoints.js';
+export { nodeLabel, parseBrokerUrls, redactUrls } from './endpoints.js';
