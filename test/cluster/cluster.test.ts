@@ -6,7 +6,7 @@ import { Broker, Publisher, nodeLabel, type BrokerOptions } from '@s3relay/core/
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { startRabbitCluster, type RabbitCluster } from '../helpers/rabbit-cluster.js';
-import { deleteQueuesWithPrefix, queueDepth, uniquePrefix } from '../helpers/rabbit.js';
+import { deleteQueuesWithPrefix, peekQueue, uniquePrefix } from '../helpers/rabbit.js';
 import { awsRecord, startTestIngress } from '../support/ingress-bed.js';
 
 let cluster: RabbitCluster;
@@ -87,12 +87,13 @@ describe('s3relay on the cluster', () => {
     const subject = broker(prefix);
     await subject.waitConnected(20_000);
     const publisher = new Publisher(subject, { timeoutMs: 5000, maxInFlight: 100 });
-    const message = () => ({
-      queue: subject.names.tasks,
-      body: Buffer.from('{}'),
-      messageId: randomBytes(8).toString('hex'),
-    });
-    await publisher.publish([message()]);
+    const confirmed: string[] = [];
+    const publish = async () => {
+      const messageId = randomBytes(8).toString('hex');
+      await publisher.publish([{ queue: subject.names.tasks, body: Buffer.from('{}'), messageId }]);
+      confirmed.push(messageId);
+    };
+    await publish();
     const first = subject.node;
     const victim = cluster.nodes.find((node) => nodeLabel(node.url) === first);
     expect(victim).toBeDefined();
@@ -100,12 +101,21 @@ describe('s3relay on the cluster', () => {
     const others = cluster.nodes
       .filter((node) => node !== victim)
       .map((node) => nodeLabel(node.url));
-    await eventually(() => expect(others).toContain(subject.node), { timeoutMs: 20_000 });
-    await eventually(() => publisher.publish([message()]), { timeoutMs: 20_000 });
-    await eventually(
-      async () => expect(await queueDepth(cluster.anyUp().url, subject.names.tasks)).toBe(2),
-      { timeoutMs: 20_000 },
+    await eventually(() => expect(others).toContain(subject.node), { timeoutMs: 30_000 });
+    // A publish that timed out may still have reached the queue (at least once), so every
+    // confirmed message must be there, and possibly more.
+    await eventually(publish, { timeoutMs: 30_000, intervalMs: 500 });
+    expect(confirmed).toHaveLength(2);
+    const queued = await eventually(
+      async () => {
+        const messages = await peekQueue(cluster.anyUp().url, subject.names.tasks);
+        const ids = messages.map((message) => String(message.properties.messageId));
+        expect(ids).toEqual(expect.arrayContaining(confirmed));
+        return ids;
+      },
+      { timeoutMs: 30_000, intervalMs: 1000 },
     );
+    expect(queued.length).toBeGreaterThanOrEqual(2);
   });
 
   test('without a majority of nodes nothing is confirmed: the ingress answers 503, never 2xx', async () => {

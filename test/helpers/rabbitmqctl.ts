@@ -137,7 +137,13 @@ export async function runRabbitmqTool(
     throw new Error(`${tool} is not installed (apt-get install rabbitmq-server)`);
   }
   const fullArgs = target.node === undefined ? [...args] : ['-n', target.node, ...args];
-  const env = target.home === undefined ? process.env : { ...process.env, HOME: target.home };
+  // A CLI run against a node being torn down can crash its Erlang VM: no erl_crash.dump in the
+  // working directory (the repository) for that.
+  const env = {
+    ...process.env,
+    ERL_CRASH_DUMP_SECONDS: '0',
+    ...(target.home === undefined ? {} : { HOME: target.home }),
+  };
   try {
     const { stdout } = await execFileAsync(executable, fullArgs, {
       env,
