@@ -106,6 +106,9 @@ export const ErrorCodes = {
   s3InvalidCredentials: 'RELAY_S3_INVALID_CREDENTIALS',
   s3Unexpected: 'RELAY_S3_UNEXPECTED',
   keyTooLong: 'RELAY_COPY_KEY_TOO_LONG',
+  sourceNotS3: 'RELAY_SOURCE_NOT_S3',
+  sourceNoSuchBucket: 'RELAY_SOURCE_NO_SUCH_BUCKET',
+  sourceAccessDenied: 'RELAY_SOURCE_ACCESS_DENIED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
