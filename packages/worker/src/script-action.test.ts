@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, TransientError, createTask, silentLogger, type TaskKind } from '@s3relay/core';
+import { TransientError, createTask, silentLogger, type TaskKind } from '@s3relay/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeletionCheck } from './deletion-check.js';
 import { createScriptAction } from './script-action.js';
@@ -71,7 +71,7 @@ describe('script action', () => {
       });
       expect(await action(task('k', 'removed'), run)).toEqual({ outcome: 'ignored' });
     }
-    const unproven = new TransientError(ErrorCodes.sourceNotS3, 'not S3');
+    const unproven = new TransientError('RELAY_SOURCE_NOT_S3', 'not S3');
     const action = createScriptAction({
       script: path,
       timeoutMs: 5000,
@@ -89,7 +89,7 @@ describe('script action', () => {
     const action = createScriptAction({ script: path, timeoutMs: 5000, deletionCheck: gone });
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TransientError);
-    expect((error as TransientError).code).toBe(ErrorCodes.scriptFailed);
+    expect((error as TransientError).code).toBe('RELAY_SCRIPT_FAILED');
     expect((error as Error).message).toContain('exited with 3: no route to backup');
   });
 
@@ -99,7 +99,7 @@ describe('script action', () => {
     const action = createScriptAction({ script: path, timeoutMs: 300, deletionCheck: gone });
     const startedAt = Date.now();
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
-    expect((error as TransientError).code).toBe(ErrorCodes.scriptTimeout);
+    expect((error as TransientError).code).toBe('RELAY_SCRIPT_TIMEOUT');
     expect(Date.now() - startedAt).toBeLessThan(2000);
     await new Promise((resolve) => setTimeout(resolve, 2500));
     await expect(readFile(marker)).rejects.toThrow();
@@ -112,7 +112,7 @@ describe('script action', () => {
       deletionCheck: gone,
     });
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
-    expect((error as TransientError).code).toBe(ErrorCodes.scriptFailed);
+    expect((error as TransientError).code).toBe('RELAY_SCRIPT_FAILED');
     expect((error as Error).message).toContain('could not start');
   });
 });

@@ -1,6 +1,6 @@
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, PermanentError, TransientError } from '../errors.js';
+import { PermanentError, TransientError } from '../errors.js';
 import { assertListingOf, classifySourceError, isSourceObjectGone } from './source-absence.js';
 
 /**
@@ -42,11 +42,11 @@ describe('isSourceObjectGone', () => {
 
 describe('classifySourceError', () => {
   it.each([
-    ['an HTML or empty 404', answer(404, 'NotFound'), ErrorCodes.sourceNotS3, /SOURCE_S3_ENDPOINT/],
+    ['an HTML or empty 404', answer(404, 'NotFound'), 'RELAY_SOURCE_NOT_S3', /SOURCE_S3_ENDPOINT/],
     [
       'a 404 whose body could not be parsed',
       Object.assign(new Error('XML parse error'), { $metadata: { httpStatusCode: 404 } }),
-      ErrorCodes.sourceNotS3,
+      'RELAY_SOURCE_NOT_S3',
       /not proven gone/,
     ],
     [
@@ -54,31 +54,31 @@ describe('classifySourceError', () => {
       Object.assign(new Error('@aws-sdk XML parse error: mismatched tags.\n  more'), {
         $metadata: { httpStatusCode: 200 },
       }),
-      ErrorCodes.sourceNotS3,
+      'RELAY_SOURCE_NOT_S3',
       /HTTP 200 with a body that is not S3's XML \(@aws-sdk XML parse error: mismatched tags.\)/,
     ],
     [
       'a 404 with another code',
       answer(404, 'NoSuchKey', 'NoSuchKey'),
-      ErrorCodes.sourceNotS3,
+      'RELAY_SOURCE_NOT_S3',
       /unexpected code NoSuchKey/,
     ],
     [
       'NoSuchBucket',
       answer(404, 'NoSuchBucket', 'NoSuchBucket'),
-      ErrorCodes.sourceNoSuchBucket,
+      'RELAY_SOURCE_NO_SUCH_BUCKET',
       /"data"/,
     ],
     [
       'AccessDenied',
       answer(403, 'AccessDenied', 'AccessDenied'),
-      ErrorCodes.sourceAccessDenied,
+      'RELAY_SOURCE_ACCESS_DENIED',
       /s3:ListBucket/,
     ],
     [
       'a 403 without a body',
       answer(403, 'Forbidden'),
-      ErrorCodes.sourceAccessDenied,
+      'RELAY_SOURCE_ACCESS_DENIED',
       /without an S3 error code/,
     ],
   ])(
@@ -100,10 +100,10 @@ describe('classifySourceError', () => {
       classifySourceError(answer(403, 'InvalidAccessKeyId', 'InvalidAccessKeyId')),
     ).toBeInstanceOf(PermanentError);
     expect(classifySourceError(answer(503, 'SlowDown', 'SlowDown')).code).toBe(
-      ErrorCodes.s3ClientError,
+      'RELAY_S3_RETRYABLE_CLIENT_ERROR',
     );
     expect(classifySourceError(answer(500, 'InternalError', 'InternalError')).code).toBe(
-      ErrorCodes.s3ServerError,
+      'RELAY_S3_SERVER_ERROR',
     );
   });
 });
@@ -122,7 +122,7 @@ describe('assertListingOf', () => {
         thrown = err;
       }
       expect(thrown).toBeInstanceOf(TransientError);
-      expect((thrown as TransientError).code).toBe(ErrorCodes.sourceNotS3);
+      expect((thrown as TransientError).code).toBe('RELAY_SOURCE_NOT_S3');
       expect((thrown as TransientError).context).toEqual({ key: 'k', bucket: 'data' });
     }
   });

@@ -1,5 +1,5 @@
 import { S3ServiceException } from '@aws-sdk/client-s3';
-import { ErrorCodes, RelayError, TransientError, type ErrorContext } from '../errors.js';
+import { RelayError, TransientError, type ErrorContext } from '../errors.js';
 import { classifyS3Error } from './classify-error.js';
 
 /**
@@ -57,36 +57,36 @@ export function classifySourceError(err: unknown, context: ErrorContext = {}): R
   const code = S3ServiceException.isInstance(err) ? bodyCode(err) : undefined;
   if (code === 'NoSuchBucket') {
     return new TransientError(
-      ErrorCodes.sourceNoSuchBucket,
+      'RELAY_SOURCE_NO_SUCH_BUCKET',
       `the source answered NoSuchBucket for ${bucket}: check the bucket name, SOURCE_S3_ENDPOINT ` +
-        `and the account of SOURCE_S3_ACCESS_KEY_ID${REPLAY_HINT(ErrorCodes.sourceNoSuchBucket)}`,
+        `and the account of SOURCE_S3_ACCESS_KEY_ID${REPLAY_HINT('RELAY_SOURCE_NO_SUCH_BUCKET')}`,
       options,
     );
   }
   if (status === 403 && (code === undefined || !INVALID_CREDENTIALS.has(code))) {
     return new TransientError(
-      ErrorCodes.sourceAccessDenied,
+      'RELAY_SOURCE_ACCESS_DENIED',
       `the source answered 403 ${code ?? 'without an S3 error code'} for ${bucket}: the source ` +
         'credentials need s3:GetObject and s3:ListBucket (without ListBucket S3 answers 403 ' +
-        `instead of NoSuchKey for a missing key)${REPLAY_HINT(ErrorCodes.sourceAccessDenied)}`,
+        `instead of NoSuchKey for a missing key)${REPLAY_HINT('RELAY_SOURCE_ACCESS_DENIED')}`,
       options,
     );
   }
   if (status !== undefined && status < 300 && !S3ServiceException.isInstance(err)) {
     // The SDK could not parse a success answer: a web page where S3's XML should be.
     return new TransientError(
-      ErrorCodes.sourceNotS3,
+      'RELAY_SOURCE_NOT_S3',
       `the source answered HTTP ${status} with a body that is not S3's XML (${messageOf(err)}): ` +
-        `check that SOURCE_S3_ENDPOINT points at S3${REPLAY_HINT(ErrorCodes.sourceNotS3)}`,
+        `check that SOURCE_S3_ENDPOINT points at S3${REPLAY_HINT('RELAY_SOURCE_NOT_S3')}`,
       options,
     );
   }
   if (status === 404) {
     return new TransientError(
-      ErrorCodes.sourceNotS3,
+      'RELAY_SOURCE_NOT_S3',
       `the source answered 404 ${code === undefined ? "without S3's error code (its body is not S3's XML)" : `with the unexpected code ${code}`}, ` +
         'so the object is not proven gone: check that SOURCE_S3_ENDPOINT points at S3 and not at ' +
-        `a web server, proxy or CDN${REPLAY_HINT(ErrorCodes.sourceNotS3)}`,
+        `a web server, proxy or CDN${REPLAY_HINT('RELAY_SOURCE_NOT_S3')}`,
       options,
     );
   }
@@ -104,9 +104,9 @@ export function assertListingOf(
 ): void {
   if (listing.Name === bucket) return;
   throw new TransientError(
-    ErrorCodes.sourceNotS3,
+    'RELAY_SOURCE_NOT_S3',
     `the source answered a listing of "${bucket}" with ${listing.Name === undefined ? "something that is not S3's ListBucketResult" : `a listing of "${listing.Name}"`}, ` +
-      `so the bucket is not proven to exist: check SOURCE_S3_ENDPOINT${REPLAY_HINT(ErrorCodes.sourceNotS3)}`,
+      `so the bucket is not proven to exist: check SOURCE_S3_ENDPOINT${REPLAY_HINT('RELAY_SOURCE_NOT_S3')}`,
     { context: { ...context, bucket } },
   );
 }
