@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { REDACTED, redactUrl } from './redact-url.js';
 import { parseByteSize, parseCidr, parseDurationMs, type Cidr } from './units.js';
 
 /**
@@ -549,15 +550,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   });
 }
 
-/** The configuration with every secret replaced, safe to log. */
+/**
+ * The configuration with every secret replaced, safe to log and print: secret variables, the
+ * broker password, and the webhook token wherever PUBLIC_URLS carry it.
+ */
 export function redactConfig(config: Config): Config {
-  const redact = (value: string | undefined) => (value === undefined ? undefined : '[redacted]');
-  const amqpUrl = new URL(config.amqp.url);
-  if (amqpUrl.password !== '') amqpUrl.password = 'redacted';
+  const redact = (value: string | undefined) => (value === undefined ? undefined : REDACTED);
+  const token = config.http.webhookToken;
   return {
     ...config,
-    amqp: { ...config.amqp, url: amqpUrl.toString() },
-    http: { ...config.http, webhookToken: redact(config.http.webhookToken) },
+    amqp: { ...config.amqp, url: redactUrl(config.amqp.url) },
+    http: {
+      ...config.http,
+      webhookToken: redact(token),
+      publicUrls: config.http.publicUrls.map((url) => redactUrl(url, [token])),
+    },
     source: { ...config.source, secretAccessKey: redact(config.source.secretAccessKey) },
     dest: { ...config.dest, secretAccessKey: redact(config.dest.secretAccessKey) },
   };

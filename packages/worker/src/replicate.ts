@@ -10,7 +10,6 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import {
-  ErrorCodes,
   PermanentError,
   type Config,
   type ErrorContext,
@@ -113,7 +112,7 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
     const context: ErrorContext = { bucket: task.bucket, key: task.key, messageId: task.id };
     if (!backupKeyFits(options.backup, task.key)) {
       throw new PermanentError(
-        ErrorCodes.keyTooLong,
+        'RELAY_COPY_KEY_TOO_LONG',
         "the backup key (DEST_PREFIX + key) is longer than S3's 1,024 bytes",
         { context },
       );
@@ -291,7 +290,7 @@ function sourceStateOf(
   const { ETag: eTag, LastModified: lastModified, ContentLength: size } = output;
   if (eTag === undefined || lastModified === undefined || size === undefined) {
     throw new PermanentError(
-      ErrorCodes.s3ClientError,
+      'RELAY_S3_CLIENT_ERROR',
       'the source answered without ETag, Last-Modified or Content-Length',
       { context },
     );
