@@ -25,6 +25,8 @@ export type S3OperationName =
   | 'ListObjectsV2'
   | 'ListMultipartUploads'
   | 'CopyObject'
+  | 'GetObjectTagging'
+  | 'PutObjectTagging'
   | 'Other';
 
 /** One request seen by the proxy. */
@@ -123,7 +125,15 @@ const DEFAULT_ERROR_CODES: Record<503 | 500 | 403 | 404, string> = {
  * NoSuchUpload, as on AWS) and ListMultipartUploads (S3 XML of the open uploads it saw created).
  * SigV4 stays valid through it: requests are forwarded with their Host header unchanged.
  */
-export async function startS3Proxy(target: { endpoint: string }): Promise<S3Proxy> {
+export async function startS3Proxy(target: {
+  endpoint: string;
+  /**
+   * Answer AbortMultipartUpload and ListMultipartUploads itself (s3rver lacks them); off for a
+   * store that has them (Ceph), whose own answers are then under test. @default true
+   */
+  emulateMultipart?: boolean;
+}): Promise<S3Proxy> {
+  const emulateMultipart = target.emulateMultipart ?? true;
   const upstream = new URL(target.endpoint);
   const agent = new Agent({ keepAlive: true });
   const operations: S3Operation[] = [];
@@ -184,8 +194,7 @@ export async function startS3Proxy(target: { endpoint: string }): Promise<S3Prox
       sendAfterBody(req, () => sendError(req, res, fault.status, code, `Injected ${code}`));
       return;
     }
-    const answered = answerMultipart(req, res, operation, uploads);
-    if (answered) return;
+    if (emulateMultipart && answerMultipart(req, res, operation, uploads)) return;
     forward(req, res, operation, fault);
   });
 
@@ -246,6 +255,11 @@ export async function startS3Proxy(target: { endpoint: string }): Promise<S3Prox
         const upload =
           operation.uploadId === undefined ? undefined : uploads.get(operation.uploadId);
         if (upload !== undefined) upload.state = 'completed';
+      }
+      if (operation.op === 'AbortMultipartUpload' && isOk(status)) {
+        const upload =
+          operation.uploadId === undefined ? undefined : uploads.get(operation.uploadId);
+        if (upload !== undefined) upload.state = 'aborted';
       }
       relay({ status, rawHeaders: incoming.rawHeaders, body: incoming }, req, res, fault);
     });
@@ -416,6 +430,8 @@ function answerMultipart(
     case 'CreateMultipartUpload':
     case 'ListObjectsV2':
     case 'CopyObject':
+    case 'GetObjectTagging':
+    case 'PutObjectTagging':
     case 'Other':
       return false;
   }
@@ -471,6 +487,10 @@ export function classify(req: Pick<IncomingMessage, 'method' | 'url' | 'headers'
   const subresource = [...q.keys()].some((name) => SUBRESOURCES.has(name));
   const copySource = req.headers['x-amz-copy-source'] !== undefined;
   const op = ((): S3OperationName => {
+    if (key !== undefined && q.has('tagging')) {
+      if (method === 'GET') return 'GetObjectTagging';
+      if (method === 'PUT') return 'PutObjectTagging';
+    }
     if (bucket === '' || subresource) return 'Other';
     if (key === undefined) {
       if (method === 'GET' && q.has('uploads')) return 'ListMultipartUploads';
