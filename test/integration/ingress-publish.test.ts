@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, parseTask, vkSignature } from '@s3relay/core';
+import { parseTask, vkSignature } from '@s3relay/core';
 import { type Ingress, type IngressOptions } from '@s3relay/ingress';
 import { readWebhookFixture } from '../fixtures/webhook-fixtures.js';
 import { drainQueue, queueDepth, rabbitUrl, withChannel } from '../helpers/rabbit.js';
@@ -89,7 +89,7 @@ describe('ingress publishing to RabbitMQ', () => {
     const response = await s.post('/webhook/s3', recordsBody(10_000));
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).not.toBeNull();
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.publishOverloaded });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_OVERLOADED' });
     expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(0);
   });
 
@@ -101,7 +101,7 @@ describe('ingress publishing to RabbitMQ', () => {
     expect(response.status).toBe(503);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(response.headers.get('retry-after')).not.toBeNull();
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.publishUnroutable });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_UNROUTABLE' });
   });
 
   it('publishes nothing for any bad input, then accepts a good one', async () => {
@@ -172,7 +172,7 @@ describe('ingress without a broker', () => {
     const response = await s.post('/webhook/s3', recordsBody(1));
     expect(response.status).toBe(503);
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.brokerUnavailable });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_UNAVAILABLE' });
     const vk = readWebhookFixture('vk-confirmation.json').toString('utf8');
     const handshake = await s.post('/webhook/mcs', vk);
     expect(handshake.status).toBe(200);

@@ -300,6 +300,15 @@ const VARIABLES = {
     },
     schema: bool,
   },
+  REPLICATE_TAGS: {
+    spec: {
+      group: 'worker',
+      description:
+        'Copy object tags (read only for objects that have some); off for a backup store without tagging',
+      default: 'true',
+    },
+    schema: bool,
+  },
   RETRY_DELAYS: {
     spec: {
       group: 'worker',
@@ -452,6 +461,7 @@ export interface Config {
     readonly partSizeBytes: number;
     readonly partQueueSize: number;
     readonly replicateDeletes: boolean;
+    readonly replicateTags: boolean;
     readonly retryDelaysMs: readonly number[];
     readonly maxAttempts: number;
     readonly sourceIdleTimeoutMs: number;
@@ -536,6 +546,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       partSizeBytes: e.PART_SIZE_MB * 1024 * 1024,
       partQueueSize: e.PART_QUEUE_SIZE,
       replicateDeletes: e.REPLICATE_DELETES,
+      replicateTags: e.REPLICATE_TAGS,
       retryDelaysMs: e.RETRY_DELAYS,
       maxAttempts: e.MAX_ATTEMPTS,
       sourceIdleTimeoutMs: e.SOURCE_IDLE_TIMEOUT_MS,

@@ -9,14 +9,16 @@ export {
 } from './config.js';
 export {
   ConfigError,
-  ErrorCodes,
+  ERROR_CATALOGUE,
   PermanentError,
   RelayError,
   TransientError,
-  errorCode,
-  isRetryable,
+  httpStatusOf,
   type ErrorCode,
   type ErrorContext,
+  type ErrorSpec,
+  type PermanentCode,
+  type TransientCode,
 } from './errors.js';
 export {
   createLogger,

@@ -18,6 +18,7 @@ interface ResyncFlags extends BrokerFlags {
   bucket: string;
   prefix?: string;
   dryRun?: boolean;
+  tags?: boolean;
   concurrency: number;
 }
 
@@ -38,6 +39,10 @@ export function resyncCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
       .requiredOption('--bucket <bucket>', 'source bucket')
       .option('--prefix <prefix>', 'only keys under this prefix')
       .option('--dry-run', 'report what would be enqueued, enqueue nothing')
+      .option(
+        '--tags',
+        'also compare the tags of keys that are otherwise equal (two GetObjectTagging per key)',
+      )
       .addOption(
         new Option('--concurrency <n>', 'keys compared at once').argParser(positiveInt).default(16),
       ),
@@ -52,6 +57,7 @@ export function resyncCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
       scanBucket(sides, {
         prefix: flags.prefix ?? '',
         deep: false,
+        tags: flags.tags === true,
         concurrency: flags.concurrency,
         onProgress: (counts) => progress.update(counts),
         onKey: async (comparison) => {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import amqp, { type ChannelModel } from 'amqplib';
-import { ErrorCodes, RelayError, TransientError } from '../errors.js';
+import { RelayError, TransientError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { redactUrl } from '../redact-url.js';
 import {
@@ -119,7 +119,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         cleanup();
         reject(
           new TransientError(
-            ErrorCodes.brokerUnavailable,
+            'RELAY_AMQP_UNAVAILABLE',
             `RabbitMQ did not answer within ${timeoutMs} ms at ${redactUrl(this.#options.url)}`,
           ),
         );
