@@ -36,6 +36,7 @@ import {
   type SourceState,
 } from '@s3relay/core/s3';
 import type { ActionResult, TaskAction } from './action.js';
+import { BufferReclaimer } from './buffer-reclaimer.js';
 import type { DeleteGate } from './delete-gate.js';
 import { uploadMultipart } from './multipart-upload.js';
 import { SourceStream } from './source-stream.js';
@@ -119,6 +120,7 @@ interface Target {
  */
 export function createReplicateAction(options: ReplicateOptions): TaskAction {
   const { source, dest } = options;
+  const reclaimer = new BufferReclaimer();
 
   return async (task, { signal, logger }) => {
     const context: ErrorContext = { bucket: task.bucket, key: task.key, messageId: task.id };
@@ -247,6 +249,7 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
       expectedLength: current.size,
       idleTimeoutMs: options.worker.sourceIdleTimeoutMs,
       context: run.context,
+      onReceived: reclaimer.received,
     });
     const params = {
       Bucket: target.bucket,
