@@ -34,6 +34,7 @@ import {
   type SourceState,
 } from '@s3relay/core/s3';
 import type { ActionResult, TaskAction } from './action.js';
+import { BufferReclaimer } from './buffer-reclaimer.js';
 import { uploadMultipart } from './multipart-upload.js';
 import { SourceStream } from './source-stream.js';
 
@@ -113,6 +114,7 @@ interface Target {
  */
 export function createReplicateAction(options: ReplicateOptions): TaskAction {
   const { source, dest } = options;
+  const reclaimer = new BufferReclaimer();
 
   return async (task, { signal, logger }) => {
     const context: ErrorContext = { bucket: task.bucket, key: task.key, messageId: task.id };
@@ -235,6 +237,7 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
       expectedLength: current.size,
       idleTimeoutMs: options.worker.sourceIdleTimeoutMs,
       context: run.context,
+      onReceived: reclaimer.received,
     });
     const params = {
       Bucket: target.bucket,
