@@ -1,0 +1,55 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { brokerFaultLoad, clusterOf, type Scenario } from '../scenario.js';
+import {
+  leaderOf,
+  noteLongestGap,
+  noteRedeliveries,
+  nodeNumber,
+  waitReplicated,
+} from '../failover.js';
+
+/** The issue's minute: long enough for the queue to grow a backlog the follower must catch up on. */
+const STOPPED_MS = 60_000;
+
+/** A node that follows the tasks queue is stopped for a minute under load, then started again. */
+export const clusterFollowerStopped: Scenario = {
+  name: 'cluster-follower-stopped',
+  fault: `a node following the tasks queue stopped (rabbitmqctl stop) for ${STOPPED_MS / 1000} s under load, then started; it catches up`,
+  broker: 'cluster',
+  workers: 3,
+  env: { AMQP_HEARTBEAT_SECONDS: '2' },
+  // Until the follower has caught up and a few seconds more; at most this long.
+  load: (size) => brokerFaultLoad(size, STOPPED_MS + 90_000),
+  loadUntilFaultDone: true,
+  async inject(context) {
+    const cluster = clusterOf(context);
+    const tasks = context.stack.names.tasks;
+    await waitReplicated(cluster, tasks);
+    await sleep(3000);
+    const leader = await leaderOf(cluster, tasks);
+    const follower = cluster.nodes.find((node) => node !== leader);
+    if (follower === undefined) throw new Error('no follower');
+    context.note('stopped node', nodeNumber(cluster, follower));
+    const stoppedAt = Date.now();
+    await follower.stop();
+    context.count('stops');
+    await sleep(Math.max(0, stoppedAt + STOPPED_MS - Date.now()));
+    const startAt = Date.now();
+    noteLongestGap(context, stoppedAt, startAt);
+    const accepted = context.stack.recorder.posts.filter(
+      (post) =>
+        post.startedAt >= stoppedAt &&
+        post.startedAt < startAt &&
+        post.status >= 200 &&
+        post.status <= 299,
+    ).length;
+    context.note('2xx while stopped', accepted);
+    context.expect(accepted > 0, 'no webhook was accepted while one follower was stopped');
+    await follower.start();
+    await waitReplicated(cluster, tasks);
+    context.note('caught up after start s', Number(((Date.now() - startAt) / 1000).toFixed(1)));
+    // Fresh webhooks after the follower is back.
+    await sleep(5000);
+  },
+  report: noteRedeliveries,
+};
