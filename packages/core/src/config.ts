@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { parseBrokerUrls } from './amqp/endpoints.js';
 import { ConfigError } from './errors.js';
 import { backupNamingProblem } from './s3/backup-naming.js';
 import { REDACTED, redactUrl } from './redact-url.js';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { parseByteSize, parseCidr, parseDurationMs, type Cidr } from './units.js';
 
 /**
@@ -18,6 +20,9 @@ export interface VariableSpec {
   readonly group: 'broker' | 'ingress' | 'source' | 'backup' | 'worker' | 'all';
 }
 
+/** WEBHOOK_TOKEN's least length: shorter ones can be guessed by a sender that tries enough. */
+export const MIN_TOKEN_LENGTH = 16;
+
 const list = (raw: string): string[] =>
   raw
     .split(',')
@@ -33,7 +38,6 @@ const optionalString = z
   .string()
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
-const urlString = z.string().refine((value) => URL.canParse(value), 'must be a URL');
 const optionalUrl = z
   .string()
   .optional()
@@ -103,14 +107,19 @@ const VARIABLES = {
   AMQP_URL: {
     spec: {
       group: 'broker',
-      description: 'RabbitMQ URL',
+      description:
+        'RabbitMQ URL; for a cluster, the URL of every node, comma-separated (each process tries them in an order of its own and moves on when one fails)',
       default: 'amqp://guest:guest@127.0.0.1:5672',
       secret: true,
     },
-    schema: urlString.refine(
-      (value) => /^amqps?:$/.test(new URL(value).protocol),
-      'must be amqp:// or amqps://',
-    ),
+    schema: z.string().transform((raw, ctx) => {
+      try {
+        return parseBrokerUrls(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   },
   AMQP_PREFIX: {
     spec: {
@@ -138,6 +147,15 @@ const VARIABLES = {
       default: '10',
     },
     schema: int(1, 1000),
+  },
+  AMQP_QUORUM_GROUP_SIZE: {
+    spec: {
+      group: 'broker',
+      description:
+        'Nodes a queue is replicated on when s3relay creates it (`x-quorum-initial-group-size`; every node when the cluster has fewer); existing queues keep theirs',
+      default: '3',
+    },
+    schema: int(1, 99),
   },
   PUBLISH_TIMEOUT_MS: {
     spec: {
@@ -200,19 +218,43 @@ const VARIABLES = {
   TRUST_PROXY: {
     spec: {
       group: 'ingress',
-      description: 'Trust X-Forwarded-Proto/-Host/-For from a reverse proxy',
+      description:
+        'Reverse proxies whose X-Forwarded-For/-Proto/-Host are believed: `false`, a hop count (`true` is 1), or comma-separated proxy CIDRs (`loopback`, `uniquelocal` too) — the CIDRs when clients can also reach the ingress directly',
       default: 'false',
     },
-    schema: bool,
+    schema: z.string().transform((raw, ctx) => {
+      try {
+        return parseTrustProxy(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   },
   WEBHOOK_TOKEN: {
     spec: {
       group: 'ingress',
-      description:
-        'Shared secret every webhook must carry: `Authorization: Bearer <token>`, a Basic auth password, a `/webhook/<source>/<token>` path segment or `?token=`',
+      description: `Shared secret every webhook must carry, at least ${MIN_TOKEN_LENGTH} characters: \`Authorization: Bearer <token>\`, a Basic auth password, a \`/webhook/<source>/<token>\` path segment or \`?token=\``,
       secret: true,
     },
-    schema: optionalString,
+    schema: z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined || raw === '') return undefined;
+        // The messages never quote the value: it is a secret even when it is a bad one.
+        if (raw.trim() === '') {
+          ctx.addIssue({ code: 'custom', message: 'is blank: unset it or set a real token' });
+        } else if (raw.trim() !== raw) {
+          ctx.addIssue({ code: 'custom', message: 'starts or ends with whitespace' });
+        } else if (raw.length < MIN_TOKEN_LENGTH) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `is shorter than ${MIN_TOKEN_LENGTH} characters (openssl rand -hex 32 makes one)`,
+          });
+        }
+        return raw;
+      }),
   },
   ALLOWED_IPS: {
     spec: {
@@ -245,12 +287,22 @@ const VARIABLES = {
   SNS_TOPIC_ARNS: {
     spec: {
       group: 'ingress',
-      description: 'Comma-separated SNS topic ARNs to accept (empty: any)',
+      description:
+        'Comma-separated SNS topic ARNs to accept (empty: SNS is refused, unless SNS_ALLOW_ANY_TOPIC)',
     },
     schema: z
       .string()
       .optional()
       .transform((raw) => list(raw ?? '')),
+  },
+  SNS_ALLOW_ANY_TOPIC: {
+    spec: {
+      group: 'ingress',
+      description:
+        "Accept SNS messages of any topic while SNS_TOPIC_ARNS is empty: any AWS account's topic can then subscribe the ingress and post events",
+      default: 'false',
+    },
+    schema: bool,
   },
   SNS_MAX_AGE: {
     spec: {
@@ -443,10 +495,12 @@ export interface S3EndpointConfig {
 /** The compiled, fully defaulted configuration of every s3relay process. */
 export interface Config {
   readonly amqp: {
-    readonly url: string;
+    /** One URL per node (one for a single broker). */
+    readonly urls: readonly string[];
     readonly prefix: string;
     readonly heartbeatSeconds: number;
     readonly deliveryLimit: number;
+    readonly quorumGroupSize: number;
     readonly publishTimeoutMs: number;
   };
   readonly http: {
@@ -455,10 +509,11 @@ export interface Config {
     readonly bodyLimitBytes: number;
     readonly maxInFlight: number;
     readonly publicUrls: readonly string[];
-    readonly trustProxy: boolean;
+    readonly trustProxy: TrustProxy;
     readonly webhookToken: string | undefined;
     readonly allowedIps: readonly Cidr[];
     readonly snsTopicArns: readonly string[];
+    readonly snsAllowAnyTopic: boolean;
     readonly snsMaxAgeMs: number;
   };
   /** `buckets`: SOURCE_BUCKETS, the only source buckets replicated (empty: any). */
@@ -534,10 +589,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   return deepFreeze({
     amqp: {
-      url: e.AMQP_URL,
+      urls: e.AMQP_URL,
       prefix: e.AMQP_PREFIX,
       heartbeatSeconds: e.AMQP_HEARTBEAT_SECONDS,
       deliveryLimit: e.AMQP_DELIVERY_LIMIT,
+      quorumGroupSize: e.AMQP_QUORUM_GROUP_SIZE,
       publishTimeoutMs: e.PUBLISH_TIMEOUT_MS,
     },
     http: {
@@ -550,6 +606,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookToken: e.WEBHOOK_TOKEN,
       allowedIps: e.ALLOWED_IPS,
       snsTopicArns: e.SNS_TOPIC_ARNS,
+      snsAllowAnyTopic: e.SNS_ALLOW_ANY_TOPIC,
       snsMaxAgeMs: e.SNS_MAX_AGE,
     },
     source: { ...s3Endpoint(e, 'SOURCE'), buckets: e.SOURCE_BUCKETS },
@@ -583,7 +640,7 @@ export function redactConfig(config: Config): Config {
   const token = config.http.webhookToken;
   return {
     ...config,
-    amqp: { ...config.amqp, url: redactUrl(config.amqp.url) },
+    amqp: { ...config.amqp, urls: config.amqp.urls.map((url) => redactUrl(url)) },
     http: {
       ...config.http,
       webhookToken: redact(token),
