@@ -99,6 +99,13 @@ export const ERROR_CATALOGUE = {
     action:
       "Look for worker crashes or OOM kills at the task's key, then `s3relay dlq replay --error-code RELAY_TASK_DELIVERY_LIMIT`.",
   },
+  RELAY_TASK_BUCKET_NOT_ALLOWED: {
+    retryable: false,
+    meaning:
+      'A task names a source bucket outside `SOURCE_BUCKETS`; the worker parked it without running it (it could have overwritten or deleted the backup of another bucket).',
+    action:
+      'Find who published it (another deployment on the same `AMQP_PREFIX`, a forged message); add the bucket to `SOURCE_BUCKETS` and replay only if it is yours.',
+  },
   RELAY_S3_ACCESS_DENIED: {
     retryable: false,
     meaning: 'S3 refused the request (AccessDenied): the credentials lack a permission.',
@@ -267,6 +274,13 @@ export const ERROR_CATALOGUE = {
     httpStatus: 400,
     meaning: 'The body is not UTF-8 JSON.',
     action: 'Check what the sender posts (and any proxy that rewrites bodies).',
+  },
+  RELAY_WEBHOOK_TOO_DEEP: {
+    retryable: false,
+    httpStatus: 400,
+    meaning:
+      'The body nests arrays or objects deeper than any webhook does (64 levels); refused before parsing, which would take the CPU for seconds.',
+    action: 'None for a stranger; otherwise check what the sender posts.',
   },
   RELAY_WEBHOOK_INVALID_BODY: {
     retryable: false,
