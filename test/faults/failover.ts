@@ -129,6 +129,19 @@ export async function leaderOf(cluster: RabbitCluster, queue: string): Promise<P
   return status.leader as PrivateRabbit;
 }
 
+/**
+ * Waits until every replica of the tasks queue is online, lets the load run 3 s more so that the
+ * fault hits a busy pipeline, and resolves with the node leading the tasks queue then.
+ */
+export async function leaderUnderLoad(
+  context: ScenarioContext,
+  cluster: RabbitCluster,
+): Promise<PrivateRabbit> {
+  await waitReplicated(cluster, context.stack.names.tasks);
+  await sleep(3000);
+  return leaderOf(cluster, context.stack.names.tasks);
+}
+
 /** The position of `node` in the cluster, from 1, for the summary. */
 export function nodeNumber(cluster: RabbitCluster, node: PrivateRabbit): number {
   return cluster.nodes.indexOf(node) + 1;

@@ -5,6 +5,7 @@ import type { DeliveryOptions } from '@s3relay/emulator';
 import type { CephConnection } from '../helpers/ceph-rgw.js';
 import type { PrivateRabbit } from '../helpers/private-rabbit.js';
 import type { RabbitCluster } from '../helpers/rabbit-cluster.js';
+import type { TcpProxy } from '../helpers/tcp-proxy.js';
 import { judge, type LedgerReport } from './ledger.js';
 import { watchServers, type LivenessMonitor } from './liveness.js';
 import { runLoad, type LoadOptions, type LoadResult } from './load.js';
@@ -61,6 +62,21 @@ export function clusterOf(context: ScenarioContext): RabbitCluster {
   const cluster = context.stack.broker.cluster;
   if (cluster === undefined) throw new Error('this scenario needs the local cluster');
   return cluster;
+}
+
+/** Black-holes `proxy` (open and new connections go silent) for `ms`, counted as `black holes`. */
+export async function blackHole(
+  context: ScenarioContext,
+  proxy: TcpProxy,
+  ms: number,
+): Promise<void> {
+  proxy.setMode('drop');
+  context.count('black holes');
+  try {
+    await sleep(ms);
+  } finally {
+    proxy.setMode('pass');
+  }
 }
 
 /** The load of the broker-fault scenarios: steady small changes, a few large objects, 2 poisoned keys. */

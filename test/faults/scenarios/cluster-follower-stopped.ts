@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { brokerFaultLoad, clusterOf, type Scenario } from '../scenario.js';
 import {
-  leaderOf,
+  leaderUnderLoad,
   noteLongestGap,
   noteRedeliveries,
   nodeNumber,
@@ -29,9 +29,7 @@ export const clusterFollowerStopped: Scenario = {
   async inject(context) {
     const cluster = clusterOf(context);
     const tasks = context.stack.names.tasks;
-    await waitReplicated(cluster, tasks);
-    await sleep(3000);
-    const leader = await leaderOf(cluster, tasks);
+    const leader = await leaderUnderLoad(context, cluster);
     const follower = cluster.nodes.find((node) => node !== leader);
     if (follower === undefined) throw new Error('no follower');
     context.note('stopped node', nodeNumber(cluster, follower));

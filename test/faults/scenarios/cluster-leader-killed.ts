@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { brokerFaultLoad, clusterOf, type Scenario } from '../scenario.js';
 import {
-  leaderOf,
+  leaderUnderLoad,
   noteFailover,
   noteRedeliveries,
   nodeNumber,
@@ -29,9 +29,7 @@ export const clusterLeaderKilled: Scenario = {
     const rounds = Math.max(1, Math.round(context.size.scale));
     let slowest = 0;
     for (let round = 0; round < rounds; round += 1) {
-      await waitReplicated(cluster, tasks);
-      await sleep(3000);
-      const leader = await leaderOf(cluster, tasks);
+      const leader = await leaderUnderLoad(context, cluster);
       const killedAt = Date.now();
       await leader.kill();
       context.count('kills');

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { brokerFaultLoad, clusterOf, type Scenario } from '../scenario.js';
+import { blackHole, brokerFaultLoad, clusterOf, type Scenario } from '../scenario.js';
 import { noteFailover, noteRedeliveries, waitReplicated } from '../failover.js';
 
 const HEARTBEAT_SECONDS = 2;
@@ -43,13 +43,7 @@ export const clusterNodeBlackHoled: Scenario = {
     context.note('black-holed node', context.stack.brokerProxies.indexOf(proxy) + 1);
 
     const from = Date.now();
-    proxy.setMode('drop');
-    context.count('black holes');
-    try {
-      await sleep(BLACK_HOLE_MS);
-    } finally {
-      proxy.setMode('pass');
-    }
+    await blackHole(context, proxy, BLACK_HOLE_MS);
     const until = Date.now();
     noteFailover(context, 'black hole', from, until);
     const moved = (await connected()).find(

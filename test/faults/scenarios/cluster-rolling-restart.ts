@@ -1,6 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { brokerFaultLoad, clusterOf, type Scenario } from '../scenario.js';
-import { leaderOf, noteLongestGap, noteRedeliveries, waitReplicated } from '../failover.js';
+import {
+  leaderUnderLoad,
+  leaderOf,
+  noteLongestGap,
+  noteRedeliveries,
+  waitReplicated,
+} from '../failover.js';
 
 /**
  * Every node restarted in turn under load, the way deploy/README.md says to upgrade RabbitMQ:
@@ -23,9 +29,7 @@ export const clusterRollingRestart: Scenario = {
   async inject(context) {
     const cluster = clusterOf(context);
     const tasks = context.stack.names.tasks;
-    await waitReplicated(cluster, tasks);
-    await sleep(3000);
-    const leader = await leaderOf(cluster, tasks);
+    const leader = await leaderUnderLoad(context, cluster);
     const order = [...cluster.nodes.filter((node) => node !== leader), leader];
     const rollStart = Date.now();
     for (const node of order) {
