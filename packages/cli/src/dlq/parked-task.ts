@@ -81,14 +81,17 @@ export function describeParked(message: Message): ParkedTask {
 function jsonSafe(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : String(value);
+  if (typeof value === 'bigint')
+    return Number.isSafeInteger(Number(value)) ? Number(value) : String(value);
   if (Array.isArray(value)) return value.map(jsonSafe);
   if (value !== null && typeof value === 'object') {
     const typed = value as { '!'?: unknown; value?: unknown };
     if (typed['!'] === 'timestamp' && typeof typed.value === 'number') {
       return new Date(typed.value * 1000).toISOString();
     }
-    return Object.fromEntries(Object.entries(value).map(([name, inner]) => [name, jsonSafe(inner)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([name, inner]) => [name, jsonSafe(inner)]),
+    );
   }
   return value;
 }

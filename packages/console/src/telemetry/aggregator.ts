@@ -142,6 +142,20 @@ export class TelemetryAggregator {
     }));
   }
 
+  /**
+   * The summed per-second increase of a process's matching counters between its last two
+   * snapshots; undefined before its second snapshot.
+   */
+  rateOf(process: ProcessRecord, match: (series: SeriesId) => boolean): number | undefined {
+    if (process.firstSeenAt === process.lastSeenAt) return undefined;
+    let total = 0;
+    for (const [key, rate] of process.rates) {
+      const series = this.#series.get(key);
+      if (series !== undefined && match(series)) total += rate;
+    }
+    return total;
+  }
+
   /** The increase of every matching series since `since` (steps starting at or after it). */
   increase(match: (series: SeriesId) => boolean, since: number): number {
     let total = 0;
@@ -215,7 +229,10 @@ export class TelemetryAggregator {
 
   #stepStarts(now: number, count: number): number[] {
     const current = this.#alignedStart(now);
-    return Array.from({ length: count }, (_, index) => current - (count - 1 - index) * this.#stepMs);
+    return Array.from(
+      { length: count },
+      (_, index) => current - (count - 1 - index) * this.#stepMs,
+    );
   }
 
   #histogramOf(

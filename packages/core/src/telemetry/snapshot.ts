@@ -70,7 +70,10 @@ const SnapshotSchema = z.object({
             name: z.string().optional(),
             labels: z.record(z.string(), label),
             // prom-client reports +Inf bucket bounds and NaN gauges as numbers JSON cannot carry.
-            value: z.number().nullable().transform((value) => value ?? Number.NaN),
+            value: z
+              .number()
+              .nullable()
+              .transform((value) => value ?? Number.NaN),
           }),
         ),
       }),
