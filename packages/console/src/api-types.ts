@@ -30,8 +30,8 @@ export interface QueueView {
   /** Ready messages (a quorum queue's depth without the ones being worked on). */
   readonly messages: number;
   readonly consumers: number;
-  /** Net change of the depth over the last minute, per minute (negative: draining). */
-  readonly changePerMinute: number | undefined;
+  /** Change of the depth over the last minute (negative: draining). */
+  readonly changeLastMinute: number | undefined;
 }
 
 export interface ProcessView {

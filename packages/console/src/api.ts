@@ -25,6 +25,7 @@ export interface ApiContext {
   readonly dlq: DlqView;
   readonly held: () => HeldSummary;
   readonly now: () => number;
+  readonly startedAt: number;
 }
 
 /** How many matched entries an action's result lists for the confirmation. */
@@ -75,6 +76,7 @@ export async function handleApi(
       200,
       buildOverview({
         now: context.now(),
+        since: context.startedAt,
         prefix: context.prefix,
         broker: context.broker(),
         aggregator: context.aggregator,
@@ -147,8 +149,11 @@ async function runDlqAction(
   progress: Progress,
 ): Promise<DlqActionResult> {
   const selection = toSelection(request.filter ?? {}, request.ids);
-  const run = action === 'replay' ? context.operations.replayDlq : context.operations.dropDlq;
-  const walk = await run.call(context.operations, selection, request.dryRun, progress);
+  const { operations } = context;
+  const walk =
+    action === 'replay'
+      ? await operations.replayDlq(selection, request.dryRun, progress)
+      : await operations.dropDlq(selection, request.dryRun, progress);
   if (!request.dryRun) {
     await context.dlq.scan((counts) => progress({ ...counts, rescanning: 1 }), context.now);
     await context.queues.sampleNow();

@@ -101,6 +101,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       };
     },
     now,
+    startedAt: now(),
   };
 
   const server: Server = createServer((request, response) => {

@@ -4,6 +4,7 @@ export {
   type ConsoleOptions,
   type ConsoleServer,
 } from './console-server.js';
+export { isLoopback } from './http/auth.js';
 export type {
   ConsoleOperations,
   DlqListing,

@@ -44,6 +44,8 @@ const webhook = (series: SeriesId): boolean =>
 
 export interface OverviewInputs {
   readonly now: number;
+  /** When the console started: the charts do not show the time before as zeros. */
+  readonly since: number;
   readonly prefix: string;
   readonly broker: { readonly connected: boolean; readonly url: string };
   readonly aggregator: TelemetryAggregator;
@@ -58,7 +60,7 @@ export function buildOverview(inputs: OverviewInputs): OverviewResponse {
   const latest = inputs.queues.latest;
   const queues: QueueView[] = (latest?.queues ?? []).map((queue) => ({
     ...queue,
-    changePerMinute: inputs.queues.changePerMinute(queue.queue, now),
+    changeLastMinute: inputs.queues.changeLastMinute(queue.queue, now),
   }));
   const intervals = processes.map((process) => process.snapshot.intervalMs);
   return {
@@ -97,7 +99,7 @@ export function buildOverview(inputs: OverviewInputs): OverviewResponse {
         (a, b) => a.role.localeCompare(b.role) || a.host.localeCompare(b.host) || a.pid - b.pid,
       ),
     now1m: windowFigures(aggregator, now, NOW_WINDOW_MS),
-    series: series(aggregator, inputs.queues, now),
+    series: series(aggregator, inputs.queues, now, inputs.since),
     failures: failures(aggregator, now - aggregator.historyMs),
     held: inputs.held,
     telemetryIntervalMs: intervals.length === 0 ? undefined : Math.max(...intervals),
@@ -128,8 +130,20 @@ function windowFigures(
   };
 }
 
-function series(aggregator: TelemetryAggregator, queues: QueueMonitor, now: number): Series {
-  const count = Math.round(aggregator.historyMs / aggregator.stepMs);
+/** The charts span at least this many steps, so a young console's charts are not one point. */
+const MIN_STEPS = 12;
+
+function series(
+  aggregator: TelemetryAggregator,
+  queues: QueueMonitor,
+  now: number,
+  since: number,
+): Series {
+  const known = Math.ceil((now - since) / aggregator.stepMs) + 1;
+  const count = Math.min(
+    Math.round(aggregator.historyMs / aggregator.stepMs),
+    Math.max(MIN_STEPS, known),
+  );
   const starts = aggregator.stepStarts(now, count);
   const seconds = aggregator.stepMs / 1000;
   const perSecond = (match: (series: SeriesId) => boolean) =>

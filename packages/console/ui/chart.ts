@@ -74,15 +74,20 @@ export function lineChart(container: HTMLElement, options: ChartOptions): void {
     label.textContent = options.format(value);
     chart.appendChild(label);
   }
-  const spanMinutes = ((length - 1) * options.stepMs) / 60_000;
+  const spanMs = (length - 1) * options.stepMs;
   for (const fraction of [0, 1 / 3, 2 / 3, 1]) {
-    const minutesAgo = Math.round(spanMinutes * (1 - fraction));
+    const agoMs = spanMs * (1 - fraction);
     const label = svg('text', {
       x: x(fraction * (length - 1)),
       y: HEIGHT - 6,
       'text-anchor': fraction === 0 ? 'start' : fraction === 1 ? 'end' : 'middle',
     });
-    label.textContent = minutesAgo === 0 ? 'now' : `−${minutesAgo} min`;
+    label.textContent =
+      agoMs === 0
+        ? 'now'
+        : spanMs < 5 * 60_000
+          ? `−${Math.round(agoMs / 1000)} s`
+          : `−${Math.round(agoMs / 60_000)} min`;
     chart.appendChild(label);
   }
   for (const series of options.series) {

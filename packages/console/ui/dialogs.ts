@@ -17,7 +17,9 @@ function modal(dialog: HTMLDialogElement, focus: HTMLElement): Promise<string> {
   return new Promise((resolve) => {
     dialog.addEventListener('close', () => resolve(dialog.returnValue), { once: true });
     dialog.showModal();
-    focus.focus();
+    // Start at the top of a long dialog even when the focused button sits at its bottom.
+    focus.focus({ preventScroll: true });
+    dialog.scrollTop = 0;
   });
 }
 

@@ -282,7 +282,10 @@ export class DlqPage {
   #moveFocus(delta: number): void {
     const rows = this.#data?.entries.length ?? 0;
     if (rows === 0) return;
-    this.#focus = Math.min(rows - 1, Math.max(0, this.#focus + delta));
+    // The first key press lands on the remembered row; the next ones move.
+    if (this.#body.contains(document.activeElement)) {
+      this.#focus = Math.min(rows - 1, Math.max(0, this.#focus + delta));
+    }
     this.#focusRow();
   }
 

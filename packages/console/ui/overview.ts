@@ -31,9 +31,9 @@ export function renderOverview(data: OverviewResponse): void {
     tile(
       'Waiting',
       count(tasks?.messages),
-      tasks?.changePerMinute === undefined
+      tasks?.changeLastMinute === undefined
         ? 'tasks ready'
-        : `${signed(tasks.changePerMinute)} / min`,
+        : `tasks ready; ${signed(tasks.changeLastMinute)} in the last minute`,
     ),
     tile('In retry', count(sum(queues, 'retry')), 'waiting out a delay'),
     tile('Parked', count(parked), 'in the dead-letter queue', parked > 0 ? 'bad' : ''),
@@ -110,7 +110,7 @@ export function renderOverview(data: OverviewResponse): void {
         el(
           'td',
           { class: 'num' },
-          queue.changePerMinute === undefined ? '–' : signed(queue.changePerMinute),
+          queue.changeLastMinute === undefined ? '–' : signed(queue.changeLastMinute),
         ),
       ),
     ),

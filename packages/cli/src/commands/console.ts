@@ -1,8 +1,5 @@
-import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { createLogger, redactConfig } from '@s3relay/core';
-import { Broker, redactUrl } from '@s3relay/core/amqp';
-import { ConsoleConfigError, startConsole, type ConsoleServer } from '@s3relay/console';
 import {
   addBrokerOptions,
   addLogOptions,
@@ -11,9 +8,10 @@ import {
   type BrokerFlags,
   type LogFlags,
 } from '../common-options.js';
+import { isLoopback } from '@s3relay/console';
 import { configFromFlags } from '../config-from-flags.js';
-import { consoleOperations } from '../console-operations.js';
 import { CliError, ExitCode } from '../exit-codes.js';
+import { startConsoleService, type ConsoleService } from '../console-service.js';
 import { port } from '../flag-parsers.js';
 import { runServices } from '../run-services.js';
 
@@ -55,55 +53,29 @@ export function consoleCommand(env: NodeJS.ProcessEnv): Command {
       format: config.log.format,
       service: 'console',
     });
+    if (!isLoopback(config.console.host) && config.console.token === undefined) {
+      throw new CliError(
+        ExitCode.usage,
+        `CONSOLE_TOKEN is required when the console listens on ${config.console.host}; ` +
+          'set one (at least 16 characters), or listen on 127.0.0.1 and reach it through an SSH ' +
+          'tunnel or kubectl port-forward',
+      );
+    }
     logger.debug('configuration', { config: redactConfig(config) });
-    const broker = new Broker({
-      url: config.amqp.url,
-      heartbeatSeconds: config.amqp.heartbeatSeconds,
-      connectionName: `s3relay-console ${config.amqp.prefix} ${hostname()}:${process.pid}`,
-      topology: {
-        prefix: config.amqp.prefix,
-        retryDelaysMs: config.worker.retryDelaysMs,
-        deliveryLimit: config.amqp.deliveryLimit,
-      },
-      logger,
-    });
-    const operations = consoleOperations(config, broker);
-    let server: ConsoleServer | undefined;
+    let service: ConsoleService | undefined;
     await runServices(
       [
         {
-          name: 'broker',
-          start: () => Promise.resolve(broker.start()),
-          close: () => broker.close(),
-        },
-        {
           name: 'console',
           start: async () => {
-            try {
-              server = await startConsole({
-                host: config.console.host,
-                port: config.console.port,
-                token: config.console.token,
-                prefix: config.amqp.prefix,
-                broker,
-                brokerUrl: redactUrl(config.amqp.url),
-                operations,
-                logger,
-              });
-            } catch (err) {
-              if (err instanceof ConsoleConfigError) {
-                throw new CliError(ExitCode.usage, err.message, { cause: err });
-              }
-              throw err;
-            }
+            service = await startConsoleService(config, logger);
             logger.info('console listening', {
-              url: server.url,
+              url: service.server.url,
               login: config.console.token === undefined ? 'none (loopback)' : 'CONSOLE_TOKEN',
             });
           },
           close: async () => {
-            await server?.close();
-            await operations.close();
+            await service?.close();
           },
         },
       ],

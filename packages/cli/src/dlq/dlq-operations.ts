@@ -3,19 +3,14 @@ import type { ChannelModel, GetMessage } from 'amqplib';
 import type { OutgoingMessage, Publisher, TopologyNames } from '@s3relay/core/amqp';
 import { TaskHeaders } from '@s3relay/core';
 import {
+  DELIVERY_HEADERS,
+  WALK_HEADER,
   describeParked,
   matchesFilter,
   type ParkedFilter,
   type ParkedTask,
 } from './parked-task.js';
 
-/**
- * Marks the copies one walk puts back at the DLQ's tail. Meeting one means the walk has come
- * round to its own copies, because someone else took messages from the DLQ meanwhile.
- */
-const WALK_HEADER = 'x-s3relay-dlq-walk';
-/** Headers that describe a delivery from the DLQ itself, not the parked task: not copied. */
-const DELIVERY_HEADERS = new Set(['x-delivery-count', WALK_HEADER]);
 /**
  * Messages taken per round: got one after another, then republished together, then acked.
  * A `basic.get` that follows an ack or a publish on a quorum queue waits tens of milliseconds

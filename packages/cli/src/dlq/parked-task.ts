@@ -19,6 +19,17 @@ export interface ParkedTask {
   readonly body: string | undefined;
 }
 
+/**
+ * Marks the copies one walk of the DLQ puts back at its tail. Meeting one means the walk has come
+ * round to its own copies, because someone else took messages from the DLQ meanwhile.
+ */
+export const WALK_HEADER = 'x-s3relay-dlq-walk';
+/**
+ * Headers that describe a delivery from the DLQ itself, not the parked task: not shown, and not
+ * copied when a walk puts a message back.
+ */
+export const DELIVERY_HEADERS: ReadonlySet<string> = new Set(['x-delivery-count', WALK_HEADER]);
+
 /** How much of an invalid body a listing shows. */
 const BODY_PREVIEW_BYTES = 4096;
 
@@ -69,7 +80,11 @@ export function describeParked(message: Message): ParkedTask {
     attempts: asNumber(headers[TaskHeaders.attempts]),
     firstFailedAt: asString(headers[TaskHeaders.firstFailedAt]) ?? deathIso,
     lastFailedAt: asString(headers[TaskHeaders.lastFailedAt]) ?? deathIso,
-    headers: jsonSafe(headers) as Record<string, unknown>,
+    headers: Object.fromEntries(
+      Object.entries(headers)
+        .filter(([name]) => !DELIVERY_HEADERS.has(name))
+        .map(([name, value]) => [name, jsonSafe(value)]),
+    ),
     body: parsed.ok ? undefined : message.content.subarray(0, BODY_PREVIEW_BYTES).toString('utf8'),
   };
 }

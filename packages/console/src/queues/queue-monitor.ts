@@ -71,14 +71,16 @@ export class QueueMonitor {
     return this.#error;
   }
 
-  /** Net change of a queue's depth over about the last minute, per minute. */
-  changePerMinute(queue: string, now: number): number | undefined {
-    const latest = this.#depth(this.#readings.at(-1), queue);
+  /**
+   * How much a queue's depth changed over the last minute (or since the first sample, when the
+   * console is younger): new depth minus the depth then.
+   */
+  changeLastMinute(queue: string, now: number): number | undefined {
     const earlier = this.#readings.find((reading) => reading.at >= now - 60_000);
     const before = this.#depth(earlier, queue);
-    if (latest === undefined || before === undefined || earlier === undefined) return undefined;
-    const minutes = ((this.#readings.at(-1)?.at ?? now) - earlier.at) / 60_000;
-    return minutes <= 0 ? undefined : (latest.messages - before.messages) / minutes;
+    const latest = this.#depth(this.#readings.at(-1), queue);
+    if (latest === undefined || before === undefined) return undefined;
+    return latest.messages - before.messages;
   }
 
   /**

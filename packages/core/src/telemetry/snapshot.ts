@@ -90,5 +90,5 @@ export function parseTelemetrySnapshot(body: Buffer | string): TelemetrySnapshot
     return undefined;
   }
   const result = SnapshotSchema.safeParse(json);
-  return result.success ? (result.data as TelemetrySnapshot) : undefined;
+  return result.success ? result.data : undefined;
 }
