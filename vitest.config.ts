@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Tiers: unit tests are colocated and need no network; integration and e2e tests talk to a real
-// RabbitMQ and real S3 servers on loopback and therefore run one file at a time.
+// RabbitMQ and real S3 servers on loopback and therefore run one file at a time; the ceph tier
+// runs the pipeline against a real Ceph RGW it starts itself (test/ceph/README.md).
 export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
@@ -41,6 +42,18 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 120_000,
           globalSetup: ['test/helpers/global-setup.ts', 'test/helpers/chromium-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'ceph',
+          include: ['test/ceph/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          // One Ceph cluster for every file of the tier (about 20 s to start).
+          globalSetup: ['test/ceph/global-setup.ts'],
         },
       },
     ],

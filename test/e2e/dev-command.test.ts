@@ -1,8 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import {
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   deleteQueuesWithPrefix,
@@ -126,6 +131,40 @@ describe('npm start (s3relay dev)', () => {
     expect(statusRun.stdout).toMatch(new RegExp(`${prefix}\\.tasks\\s+\\d+\\s+2\\b`));
     const verifyRun = await sh([sourceEnv ?? '', verify ?? ''], REPO_ROOT);
     expect(verifyRun.stdout).toContain('backup equals source');
+  });
+
+  it('runs the janitor against the stack: the emulated backup lists and aborts open uploads', async () => {
+    const [sourceEnv] = block(dev.output(), 'Operate it');
+    const envFile = /^set -a; \. (.+); set \+a$/.exec(sourceEnv ?? '')?.[1] ?? '';
+    const settings = Object.fromEntries(
+      (await readFile(envFile, 'utf8'))
+        .split('\n')
+        .filter((line) => line.includes('='))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    const client = new S3Client({
+      endpoint: settings.DEST_S3_ENDPOINT,
+      region: settings.DEST_S3_REGION,
+      forcePathStyle: true,
+      credentials: {
+        accessKeyId: settings.DEST_S3_ACCESS_KEY_ID ?? '',
+        secretAccessKey: settings.DEST_S3_SECRET_ACCESS_KEY ?? '',
+      },
+    });
+    try {
+      const upload = await client.send(
+        new CreateMultipartUploadCommand({ Bucket: settings.DEST_BUCKET, Key: 'left/open.bin' }),
+      );
+      const run = await sh([sourceEnv ?? '', 'npx s3relay janitor --older-than 0s'], REPO_ROOT);
+      expect(run.stdout).toContain(`${settings.DEST_BUCKET}: 1 open multipart uploads, aborted 1`);
+      expect(run.stdout).toContain(upload.UploadId ?? 'no upload id');
+      const after = await client.send(
+        new ListMultipartUploadsCommand({ Bucket: settings.DEST_BUCKET }),
+      );
+      expect(after.Uploads ?? []).toEqual([]);
+    } finally {
+      client.destroy();
+    }
   });
 
   it('answers health and metrics where it says', async () => {

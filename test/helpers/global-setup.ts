@@ -8,7 +8,7 @@
  *   tests see it.
  * - Neither: fail, saying how to get a broker. A tier that silently skips cannot fail.
  */
-import { redactUrl } from '@s3relay/core/amqp';
+import { redactUrl } from '@s3relay/core';
 import { TESTBED_BROKER_ENV, amqpAnswers, rabbitUrl } from './rabbit.js';
 import { rabbitmqServerInstalled, startPrivateRabbit } from './private-rabbit.js';
 import { PRIVATE_NODE_ENV } from './rabbitmqctl.js';

@@ -9,6 +9,7 @@ import {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { listMultipartUploadsXml, listUploadsQuery } from '@s3relay/emulator';
 
 /** The S3 operations the proxy tells apart; everything else is `Other`. */
 export type S3OperationName =
@@ -24,6 +25,8 @@ export type S3OperationName =
   | 'ListObjectsV2'
   | 'ListMultipartUploads'
   | 'CopyObject'
+  | 'GetObjectTagging'
+  | 'PutObjectTagging'
   | 'Other';
 
 /** One request seen by the proxy. */
@@ -122,7 +125,15 @@ const DEFAULT_ERROR_CODES: Record<503 | 500 | 403 | 404, string> = {
  * NoSuchUpload, as on AWS) and ListMultipartUploads (S3 XML of the open uploads it saw created).
  * SigV4 stays valid through it: requests are forwarded with their Host header unchanged.
  */
-export async function startS3Proxy(target: { endpoint: string }): Promise<S3Proxy> {
+export async function startS3Proxy(target: {
+  endpoint: string;
+  /**
+   * Answer AbortMultipartUpload and ListMultipartUploads itself (s3rver lacks them); off for a
+   * store that has them (Ceph), whose own answers are then under test. @default true
+   */
+  emulateMultipart?: boolean;
+}): Promise<S3Proxy> {
+  const emulateMultipart = target.emulateMultipart ?? true;
   const upstream = new URL(target.endpoint);
   const agent = new Agent({ keepAlive: true });
   const operations: S3Operation[] = [];
@@ -183,8 +194,7 @@ export async function startS3Proxy(target: { endpoint: string }): Promise<S3Prox
       sendAfterBody(req, () => sendError(req, res, fault.status, code, `Injected ${code}`));
       return;
     }
-    const answered = answerMultipart(req, res, operation, uploads);
-    if (answered) return;
+    if (emulateMultipart && answerMultipart(req, res, operation, uploads)) return;
     forward(req, res, operation, fault);
   });
 
@@ -245,6 +255,11 @@ export async function startS3Proxy(target: { endpoint: string }): Promise<S3Prox
         const upload =
           operation.uploadId === undefined ? undefined : uploads.get(operation.uploadId);
         if (upload !== undefined) upload.state = 'completed';
+      }
+      if (operation.op === 'AbortMultipartUpload' && isOk(status)) {
+        const upload =
+          operation.uploadId === undefined ? undefined : uploads.get(operation.uploadId);
+        if (upload !== undefined) upload.state = 'aborted';
       }
       relay({ status, rawHeaders: incoming.rawHeaders, body: incoming }, req, res, fault);
     });
@@ -391,8 +406,12 @@ function answerMultipart(
       return true;
     case 'ListMultipartUploads':
       sendAfterBody(req, () => {
+        const open = [...uploads.values()]
+          .filter((u) => u.state === 'open' && u.bucket === operation.bucket)
+          .map((u) => ({ key: u.key, uploadId: u.uploadId, initiated: u.initiatedAt }));
+        const query = new URL(req.url ?? '/', 'http://proxy').searchParams;
         res.writeHead(200, { 'content-type': 'application/xml' });
-        res.end(listMultipartUploadsXml(req, operation.bucket, [...uploads.values()]));
+        res.end(listMultipartUploadsXml(operation.bucket, open, listUploadsQuery(query)));
       });
       return true;
     case 'UploadPart':
@@ -411,63 +430,11 @@ function answerMultipart(
     case 'CreateMultipartUpload':
     case 'ListObjectsV2':
     case 'CopyObject':
+    case 'GetObjectTagging':
+    case 'PutObjectTagging':
     case 'Other':
       return false;
   }
-}
-
-/** The ListMultipartUploadsResult for `bucket`: open uploads, by key then initiation. */
-function listMultipartUploadsXml(
-  req: IncomingMessage,
-  bucket: string,
-  all: readonly MultipartUploadRecord[],
-): string {
-  const query = new URL(req.url ?? '/', 'http://proxy').searchParams;
-  const prefix = query.get('prefix') ?? '';
-  const keyMarker = query.get('key-marker') ?? '';
-  const uploadIdMarker = query.get('upload-id-marker') ?? '';
-  const maxUploads = Math.min(1000, Number(query.get('max-uploads') ?? 1000));
-  const encode = query.get('encoding-type') === 'url';
-  const keyText = (key: string) => xmlEscape(encode ? encodeURIComponent(key) : key);
-  const candidates = all
-    .filter((u) => u.state === 'open' && u.bucket === bucket && u.key.startsWith(prefix))
-    .sort((a, b) =>
-      a.key === b.key ? a.initiatedAt.getTime() - b.initiatedAt.getTime() : a.key < b.key ? -1 : 1,
-    );
-  const afterMarker = candidates.filter((u, index) => {
-    if (keyMarker === '') return true;
-    if (u.key > keyMarker) return true;
-    if (u.key < keyMarker || uploadIdMarker === '') return false;
-    const markerIndex = candidates.findIndex(
-      (c) => c.key === keyMarker && c.uploadId === uploadIdMarker,
-    );
-    return markerIndex >= 0 && index > markerIndex;
-  });
-  const page = afterMarker.slice(0, maxUploads);
-  const truncated = afterMarker.length > page.length;
-  const last = page[page.length - 1];
-  const owner = '<ID>s3relay-test</ID><DisplayName>s3relay-test</DisplayName>';
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    '<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
-    `<Bucket>${xmlEscape(bucket)}</Bucket>`,
-    `<KeyMarker>${keyText(keyMarker)}</KeyMarker>`,
-    `<UploadIdMarker>${xmlEscape(uploadIdMarker)}</UploadIdMarker>`,
-    truncated && last !== undefined
-      ? `<NextKeyMarker>${keyText(last.key)}</NextKeyMarker><NextUploadIdMarker>${xmlEscape(last.uploadId)}</NextUploadIdMarker>`
-      : '',
-    prefix === '' ? '' : `<Prefix>${keyText(prefix)}</Prefix>`,
-    encode ? '<EncodingType>url</EncodingType>' : '',
-    `<MaxUploads>${maxUploads}</MaxUploads>`,
-    `<IsTruncated>${String(truncated)}</IsTruncated>`,
-    ...page.map(
-      (u) =>
-        `<Upload><Key>${keyText(u.key)}</Key><UploadId>${xmlEscape(u.uploadId)}</UploadId>` +
-        `<Initiator>${owner}</Initiator><Owner>${owner}</Owner>` +
-        `<StorageClass>STANDARD</StorageClass><Initiated>${u.initiatedAt.toISOString()}</Initiated></Upload>`,
-    ),
-    '</ListMultipartUploadsResult>',
-  ].join('');
 }
 
 const SUBRESOURCES = new Set([
@@ -520,6 +487,10 @@ export function classify(req: Pick<IncomingMessage, 'method' | 'url' | 'headers'
   const subresource = [...q.keys()].some((name) => SUBRESOURCES.has(name));
   const copySource = req.headers['x-amz-copy-source'] !== undefined;
   const op = ((): S3OperationName => {
+    if (key !== undefined && q.has('tagging')) {
+      if (method === 'GET') return 'GetObjectTagging';
+      if (method === 'PUT') return 'PutObjectTagging';
+    }
     if (bucket === '' || subresource) return 'Other';
     if (key === undefined) {
       if (method === 'GET' && q.has('uploads')) return 'ListMultipartUploads';

@@ -4,7 +4,7 @@
  * runs, the purge guard, a broker-parked (delivery limit) task, and a replay whose tasks are
  * parked again while it runs.
  */
-import { ErrorCodes, type Task } from '@s3relay/core';
+import { type Task } from '@s3relay/core';
 import { deleteTopology, topologyNames, type TopologyNames } from '@s3relay/core/amqp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
@@ -152,7 +152,7 @@ describe('dlq: tasks a real worker parked', () => {
     expect(human.stdout).toContain(`1 parked in ${bed.prefix}.dlq; showing 1`);
     expect(human.stdout).toContain(task.id);
     expect(human.stdout).toContain('denied file.txt');
-    expect(human.stdout).toContain(ErrorCodes.s3AccessDenied);
+    expect(human.stdout).toContain('RELAY_S3_ACCESS_DENIED');
 
     const listed = json<ListJson>(await cli(['--json', 'dlq', 'list'], env));
     expect(listed.total).toBe(1);
@@ -160,7 +160,7 @@ describe('dlq: tasks a real worker parked', () => {
     const [entry] = listed.entries;
     expect(entry?.messageId).toBe(task.id);
     expect(entry?.task).toEqual(task);
-    expect(entry?.errorCode).toBe(ErrorCodes.s3AccessDenied);
+    expect(entry?.errorCode).toBe('RELAY_S3_ACCESS_DENIED');
     expect(entry?.error).toContain('AccessDenied');
     expect(entry?.attempts).toBe(1);
 
@@ -187,7 +187,7 @@ describe('dlq: listing, filters, dry run, drop, purge', () => {
   let queues: Queues;
   const bucketOf = (index: number) => (index % 3 === 0 ? 'bucket-b' : 'bucket-a');
   const codeOf = (index: number) =>
-    index % 2 === 0 ? ErrorCodes.s3AccessDenied : ErrorCodes.s3NoSuchBucket;
+    index % 2 === 0 ? 'RELAY_S3_ACCESS_DENIED' : 'RELAY_S3_NO_SUCH_BUCKET';
   const park = async (count: number) => {
     await declareTopology(queues.env);
     const tasks = await parkTasks(queues, count, (index) => ({
@@ -213,8 +213,8 @@ describe('dlq: listing, filters, dry run, drop, purge', () => {
 
     expect(await listIds(env)).toEqual(parked);
     expect(await listIds(env)).toEqual(parked);
-    expect(await listIds(env, ['--error-code', ErrorCodes.s3NoSuchBucket])).toEqual(
-      where(parked, (i) => codeOf(i) === ErrorCodes.s3NoSuchBucket),
+    expect(await listIds(env, ['--error-code', 'RELAY_S3_NO_SUCH_BUCKET'])).toEqual(
+      where(parked, (i) => codeOf(i) === 'RELAY_S3_NO_SUCH_BUCKET'),
     );
     const limited = json<ListJson>(await cli(['--json', 'dlq', 'list', '--limit', '7'], env));
     expect(limited.entries.map((e) => e.messageId)).toEqual(parked.slice(0, 7));
@@ -231,13 +231,13 @@ describe('dlq: listing, filters, dry run, drop, purge', () => {
     expect(await listIds(env, ['--bucket', 'bucket-b'])).toEqual(
       where(parked, (i) => bucketOf(i) === 'bucket-b'),
     );
-    expect(await listIds(env, ['--error-code', ErrorCodes.s3AccessDenied])).toEqual(
-      where(parked, (i) => codeOf(i) === ErrorCodes.s3AccessDenied),
+    expect(await listIds(env, ['--error-code', 'RELAY_S3_ACCESS_DENIED'])).toEqual(
+      where(parked, (i) => codeOf(i) === 'RELAY_S3_ACCESS_DENIED'),
     );
     expect(
-      await listIds(env, ['--bucket', 'bucket-a', '--error-code', ErrorCodes.s3NoSuchBucket]),
+      await listIds(env, ['--bucket', 'bucket-a', '--error-code', 'RELAY_S3_NO_SUCH_BUCKET']),
     ).toEqual(
-      where(parked, (i) => bucketOf(i) === 'bucket-a' && codeOf(i) === ErrorCodes.s3NoSuchBucket),
+      where(parked, (i) => bucketOf(i) === 'bucket-a' && codeOf(i) === 'RELAY_S3_NO_SUCH_BUCKET'),
     );
     expect(await listIds(env, ['--bucket', 'no-such-bucket'])).toEqual([]);
 
@@ -450,13 +450,13 @@ describe('dlq: a task the broker parked', () => {
     expect(run.code, run.stderr).toBe(0);
     const [entry] = json<ListJson>(run).entries;
     expect(entry?.messageId).toBe(task.id);
-    expect(entry?.errorCode).toBe(ErrorCodes.deliveryLimit);
+    expect(entry?.errorCode).toBe('RELAY_TASK_DELIVERY_LIMIT');
     expect(entry?.error).toContain('delivered too many times');
     // Not the DLQ's own delivery count, which grew with every look at the DLQ.
     expect(entry?.attempts).toBeUndefined();
     const again = json<ListJson>(await cli(['--json', 'dlq', 'list'], queues.env));
     expect(again.entries.map((e) => [e.messageId, e.errorCode, e.attempts])).toEqual([
-      [task.id, ErrorCodes.deliveryLimit, undefined],
+      [task.id, 'RELAY_TASK_DELIVERY_LIMIT', undefined],
     ]);
   });
 });

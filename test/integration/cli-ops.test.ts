@@ -14,6 +14,7 @@ import { publishToQueue, rabbitUrl, uniquePrefix, withChannel } from '../helpers
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { createTestS3Client, s3Env, startS3Server, type TestS3 } from '../helpers/s3.js';
 import { cli, json } from '../support/cli-run.js';
+import { freePort } from '../helpers/ports.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -229,6 +230,18 @@ describe('janitor', () => {
     const human = await cli(['janitor', '--older-than', '1s'], env);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toContain('backup: 1 open multipart uploads, aborted 0');
+  });
+
+  it('tells a store without ListMultipartUploads (exit 1) from an unreachable one (exit 3)', async () => {
+    await startBackup();
+    // s3rver itself answers 501 NotImplemented: reachable, but lacking the operation.
+    const direct = { ...s3Env('DEST', s3.endpoint), DEST_BUCKET: 'backup' };
+    const lacking = await cli(['janitor'], direct);
+    expect(lacking.code, lacking.stderr).toBe(1);
+    expect(lacking.stderr).toContain('NotImplemented');
+    const closed = { ...direct, DEST_S3_ENDPOINT: `http://127.0.0.1:${await freePort()}` };
+    const unreachable = await cli(['janitor'], closed);
+    expect(unreachable.code, unreachable.stderr).toBe(3);
   });
 
   it('asks for --bucket when DEST_BUCKET depends on the source bucket', async () => {

@@ -20,6 +20,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -525,6 +526,74 @@ describe('emulator events', () => {
     ).rejects.toMatchObject({ name: 'NoSuchUpload' });
     await emulator.idle(5000);
     expect(receiver.posts).toEqual([]);
+  });
+
+  it('lists open multipart uploads (s3rver cannot), page by page, and keeps them across a restart', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 's3relay-emulator-uploads-'));
+    started.push({ close: () => rm(directory, { recursive: true, force: true }) });
+    const first = await startEmulator({ buckets: [BUCKET], directory });
+    const client = clientFor(first);
+    const create = async (key: string) =>
+      (await client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key })))
+        .UploadId ?? '';
+    const [a, b, c] = [await create('k/a'), await create('k/b'), await create('other/c')];
+    const done = await create('k/done');
+    const part = await client.send(
+      new UploadPartCommand({
+        Bucket: BUCKET,
+        Key: 'k/done',
+        UploadId: done,
+        PartNumber: 1,
+        Body: 'x',
+      }),
+    );
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: BUCKET,
+        Key: 'k/done',
+        UploadId: done,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    client.destroy();
+    await first.close();
+
+    const emulator = await startEmulator({ buckets: [BUCKET], directory });
+    started.push(emulator);
+    const again = clientFor(emulator);
+    started.push({ close: () => again.destroy() });
+    const all = await again.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
+    expect(all.Uploads?.map((u) => [u.Key, u.UploadId])).toEqual([
+      ['k/a', a],
+      ['k/b', b],
+      ['other/c', c],
+    ]);
+    expect(all.Uploads?.every((u) => u.Initiated instanceof Date)).toBe(true);
+    const page = await again.send(
+      new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'k/', MaxUploads: 1 }),
+    );
+    expect(page.Uploads?.map((u) => u.Key)).toEqual(['k/a']);
+    expect(page.IsTruncated).toBe(true);
+    const next = await again.send(
+      new ListMultipartUploadsCommand({
+        Bucket: BUCKET,
+        Prefix: 'k/',
+        KeyMarker: page.NextKeyMarker,
+        UploadIdMarker: page.NextUploadIdMarker,
+      }),
+    );
+    expect(next.Uploads?.map((u) => u.Key)).toEqual(['k/b']);
+    expect(next.IsTruncated).toBe(false);
+
+    await again.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'k/a', UploadId: a }));
+    const after = await again.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
+    expect(after.Uploads?.map((u) => u.UploadId)).toEqual([b, c]);
+    await expect(
+      again.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'k/a', UploadId: a })),
+    ).rejects.toMatchObject({ name: 'NoSuchUpload' });
+    await expect(
+      again.send(new ListMultipartUploadsCommand({ Bucket: 'no-such-bucket' })),
+    ).rejects.toMatchObject({ name: 'NoSuchBucket' });
   });
 
   it('lists with continuation tokens (s3rver needs OpenSSL legacy DES for them)', async () => {

@@ -5,7 +5,6 @@
  * private RabbitMQ node that can be blocked and stopped.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes } from '@s3relay/core';
 import { type Ingress } from '@s3relay/ingress';
 import { eventually } from '../helpers/eventually.js';
 import { startPrivateRabbit, type PrivateRabbit } from '../helpers/private-rabbit.js';
@@ -115,7 +114,7 @@ describe('through a TCP proxy', () => {
     const { response, ms } = await timed(s.post());
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('5');
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.publishTimeout });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_PUBLISH_TIMEOUT' });
     expect(ms).toBeGreaterThanOrEqual(900);
     expect(ms).toBeLessThan(2500);
   });
@@ -148,7 +147,7 @@ describe('through a TCP proxy', () => {
     expect(response.status).toBe(503);
     // amqplib fails the pending confirms with an error, which the Publisher reports as a nack.
     const { error } = (await response.json()) as { error: string };
-    expect([ErrorCodes.brokerUnavailable, ErrorCodes.publishNacked]).toContain(error);
+    expect(['RELAY_AMQP_UNAVAILABLE', 'RELAY_AMQP_NACKED']).toContain(error);
     expect(ms).toBeLessThan(2500);
     proxy.setDelay(0);
     await eventually(() => expect(s.ingress.isReady).toBe(true), { timeoutMs: 10_000 });
@@ -196,7 +195,7 @@ describe('on a private RabbitMQ node', () => {
         async () => {
           const { response, ms } = await timed(s.post());
           expect(response.status).toBe(503);
-          expect(await response.json()).toMatchObject({ error: ErrorCodes.brokerBlocked });
+          expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_BLOCKED' });
           expect(ms).toBeLessThan(500);
         },
         { timeoutMs: 15_000, intervalMs: 200 },

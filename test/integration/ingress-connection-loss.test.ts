@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, parseTask } from '@s3relay/core';
+import { parseTask } from '@s3relay/core';
 import { eventually } from '../helpers/eventually.js';
 import { closeConnections, rabbitUrl, withChannel, type QueueMessage } from '../helpers/rabbit.js';
 import { awsRecord, startTestIngress } from '../support/ingress-bed.js';
@@ -119,10 +119,10 @@ describe('ingress under broker connection loss', () => {
       expect([...statuses.keys()].sort()).toEqual([200, 503]);
       expect(missingRetryAfter).toBe(0);
       const expectedCodes = [
-        ErrorCodes.brokerUnavailable,
-        ErrorCodes.publishTimeout,
-        ErrorCodes.publishNacked,
-        ErrorCodes.brokerBlocked,
+        'RELAY_AMQP_UNAVAILABLE',
+        'RELAY_AMQP_PUBLISH_TIMEOUT',
+        'RELAY_AMQP_NACKED',
+        'RELAY_AMQP_BLOCKED',
       ] as string[];
       expect([...errorCodes].filter((code) => !expectedCodes.includes(code))).toEqual([]);
       // Every webhook got through in the end (the ingress recovered each time).

@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, parseTask, vkSignature } from '@s3relay/core';
+import { parseTask, vkSignature } from '@s3relay/core';
 import { type Ingress, type IngressOptions } from '@s3relay/ingress';
 import { readWebhookFixture } from '../fixtures/webhook-fixtures.js';
 import { drainQueue, queueDepth, rabbitUrl, withChannel } from '../helpers/rabbit.js';
@@ -89,7 +89,7 @@ describe('ingress publishing to RabbitMQ', () => {
     const response = await s.post('/webhook/s3', recordsBody(10_000));
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).not.toBeNull();
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.publishOverloaded });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_OVERLOADED' });
     expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(0);
   });
 
@@ -101,16 +101,16 @@ describe('ingress publishing to RabbitMQ', () => {
     expect(response.status).toBe(503);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(response.headers.get('retry-after')).not.toBeNull();
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.publishUnroutable });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_UNROUTABLE' });
   });
 
   it('publishes nothing for any bad input, then accepts a good one', async () => {
     const s = await startIngress({
       HTTP_BODY_LIMIT: '64kb',
-      WEBHOOK_TOKEN: 's3cr3t',
+      WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests',
       SOURCE_BUCKETS: 'bucket-a',
     });
-    const auth = { authorization: 'Bearer s3cr3t' };
+    const auth = { authorization: 'Bearer s3cr3t-t0ken-4-tests' };
     const refusals: [string, string, Record<string, string>, number][] = [
       ['/webhook/s3', '{"Records":[', auth, 400],
       ['/webhook/s3', '{"Records":"no"}', auth, 400],
@@ -131,8 +131,10 @@ describe('ingress publishing to RabbitMQ', () => {
       expect(typeof answer.message).toBe('string');
     }
     expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(0);
-    expect((await s.post('/webhook/s3/s3cr3t', recordsBody(2))).status).toBe(200);
-    expect((await s.post('/webhook/s3?token=s3cr3t', recordsBody(1))).status).toBe(200);
+    expect((await s.post('/webhook/s3/s3cr3t-t0ken-4-tests', recordsBody(2))).status).toBe(200);
+    expect((await s.post('/webhook/s3?token=s3cr3t-t0ken-4-tests', recordsBody(1))).status).toBe(
+      200,
+    );
     expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(3);
   });
 
@@ -145,10 +147,10 @@ describe('ingress publishing to RabbitMQ', () => {
   });
 
   it('answers the MinIO HEAD probe and GET /ping', async () => {
-    const s = await startIngress({ WEBHOOK_TOKEN: 's3cr3t' });
+    const s = await startIngress({ WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests' });
     const head = await fetch(`${s.url}/webhook/minio`, {
       method: 'HEAD',
-      headers: { authorization: 'Bearer s3cr3t' },
+      headers: { authorization: 'Bearer s3cr3t-t0ken-4-tests' },
     });
     expect(head.status).toBe(200);
     expect(await (await fetch(`${s.url}/ping`)).text()).toBe('Pong\n');
@@ -170,7 +172,7 @@ describe('ingress without a broker', () => {
     const response = await s.post('/webhook/s3', recordsBody(1));
     expect(response.status).toBe(503);
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.brokerUnavailable });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_UNAVAILABLE' });
     const vk = readWebhookFixture('vk-confirmation.json').toString('utf8');
     const handshake = await s.post('/webhook/mcs', vk);
     expect(handshake.status).toBe(200);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, type SnsMessage } from '@s3relay/core';
+import { type SnsMessage } from '@s3relay/core';
 import { snsStringToSign, type IngressOptions } from '@s3relay/ingress';
 import { readWebhookFixture } from '../fixtures/webhook-fixtures.js';
 import { queueDepth, rabbitUrl } from '../helpers/rabbit.js';
@@ -136,7 +136,7 @@ describe('SNS signatures with the real AWS-signed fixtures', () => {
     const tampered = fixture('notif-v2.json').replace('signature version 2', 'signature version 3');
     const refused = await s.post(tampered);
     expect(refused.status).toBe(403);
-    expect(await refused.json()).toMatchObject({ error: ErrorCodes.snsSignatureInvalid });
+    expect(await refused.json()).toMatchObject({ error: 'RELAY_SNS_SIGNATURE_INVALID' });
     const v3 = fixture('notif-v1.json').replace(
       '"SignatureVersion" : "1"',
       '"SignatureVersion" : "3"',
@@ -157,7 +157,7 @@ describe('nothing is fetched from a host that is not SNS', () => {
       );
       const response = await s.post(body);
       expect(response.status).toBe(403);
-      expect(await response.json()).toMatchObject({ error: ErrorCodes.snsCertUrlInvalid });
+      expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_CERT_URL_INVALID' });
     }
     expect(listener.requests).toEqual([]);
   });
@@ -199,7 +199,7 @@ describe('nothing is fetched from a host that is not SNS', () => {
       }),
     );
     expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.snsSubscribeUrlInvalid });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_SUBSCRIBE_URL_INVALID' });
     expect(listener.requests).toEqual([]);
   });
 });
@@ -232,7 +232,7 @@ describe('SNS subscription handshakes', () => {
     );
     const response = await s.post(fixture('subconf-v1.json'));
     expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.snsTopicNotAllowed });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_TOPIC_NOT_ALLOWED' });
     expect(listener.requests).toEqual([]);
   });
 
@@ -286,7 +286,7 @@ describe('SNS notifications', () => {
     const old = new Date(SIGNER_TIME.getTime() - 16 * 60 * 1000);
     const response = await s.post(s3Notification('n-old', ['a'], old));
     expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.snsReplay });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_REPLAY' });
     const fresh = new Date(SIGNER_TIME.getTime() - 14 * 60 * 1000);
     expect((await s.post(s3Notification('n-fresh', ['a'], fresh))).status).toBe(200);
     expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(1);

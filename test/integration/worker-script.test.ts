@@ -1,7 +1,6 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes } from '@s3relay/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { drainQueue, queueDepth } from '../helpers/rabbit.js';
@@ -62,7 +61,7 @@ describe('worker: ACTION=script', () => {
     });
     const [parked] = await drainQueue(bed.url, bed.names.dlq);
     const headers = parked?.properties.headers ?? {};
-    expect(headers['x-s3relay-error-code']).toBe(ErrorCodes.scriptFailed);
+    expect(headers['x-s3relay-error-code']).toBe('RELAY_SCRIPT_FAILED');
     expect(String(headers['x-s3relay-error'])).toContain('exited with 7: backup host unreachable');
     expect(headers['x-s3relay-attempts']).toBe(3);
     expect(logsWith('script failed')).toHaveLength(3);
@@ -85,7 +84,7 @@ describe('worker: ACTION=script', () => {
     await eventually(() => expect(logsWith('task done')).toHaveLength(1), { timeoutMs: 10_000 });
     expect(Date.now() - startedAt).toBeLessThan(5000);
     const [retry] = logsWith('task failed; retrying later');
-    expect(retry?.code).toBe(ErrorCodes.scriptTimeout);
+    expect(retry?.code).toBe('RELAY_SCRIPT_TIMEOUT');
     expect(logsWith('task done')[0]?.outcome).toBe('executed');
     expect(await queueDepth(bed.url, bed.names.dlq)).toBe(0);
   });

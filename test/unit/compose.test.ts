@@ -1,7 +1,17 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig, parseDurationMs, type Config } from '@s3relay/core';
 
@@ -581,6 +591,60 @@ describe('docker-compose.yml', () => {
     expect(named.length).toBeGreaterThan(0);
     for (const volume of named) expect(compose.volumes ?? {}).toHaveProperty(volume);
   });
+});
+
+describe('docker-compose config (Debian docker-compose 1.29, no engine needed)', () => {
+  /** Runs `docker-compose config` on `file` with exactly the variables of `envFile`. */
+  const config = (file: string, envFile: string) =>
+    spawnSync(
+      'docker-compose',
+      ['-f', file, '--project-directory', ROOT, '--env-file', envFile, 'config'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir() },
+      },
+    );
+  const scratch = mkdtempSync(path.join(tmpdir(), 's3relay-compose-'));
+  const noEnv = path.join(scratch, 'empty.env');
+  writeFileSync(noEnv, '');
+
+  it('is installed (apt-get install docker-compose, as .ci/run does)', () => {
+    expect(() => execFileSync('docker-compose', ['version'], { stdio: 'pipe' })).not.toThrow();
+  });
+
+  it.each([
+    ['without a .env', noEnv, {}],
+    ['with .env.example', path.join(ROOT, '.env.example'), ENV_EXAMPLE],
+  ] as const)(
+    'accepts docker-compose.yml %s and resolves it as these tests read it',
+    (_how, envFile, env) => {
+      const run = config(path.join(ROOT, 'docker-compose.yml'), envFile);
+      expect(run.status, run.stderr).toBe(0);
+      const resolved = parse(run.stdout) as ComposeFile;
+      const model = loadCompose(env);
+      expect(Object.keys(resolved.services).sort()).toEqual(Object.keys(model.services).sort());
+      for (const name of Object.keys(model.services)) {
+        expect(environment(resolved.services[name] ?? {}), name).toEqual(
+          environment(model.services[name] ?? {}),
+        );
+        expect(resolved.services[name]?.image, name).toBe(model.services[name]?.image);
+      }
+    },
+  );
+
+  it('refuses a broken file, so a pass means something', () => {
+    const broken = path.join(scratch, 'docker-compose.yml');
+    writeFileSync(
+      broken,
+      COMPOSE_TEXT.replace('    restart: unless-stopped\n', '    restart: 42\n    bogus: true\n'),
+    );
+    const run = config(broken, noEnv);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/bogus|restart/);
+  });
+
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 });
 
 describe('.env.example', () => {

@@ -1,10 +1,28 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig, type Config, type VariableSpec } from '@s3relay/core';
 import { topologyNames } from '@s3relay/core/amqp';
+import {
+  DEPLOY,
+  ROOT,
+  containerEnv,
+  containerVariables,
+  documents,
+  findIn,
+  kustomization,
+  manifests,
+  patchDocuments,
+  read,
+  render,
+  workloadIn,
+  yamlFiles,
+  type Container,
+  type Deployment,
+  type Labels,
+  type Manifest,
+  type Variable,
+} from '../support/deploy-manifests.js';
 
 // The Kubernetes manifests under deploy/, checked without a cluster or kustomize: every file is
 // part of a kustomization, every variable is one s3relay reads, and ports, probes, grace periods,
@@ -12,208 +30,32 @@ import { topologyNames } from '@s3relay/core/amqp';
 
 type Specs = Readonly<Record<string, VariableSpec | undefined>>;
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DEPLOY = 'deploy';
-const read = (relative: string): string => readFileSync(path.join(ROOT, relative), 'utf8');
-
 /** RabbitMQ's consumer_timeout default: a longer-held delivery closes the channel. */
 const RABBITMQ_DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
 /** What a worker needs besides its part buffers: Node, the SDK, the AMQP client. */
 const WORKER_BASELINE_BYTES = 100 * 1024 ** 2;
-
-// --- loading --------------------------------------------------------------------------------
-
-interface Manifest {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: { readonly name: string; readonly labels?: Labels };
-  readonly [field: string]: unknown;
-}
-
-type Labels = Readonly<Record<string, string>>;
-
-interface Kustomization {
-  readonly resources?: readonly string[];
-  readonly patches?: readonly { readonly path?: string }[];
-  readonly [field: string]: unknown;
-}
-
-function yamlFiles(relative: string): string[] {
-  return readdirSync(path.join(ROOT, relative)).flatMap((entry) => {
-    const child = path.posix.join(relative, entry);
-    if (statSync(path.join(ROOT, child)).isDirectory()) return yamlFiles(child);
-    return /\.ya?ml$/.test(entry) ? [child] : [];
-  });
-}
-
-function documents(file: string): unknown[] {
-  return parseAllDocuments(read(file)).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]?.message ?? ''}`);
-    return doc.toJS() as unknown;
-  });
-}
 
 const FILES = yamlFiles(DEPLOY);
 const kustomizationDirs = FILES.filter((f) => path.posix.basename(f) === 'kustomization.yaml').map(
   (f) => path.posix.dirname(f),
 );
 
-function kustomization(dir: string): Kustomization {
-  return documents(`${dir}/kustomization.yaml`)[0] as Kustomization;
-}
-
-/** The manifests a kustomization renders from its own files and the bases it includes. */
-function manifests(dir: string): Manifest[] {
-  return (kustomization(dir).resources ?? []).flatMap((resource) => {
-    const target = path.posix.normalize(path.posix.join(dir, resource));
-    if (existsSync(path.join(ROOT, target, 'kustomization.yaml'))) return manifests(target);
-    return documents(target).filter((doc) => doc !== null) as Manifest[];
-  });
-}
-
 const BASE = manifests(`${DEPLOY}/base`);
 
 function find<T extends Manifest = Manifest>(kind: string, name: string): T {
-  const found = BASE.find((m) => m.kind === kind && m.metadata.name === name);
-  if (found === undefined) throw new Error(`deploy/base has no ${kind} ${name}`);
-  return found as T;
+  return findIn<T>(BASE, kind, name);
 }
 
-// --- the workload model ---------------------------------------------------------------------
-
-interface KeyRef {
-  readonly name: string;
-  readonly key: string;
-}
-
-interface EnvVar {
-  readonly name: string;
-  readonly value?: string;
-  readonly valueFrom?: { readonly secretKeyRef?: KeyRef; readonly configMapKeyRef?: KeyRef };
-}
-
-interface Probe {
-  readonly httpGet?: { readonly path: string; readonly port: string | number };
-}
-
-interface Container {
-  readonly name: string;
-  readonly image: string;
-  readonly args?: readonly string[];
-  readonly env?: readonly EnvVar[];
-  readonly envFrom?: readonly {
-    readonly prefix?: string;
-    readonly configMapRef?: { readonly name: string };
-    readonly secretRef?: { readonly name: string };
-  }[];
-  readonly ports?: readonly { readonly name?: string; readonly containerPort: number }[];
-  readonly readinessProbe?: Probe;
-  readonly livenessProbe?: Probe;
-  readonly lifecycle?: {
-    readonly preStop?: {
-      readonly exec?: { readonly command: readonly string[] };
-      readonly sleep?: { readonly seconds: number };
-    };
-  };
-  readonly resources?: {
-    readonly requests?: Readonly<Record<string, string>>;
-    readonly limits?: Readonly<Record<string, string>>;
-  };
-  readonly securityContext?: {
-    readonly allowPrivilegeEscalation?: boolean;
-    readonly readOnlyRootFilesystem?: boolean;
-    readonly runAsNonRoot?: boolean;
-    readonly runAsUser?: number;
-    readonly capabilities?: { readonly drop?: readonly string[] };
-  };
-}
-
-interface PodSpec {
-  readonly terminationGracePeriodSeconds?: number;
-  readonly enableServiceLinks?: boolean;
-  readonly securityContext?: { readonly runAsNonRoot?: boolean; readonly runAsUser?: number };
-  readonly containers: readonly Container[];
-}
-
-interface Deployment extends Manifest {
-  readonly spec: {
-    readonly replicas?: number;
-    readonly selector: { readonly matchLabels: Labels };
-    readonly template: {
-      readonly metadata: { readonly labels: Labels; readonly annotations?: Labels };
-      readonly spec: PodSpec;
-    };
-  };
-}
-
-interface ConfigMap extends Manifest {
-  readonly data?: Readonly<Record<string, string>>;
-}
-
-interface Secret extends Manifest {
-  readonly data?: Readonly<Record<string, string>>;
-  readonly stringData?: Readonly<Record<string, string>>;
-}
-
-function secretValues(secret: Secret): Record<string, string> {
-  const decoded = Object.entries(secret.data ?? {}).map(
-    ([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')] as const,
-  );
-  return { ...Object.fromEntries(decoded), ...secret.stringData };
-}
-
-/** Where each variable of a container comes from, in Kubernetes' order (env beats envFrom). */
-interface Variable {
-  readonly value: string;
-  readonly from: 'configMap' | 'secret' | 'literal';
-}
-
-function containerVariables(container: Container): Map<string, Variable> {
-  const variables = new Map<string, Variable>();
-  for (const source of container.envFrom ?? []) {
-    const [values, from] =
-      source.configMapRef !== undefined
-        ? [find<ConfigMap>('ConfigMap', source.configMapRef.name).data ?? {}, 'configMap' as const]
-        : [secretValues(find<Secret>('Secret', source.secretRef?.name ?? '')), 'secret' as const];
-    for (const [key, value] of Object.entries(values)) {
-      variables.set(`${source.prefix ?? ''}${key}`, { value, from });
-    }
-  }
-  for (const variable of container.env ?? []) {
-    const secretRef = variable.valueFrom?.secretKeyRef;
-    const configRef = variable.valueFrom?.configMapKeyRef;
-    if (secretRef !== undefined) {
-      const value = secretValues(find<Secret>('Secret', secretRef.name))[secretRef.key];
-      if (value === undefined) throw new Error(`${variable.name}: no key ${secretRef.key}`);
-      variables.set(variable.name, { value, from: 'secret' });
-    } else if (configRef !== undefined) {
-      const value = find<ConfigMap>('ConfigMap', configRef.name).data?.[configRef.key];
-      if (value === undefined) throw new Error(`${variable.name}: no key ${configRef.key}`);
-      variables.set(variable.name, { value, from: 'configMap' });
-    } else {
-      variables.set(variable.name, { value: variable.value ?? '', from: 'literal' });
-    }
-  }
-  return variables;
+function containerVariablesOf(container: Container): Map<string, Variable> {
+  return containerVariables(container, BASE);
 }
 
 function containerConfig(container: Container): Config {
-  const env = Object.fromEntries(
-    [...containerVariables(container)].map(([name, { value }]) => [name, value]),
-  );
-  return loadConfig(env);
+  return loadConfig(containerEnv(container, BASE));
 }
 
-/** The one Deployment whose container runs `s3relay <command>`. */
 function workload(command: string): { deployment: Deployment; container: Container } {
-  const matches = BASE.filter((m): m is Deployment => m.kind === 'Deployment').flatMap(
-    (deployment) =>
-      deployment.spec.template.spec.containers
-        .filter((c) => c.args?.[0] === command)
-        .map((container) => ({ deployment, container })),
-  );
-  if (matches.length !== 1) throw new Error(`${matches.length} Deployments run ${command}`);
-  return matches[0] as { deployment: Deployment; container: Container };
+  return workloadIn(BASE, command);
 }
 
 function portNumber(container: Container, port: string | number): number {
@@ -285,7 +127,7 @@ describe('deploy/ files', () => {
 });
 
 describe.each(ROLES)('the %s Deployment', (command, { deployment, container }) => {
-  const variables = containerVariables(container);
+  const variables = containerVariablesOf(container);
 
   it('runs the CLI command of its role from the same image as the other role', () => {
     expect(container.args).toEqual([command]);
@@ -559,10 +401,12 @@ describe('the example overlay', () => {
     };
   }
   const overlay = manifests(dir);
+  const rendered = render(dir);
   const ingresses = overlay.filter((m): m is Ingress => m.kind === 'Ingress');
-  const patches = (kustomization(dir).patches ?? []).flatMap((p) =>
-    documents(`${dir}/${p.path ?? ''}`),
-  ) as Manifest[];
+  const patches = patchDocuments(dir);
+  const ingressConfig = loadConfig(
+    containerEnv(workloadIn(rendered, 'ingress').container, rendered),
+  );
 
   it('patches only objects of the base', () => {
     expect(patches.length).toBeGreaterThan(0);
@@ -586,11 +430,10 @@ describe('the example overlay', () => {
   });
 
   it('serves every PUBLIC_URLS entry (VK signs the URL as registered)', () => {
-    const config = patches.find((p): p is ConfigMap => p.kind === 'ConfigMap');
-    const urls = (config?.data?.PUBLIC_URLS ?? '').split(',').filter((u) => u.trim() !== '');
+    const urls = ingressConfig.http.publicUrls;
     expect(urls.length).toBeGreaterThan(0);
     for (const raw of urls) {
-      const url = new URL(raw.trim());
+      const url = new URL(raw);
       expect(url.protocol).toBe('https:');
       const rule = (ingresses[0] as Ingress).spec.rules.find((r) => r.host === url.hostname);
       expect(rule, url.hostname).toBeDefined();
@@ -601,8 +444,80 @@ describe('the example overlay', () => {
     }
   });
 
+  it('registers URLs that carry WEBHOOK_TOKEN, which VK cannot send otherwise', () => {
+    const token = ingressConfig.http.webhookToken;
+    expect(token).toBeDefined();
+    for (const raw of ingressConfig.http.publicUrls) {
+      const url = new URL(raw);
+      const segments = url.pathname.split('/');
+      const carried =
+        segments[3] === token || url.searchParams.getAll('token').includes(token ?? '');
+      expect(carried, `${raw} carries the token`).toBe(true);
+    }
+  });
+
+  it('trusts the TLS-terminating ingress controller for the scheme VK signs over', () => {
+    const tls = (ingresses[0] as Ingress & { spec: { tls?: unknown[] } }).spec.tls ?? [];
+    expect(tls.length).toBeGreaterThan(0);
+    expect(ingressConfig.http.trustProxy).toBe(true);
+  });
+
+  it('runs the image of its registry, as the base runs the one compose and the docs build', () => {
+    const images = (kustomization(dir).images ?? []).map((image) => image.name);
+    const built = /docker build -t (\S+) \./.exec(read(`${DEPLOY}/README.md`))?.[1];
+    const composed = /image: \$\{S3RELAY_IMAGE:-([^}]+)\}/.exec(read('docker-compose.yml'))?.[1];
+    expect(built).toBeDefined();
+    for (const [, role] of ROLES) {
+      expect(role.container.image).toBe(built);
+      expect(role.container.image).toBe(composed);
+      expect(images).toContain(role.container.image.split(':')[0]);
+      expect(workloadIn(rendered, role.container.args?.[0] ?? '').container.image).not.toBe(
+        role.container.image,
+      );
+    }
+  });
+
   it('exposes neither /metrics nor the probes', () => {
     const paths = (ingresses[0] as Ingress).spec.rules.flatMap((r) => r.http.paths);
     for (const p of paths) expect(['/', '/metrics', '/healthz', '/readyz']).not.toContain(p.path);
+  });
+});
+
+describe('the Kubernetes and KEDA schemas', () => {
+  /** Kinds no schema package here describes; kustomize and the RabbitMQ operator check them. */
+  const UNCHECKED = new Set(['rabbitmq.com/v1beta1 RabbitmqCluster']);
+  const models = (apiVersion: string): Promise<Record<string, unknown>> =>
+    apiVersion.startsWith('keda.sh/')
+      ? import(`@kubernetes-models/keda/${apiVersion}`)
+      : import(`kubernetes-models/${apiVersion}`);
+
+  const objects = kustomizationDirs.flatMap((dir) =>
+    render(dir).map((m) => [`${dir}: ${m.kind}/${m.metadata.name}`, m] as const),
+  );
+
+  it.each(objects)('%s is valid', async (_name, manifest) => {
+    if (UNCHECKED.has(`${manifest.apiVersion} ${manifest.kind}`)) return;
+    const Model = (await models(manifest.apiVersion))[manifest.kind] as
+      | (new (data: unknown) => { validate(): void })
+      | undefined;
+    expect(Model, `a schema for ${manifest.apiVersion} ${manifest.kind}`).toBeDefined();
+    expect(() =>
+      new (Model as new (data: unknown) => { validate(): void })(manifest).validate(),
+    ).not.toThrow();
+  });
+
+  it('leaves unchecked only the kinds it says', () => {
+    const kinds = new Set(objects.map(([, m]) => `${m.apiVersion} ${m.kind}`));
+    expect([...UNCHECKED].filter((kind) => !kinds.has(kind))).toEqual([]);
+  });
+
+  it('refuses what the API server would', async () => {
+    const { Deployment } = await import('kubernetes-models/apps/v1');
+    const broken = structuredClone(worker.deployment) as unknown as {
+      spec: { template: { spec: { containers: { ports: { containerPort: unknown }[] }[] } } };
+    };
+    const port = broken.spec.template.spec.containers[0]?.ports[0];
+    if (port !== undefined) port.containerPort = '9090';
+    expect(() => new Deployment(broken as never).validate()).toThrow(/containerPort/);
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { ERROR_CATALOGUE, type ErrorSpec } from '@s3relay/core';
 
 /** The text between `<!-- name:start -->` and `<!-- name:end -->` in a Markdown document. */
 export function readSection(markdown: string, name: string): string {
@@ -28,14 +29,29 @@ export function benchSummary(results: string): string {
   return [machine, '', runs, '', ...lines.slice(first, end < 0 ? undefined : end)].join('\n');
 }
 
+/** The README's error table: every code of the catalogue (packages/core/src/errors.ts). */
+export function errorTableMarkdown(): string {
+  const escape = (text: string) => text.replace(/\|/g, '\\|');
+  const lines = ['| code | retried | HTTP | what it means | what to do |', '|---|---|---|---|---|'];
+  for (const [code, spec] of Object.entries(ERROR_CATALOGUE) as [string, ErrorSpec][]) {
+    const status = spec.httpStatus === undefined ? '' : String(spec.httpStatus);
+    lines.push(
+      `| \`${code}\` | ${spec.retryable ? 'yes' : 'no'} | ${status} | ${escape(spec.meaning)} | ${escape(spec.action)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 /**
  * Every generated section of the README with its content: the configuration table from the
- * schema, the fault suite's last recorded figures and the benchmarks' last table.
+ * schema, the error table from the catalogue, the fault suite's last recorded figures and the
+ * benchmarks' last table.
  */
 export function generatedSections(configTable: string): Record<string, string> {
   const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
   return {
     'config-table': configTable,
+    'error-table': errorTableMarkdown(),
     'fault-figures': readSection(read('test/faults/RESULTS.md'), 'figures'),
     'bench-table': benchSummary(read('bench/RESULTS.md')),
   };

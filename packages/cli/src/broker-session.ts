@@ -1,6 +1,6 @@
 import type { ChannelModel } from 'amqplib';
-import { Broker, redactUrl } from '@s3relay/core/amqp';
-import { RelayError, silentLogger, type Config, type Logger } from '@s3relay/core';
+import { RelayError, redactUrl, silentLogger, type Config, type Logger } from '@s3relay/core';
+import { Broker } from '@s3relay/core/amqp';
 import { CliError, ExitCode } from './exit-codes.js';
 
 /** An open connection for one operator command. */

@@ -63,7 +63,7 @@ export function consoleOperations(
       try {
         const report = await runResync(
           config,
-          { ...request, concurrency: RESYNC_CONCURRENCY, onProgress },
+          { ...request, concurrency: RESYNC_CONCURRENCY, tags: false, onProgress },
           { publisher, queue: broker.names.tasks },
         );
         return {

@@ -10,7 +10,7 @@ import { signCommand } from './commands/sign.js';
 import { statusCommand } from './commands/status.js';
 import { verifyCommand } from './commands/verify.js';
 import { CliError, ExitCode } from './exit-codes.js';
-import { createOutput, type Output } from './output.js';
+import { createOutput, printableLines, type Output } from './output.js';
 
 export interface ProgramContext {
   readonly env: NodeJS.ProcessEnv;
@@ -61,7 +61,7 @@ export async function runProgram(
   program.exitOverride();
   program.configureOutput({
     writeOut: (text) => (context.stdout ?? process.stdout).write(text),
-    writeErr: (text) => stderr.write(text),
+    writeErr: (text) => stderr.write(printableLines(text)),
   });
   inheritSettings(program);
   try {
@@ -72,10 +72,11 @@ export async function runProgram(
       return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     if (err instanceof CliError) {
-      stderr.write(`s3relay: ${err.message}\n`);
+      stderr.write(`${printableLines(`s3relay: ${err.message}`)}\n`);
       return err.exitCode;
     }
-    stderr.write(`s3relay: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    stderr.write(`${printableLines(`s3relay: ${detail}`)}\n`);
     return ExitCode.problemsFound;
   }
 }

@@ -1,4 +1,4 @@
-import type { Output } from './output.js';
+import { printable, type Output } from './output.js';
 
 /** Counters a long command reports while it runs. */
 export type ProgressCounters = Readonly<Record<string, number>>;
@@ -18,7 +18,7 @@ export function createProgress(output: Output, label: string, intervalMs = 5000)
   const render = (counters: ProgressCounters) => {
     const seconds = (Date.now() - started) / 1000;
     const parts = Object.entries(counters).map(([name, value]) => `${name} ${value}`);
-    return `${label}: ${parts.join(', ')} (${seconds.toFixed(1)} s)`;
+    return printable(`${label}: ${parts.join(', ')} (${seconds.toFixed(1)} s)`);
   };
   return {
     update(counters) {

@@ -90,15 +90,25 @@ describe('loadConfig', () => {
   it('redacts every secret for logging', () => {
     const config = loadConfig({
       AMQP_URL: 'amqp://relay:s3cret@rabbit:5672/prod',
-      WEBHOOK_TOKEN: 'tok3n',
+      WEBHOOK_TOKEN: 'tok3n-0123456789abc',
       SOURCE_S3_SECRET_ACCESS_KEY: 'src-key',
       DEST_S3_SECRET_ACCESS_KEY: 'dst-key',
       CONSOLE_TOKEN: 'console-t0ken-0123456789',
+      PUBLIC_URLS:
+        'https://h.example.com/webhook/mcs?token=tok3n-0123456789abc,' +
+        'https://h.example.com/webhook/ceph/tok3n-0123456789abc,' +
+        'https://sns:tok3n-0123456789abc@h.example.com/webhook/sns',
     });
-    const text = JSON.stringify(redactConfig(config));
+    const redacted = redactConfig(config);
+    const text = JSON.stringify(redacted);
     for (const secret of ['s3cret', 'tok3n', 'src-key', 'dst-key', 'console-t0ken'])
       expect(text).not.toContain(secret);
-    expect(text).toContain('rabbit:5672');
+    expect(redacted.amqp.url).toBe('amqp://relay:***@rabbit:5672/prod');
+    expect(redacted.http.publicUrls).toEqual([
+      'https://h.example.com/webhook/mcs?token=***',
+      'https://h.example.com/webhook/ceph/***',
+      'https://sns:***@h.example.com/webhook/sns',
+    ]);
   });
 
   it('marks the secret variables as secret', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { REDACTED, redactUrl } from './redact-url.js';
 import { parseByteSize, parseCidr, parseDurationMs, type Cidr } from './units.js';
 
 /**
@@ -299,6 +300,15 @@ const VARIABLES = {
     },
     schema: bool,
   },
+  REPLICATE_TAGS: {
+    spec: {
+      group: 'worker',
+      description:
+        'Copy object tags (read only for objects that have some); off for a backup store without tagging',
+      default: 'true',
+    },
+    schema: bool,
+  },
   RETRY_DELAYS: {
     spec: {
       group: 'worker',
@@ -488,6 +498,7 @@ export interface Config {
     readonly partSizeBytes: number;
     readonly partQueueSize: number;
     readonly replicateDeletes: boolean;
+    readonly replicateTags: boolean;
     readonly retryDelaysMs: readonly number[];
     readonly maxAttempts: number;
     readonly sourceIdleTimeoutMs: number;
@@ -579,6 +590,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       partSizeBytes: e.PART_SIZE_MB * 1024 * 1024,
       partQueueSize: e.PART_QUEUE_SIZE,
       replicateDeletes: e.REPLICATE_DELETES,
+      replicateTags: e.REPLICATE_TAGS,
       retryDelaysMs: e.RETRY_DELAYS,
       maxAttempts: e.MAX_ATTEMPTS,
       sourceIdleTimeoutMs: e.SOURCE_IDLE_TIMEOUT_MS,
@@ -595,15 +607,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   });
 }
 
-/** The configuration with every secret replaced, safe to log. */
+/**
+ * The configuration with every secret replaced, safe to log and print: secret variables, the
+ * broker password, and the webhook token wherever PUBLIC_URLS carry it.
+ */
 export function redactConfig(config: Config): Config {
-  const redact = (value: string | undefined) => (value === undefined ? undefined : '[redacted]');
-  const amqpUrl = new URL(config.amqp.url);
-  if (amqpUrl.password !== '') amqpUrl.password = 'redacted';
+  const redact = (value: string | undefined) => (value === undefined ? undefined : REDACTED);
+  const token = config.http.webhookToken;
   return {
     ...config,
-    amqp: { ...config.amqp, url: amqpUrl.toString() },
-    http: { ...config.http, webhookToken: redact(config.http.webhookToken) },
+    amqp: { ...config.amqp, url: redactUrl(config.amqp.url) },
+    http: {
+      ...config.http,
+      webhookToken: redact(token),
+      publicUrls: config.http.publicUrls.map((url) => redactUrl(url, [token])),
+    },
     console: { ...config.console, token: redact(config.console.token) },
     source: { ...config.source, secretAccessKey: redact(config.source.secretAccessKey) },
     dest: { ...config.dest, secretAccessKey: redact(config.dest.secretAccessKey) },

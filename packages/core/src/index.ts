@@ -9,14 +9,16 @@ export {
 } from './config.js';
 export {
   ConfigError,
-  ErrorCodes,
+  ERROR_CATALOGUE,
   PermanentError,
   RelayError,
   TransientError,
-  errorCode,
-  isRetryable,
+  httpStatusOf,
   type ErrorCode,
   type ErrorContext,
+  type ErrorSpec,
+  type PermanentCode,
+  type TransientCode,
 } from './errors.js';
 export {
   createLogger,
@@ -25,6 +27,7 @@ export {
   type Logger,
   type LoggerOptions,
 } from './logger.js';
+export { REDACTED, redactUrl } from './redact-url.js';
 export { vkSignature, type VkHandshake } from './signature.js';
 export { TaskHeaders } from './task-headers.js';
 export {

@@ -1,4 +1,4 @@
-import { ConfigError, type Logger } from '@s3relay/core';
+import { ConfigError, redactUrl, type Logger } from '@s3relay/core';
 import type { VkEventRecord } from './records.js';
 import type { WebhookPoster } from './webhook-client.js';
 
@@ -276,7 +276,11 @@ export class DeliveryQueue {
     this.#record(url, batch, status, error);
     if (error === null) {
       this.#delivered += batch.length;
-      this.#logger.debug('webhook delivered', { url, records: batch.length, status });
+      this.#logger.debug('webhook delivered', {
+        url: redactUrl(url),
+        records: batch.length,
+        status,
+      });
     } else {
       for (const job of batch) this.#retryOrDrop(job, error);
     }
@@ -287,7 +291,7 @@ export class DeliveryQueue {
   #retryOrDrop(job: Job, error: string): void {
     const { initialDelayMs, maxDelayMs, maxAttempts, maxAgeMs } = this.#options;
     const delayMs = Math.min(initialDelayMs * 2 ** (job.attempts - 1), maxDelayMs);
-    const meta = { url: job.url, key: job.key, attempt: job.attempts, error };
+    const meta = { url: redactUrl(job.url), key: job.key, attempt: job.attempts, error };
     if (job.attempts >= maxAttempts || Date.now() + delayMs - job.queuedAt > maxAgeMs) {
       this.#dropped += 1;
       this.#logger.error('webhook delivery given up', meta);

@@ -24,7 +24,7 @@ import {
 import { SequencerClock, VK_REGION, createRecord, type RecordIdentity } from './records.js';
 import { putNotificationConfigurationXml } from './register-webhook.js';
 import { startS3rverBackend } from './s3rver-backend.js';
-import { WebhookClient } from './webhook-client.js';
+import { WebhookClient, type WebhookClientOptions } from './webhook-client.js';
 
 export interface EmulatorOptions {
   /** Where the S3 endpoint listens. @default '127.0.0.1' */
@@ -45,6 +45,8 @@ export interface EmulatorOptions {
   /** VK's project id: `TopicArn` prefix and `ownerIdentity.principalId`. @default 'mcs1000000000' */
   readonly ownerId?: string;
   readonly delivery?: DeliveryOptions;
+  /** How webhook URLs are reached (host names mapped to local addresses, a private CA). */
+  readonly webhooks?: WebhookClientOptions;
   /** @default silentLogger */
   readonly logger?: Logger;
 }
@@ -137,7 +139,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     });
     cleanups.push(() => backend.close());
 
-    const poster = new WebhookClient();
+    const poster = new WebhookClient(options.webhooks);
     cleanups.push(() => poster.close());
     const queue = new DeliveryQueue(delivery, poster, logger);
     cleanups.push(() => queue.close());

@@ -9,6 +9,13 @@ import {
   serializeNotificationConfiguration,
   type WebhookConfiguration,
 } from './notification-config.js';
+import {
+  abortUpload,
+  listMultipartUploadsXml,
+  listOpenUploads,
+  listUploadsQuery,
+  uploadExists,
+} from './multipart-uploads.js';
 import { classifyRequest, type S3Operation } from './operations.js';
 import { authenticate, checkPayloadEncoding } from './request-checks.js';
 import { invalidArgument, s3ErrorXml, type S3ErrorReply } from './s3-error.js';
@@ -72,13 +79,13 @@ const HOP_BY_HOP = [
 
 /**
  * The HTTP front of the emulator. It answers what s3rver lacks — `PUT`/`GET ?notification` with
- * VK's handshake, AbortMultipartUpload — and forwards everything else to s3rver (Host and
+ * VK's handshake, ListMultipartUploads and AbortMultipartUpload (from s3rver's own upload
+ * directories, see multipart-uploads.ts) — and forwards everything else to s3rver (Host and
  * Authorization unchanged; see {@link copySourceForS3rver} for the one header it rewrites). For the operations that change objects it watches s3rver's answer
  * and reports each success through `onChanges` before passing the answer on, so an event is
  * queued by the time the client sees its request succeed.
  */
 export function createFront(deps: FrontDependencies): Front {
-  const abortedUploads = new Set<string>();
   const agent = new http.Agent({ keepAlive: true });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -100,16 +107,19 @@ export function createFront(deps: FrontDependencies): Front {
         return putNotification(req, res, operation.bucket, requestId);
       case 'getNotification':
         return getNotification(req, res, operation.bucket, requestId);
+      case 'listMultipartUploads':
+        return listMultipartUploads(req, res, operation.bucket, requestId);
       case 'abortMultipartUpload':
-        // s3rver has no AbortMultipartUpload (405); its parts stay on disk until the emulator's
-        // directory goes, which is harmless for a local stand-in.
-        abortedUploads.add(operation.uploadId);
         req.resume();
+        if (!(await abortUpload(deps.backend.directory, operation.bucket, operation.uploadId))) {
+          return sendError(req, res, noSuchUpload(operation.uploadId), requestId);
+        }
         res.writeHead(204).end();
         return;
       case 'uploadPart':
       case 'completeMultipartUpload':
-        if (abortedUploads.has(operation.uploadId)) {
+        // s3rver would take parts of an aborted or unknown upload (and answer 500 on completing).
+        if (!(await uploadExists(deps.backend.directory, operation.bucket, operation.uploadId))) {
           return sendError(req, res, noSuchUpload(operation.uploadId), requestId);
         }
         return forward(req, res, operation, requestId);
@@ -177,6 +187,26 @@ export function createFront(deps: FrontDependencies): Front {
       webhooks: parsed.value.map(({ id, url, events }) => ({ id, url, events })),
     });
     res.writeHead(200, { 'content-length': 0 }).end();
+  }
+
+  async function listMultipartUploads(
+    req: IncomingMessage,
+    res: ServerResponse,
+    bucket: string,
+    requestId: string,
+  ): Promise<void> {
+    req.resume();
+    if (!(await deps.backend.bucketExists(bucket))) {
+      return sendError(req, res, noSuchBucket(bucket), requestId);
+    }
+    const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+    const uploads = await listOpenUploads(deps.backend.directory, bucket);
+    const xml = listMultipartUploadsXml(bucket, uploads, listUploadsQuery(query));
+    res.writeHead(200, {
+      'content-type': 'application/xml',
+      'content-length': Buffer.byteLength(xml),
+    });
+    res.end(xml);
   }
 
   async function getNotification(
@@ -366,6 +396,7 @@ export function createFront(deps: FrontDependencies): Front {
         return [];
       case 'putNotification':
       case 'getNotification':
+      case 'listMultipartUploads':
       case 'abortMultipartUpload':
       case 'uploadPart':
       case 'other':

@@ -21,3 +21,10 @@ export {
   type WebhookConfiguration,
 } from './notification-config.js';
 export { VK_REGION, type VkEventRecord } from './records.js';
+export { type WebhookClientOptions } from './webhook-client.js';
+export {
+  listMultipartUploadsXml,
+  listUploadsQuery,
+  type ListUploadsQuery,
+  type OpenUpload,
+} from './multipart-uploads.js';

@@ -7,6 +7,13 @@ describe('classifyRequest', () => {
     ['PUT', '/b?notification', {}, { kind: 'putNotification', bucket: 'b' }],
     ['PUT', '/b/?notification=', {}, { kind: 'putNotification', bucket: 'b' }],
     ['GET', '/b?notification', {}, { kind: 'getNotification', bucket: 'b' }],
+    ['GET', '/b?uploads', {}, { kind: 'listMultipartUploads', bucket: 'b' }],
+    [
+      'GET',
+      '/b?uploads&prefix=k%2F&max-uploads=2',
+      {},
+      { kind: 'listMultipartUploads', bucket: 'b' },
+    ],
     ['DELETE', '/b?notification', {}, { kind: 'other' }],
     ['POST', '/b?delete', {}, { kind: 'deleteObjects', bucket: 'b' }],
     ['POST', '/b', {}, { kind: 'postObject', bucket: 'b' }],

@@ -2,7 +2,10 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 /** The S3 operations the front of the emulator treats specially; everything else is `other`. */
 export type S3Operation =
-  | { readonly kind: 'putNotification' | 'getNotification'; readonly bucket: string }
+  | {
+      readonly kind: 'putNotification' | 'getNotification' | 'listMultipartUploads';
+      readonly bucket: string;
+    }
   | { readonly kind: 'deleteObjects' | 'postObject' | 'deleteBucket'; readonly bucket: string }
   | {
       readonly kind: 'putObject' | 'copyObject' | 'deleteObject';
@@ -76,6 +79,7 @@ export function classifyRequest(
     if (only('notification') && method === 'PUT') return { kind: 'putNotification', bucket };
     if (only('notification') && method === 'GET') return { kind: 'getNotification', bucket };
     if (only('delete') && method === 'POST') return { kind: 'deleteObjects', bucket };
+    if (only('uploads') && method === 'GET') return { kind: 'listMultipartUploads', bucket };
     if (plain && method === 'POST') return { kind: 'postObject', bucket };
     if (plain && method === 'DELETE') return { kind: 'deleteBucket', bucket };
     return { kind: 'other' };

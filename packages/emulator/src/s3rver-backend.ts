@@ -21,6 +21,8 @@ export const STORED_OBJECT_HEADER = 'x-s3relay-emulator-stored';
 export interface S3rverBackend {
   /** The loopback port s3rver listens on. */
   readonly port: number;
+  /** Where s3rver keeps the buckets (and their multipart uploads). */
+  readonly directory: string;
   bucketExists(bucket: string): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -143,6 +145,7 @@ export async function startS3rverBackend(options: S3rverBackendOptions): Promise
   const agent = new http.Agent({ keepAlive: false });
   return {
     port,
+    directory: options.directory,
     bucketExists: (bucket) => bucketExists(port, agent, bucket),
     async close() {
       agent.destroy();

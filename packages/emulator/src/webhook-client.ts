@@ -1,6 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
+import { isIPv6, type LookupFunction } from 'node:net';
+import tls from 'node:tls';
 
 /** What a webhook receiver answered. */
 export interface WebhookResponse {
@@ -21,6 +23,20 @@ export interface WebhookPoster {
 /** Receivers answer with a signature or nothing; more than this is not read. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
 
+/** How webhook URLs are reached. */
+export interface WebhookClientOptions {
+  /**
+   * Where to connect for the URLs of a host name, like a port forward: a webhook registered under
+   * its public name (`https://hooks.example.com/...`) reaches a local receiver, while the URL, the
+   * Host header and the TLS server name stay as registered.
+   */
+  readonly connectTo?: Readonly<
+    Record<string, { readonly address: string; readonly port: number }>
+  >;
+  /** Certificates trusted for `https` webhooks besides the system's (a private or test CA). */
+  readonly ca?: string;
+}
+
 /**
  * A {@link WebhookPoster} on node:http(s) whose requests can all be cancelled by {@link close}.
  * It opens a connection per request: a kept-alive socket that the receiver closed while idle
@@ -29,9 +45,15 @@ export const MAX_RESPONSE_BYTES = 64 * 1024;
 export class WebhookClient implements WebhookPoster {
   readonly #abort = new AbortController();
   readonly #httpAgent = new http.Agent({ keepAlive: false });
-  readonly #httpsAgent = new https.Agent({ keepAlive: false });
+  readonly #httpsAgent: https.Agent;
+  readonly #connectTo: NonNullable<WebhookClientOptions['connectTo']>;
 
-  constructor() {
+  constructor(options: WebhookClientOptions = {}) {
+    this.#httpsAgent = new https.Agent({
+      keepAlive: false,
+      ...(options.ca === undefined ? {} : { ca: [...tls.rootCertificates, options.ca] }),
+    });
+    this.#connectTo = options.connectTo ?? {};
     // Every request in flight listens on the one signal that cancels them all; a busy webhook
     // has more than Node's default of 10 at once, which is not a leak.
     setMaxListeners(0, this.#abort.signal);
@@ -45,11 +67,16 @@ export class WebhookClient implements WebhookPoster {
       }
       const target = new URL(url);
       const isHttps = target.protocol === 'https:';
+      const route = this.#connectTo[target.hostname];
       const request = (isHttps ? https : http).request(target, {
         method: 'POST',
         agent: isHttps ? this.#httpsAgent : this.#httpAgent,
+        ...(route === undefined
+          ? {}
+          : { port: route.port, lookup: resolveTo(route.address), servername: target.hostname }),
         signal: this.#abort.signal,
         headers: {
+          ...(route === undefined ? {} : { Host: target.host }),
           // Spelled as VK documents them: some receivers match raw header names.
           'Content-Type': 'application/json',
           'Content-Length': Buffer.byteLength(body),
@@ -86,4 +113,13 @@ export class WebhookClient implements WebhookPoster {
     this.#httpAgent.destroy();
     this.#httpsAgent.destroy();
   }
+}
+
+/** A DNS lookup that answers `address` for every name. */
+function resolveTo(address: string): LookupFunction {
+  const family = isIPv6(address) ? 6 : 4;
+  return (_hostname, options, callback) => {
+    if (options.all === true) callback(null, [{ address, family }]);
+    else callback(null, address, family);
+  };
 }

@@ -5,7 +5,6 @@ import type { Server } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Registry } from 'prom-client';
 import {
-  ErrorCodes,
   TransientError,
   loadConfig,
   parseTask,
@@ -44,7 +43,7 @@ class FakePublisher {
     this.calls += 1;
     // As the core Publisher: fail fast when it cannot publish now.
     if (!this.isReady) {
-      return Promise.reject(new TransientError(ErrorCodes.brokerUnavailable, 'not connected'));
+      return Promise.reject(new TransientError('RELAY_AMQP_UNAVAILABLE', 'not connected'));
     }
     if (this.failure !== undefined) return Promise.reject(this.failure);
     this.published.push(...messages);
@@ -218,13 +217,16 @@ describe('VK handshake', () => {
     expect(spaced).toEqual(compact);
   });
 
-  it('signs the PUBLIC_URLS entry matching path and query, and logs it', async () => {
-    const registered = 'https://hooks.example.com/webhook/mcs?token=s3cr3t';
+  it('signs the PUBLIC_URLS entry matching path and query, and logs it without the token', async () => {
+    const registered = 'https://hooks.example.com/webhook/mcs?token=s3cr3t-t0ken-4-tests';
     const h = await start({
       PUBLIC_URLS: `https://hooks.example.com/webhook/other,${registered}`,
-      WEBHOOK_TOKEN: 's3cr3t',
+      WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests',
     });
-    const response = await h.post('/webhook/mcs?token=s3cr3t', fixtureText('vk-confirmation.json'));
+    const response = await h.post(
+      '/webhook/mcs?token=s3cr3t-t0ken-4-tests',
+      fixtureText('vk-confirmation.json'),
+    );
     expect(response.status).toBe(200);
     const handshake = JSON.parse(fixtureText('vk-confirmation.json')) as Record<string, string>;
     expect(await response.json()).toEqual({
@@ -238,16 +240,17 @@ describe('VK handshake', () => {
       ),
     });
     expect(logged(h, 'vk handshake signed')).toMatchObject({
-      signedUrl: registered,
+      signedUrl: 'https://hooks.example.com/webhook/mcs?token=***',
       signedUrlFrom: 'public-urls',
     });
+    expect(JSON.stringify(h.logs)).not.toContain('s3cr3t');
   });
 
   it('refuses a handshake without the token when WEBHOOK_TOKEN is set', async () => {
-    const h = await start({ WEBHOOK_TOKEN: 's3cr3t' });
+    const h = await start({ WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests' });
     const response = await h.post('/webhook/mcs', fixtureText('vk-confirmation.json'));
     expect(response.status).toBe(401);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.webhookUnauthorized });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_WEBHOOK_UNAUTHORIZED' });
   });
 
   it.each([
@@ -353,7 +356,7 @@ describe('records', () => {
       '/webhook/gcs',
       '{"Records":[]}',
       404,
-      'RELAY_WEBHOOK_UNKNOWN_SOURCE',
+      'RELAY_HTTP_NOT_FOUND',
     ],
     ['an empty body', '/webhook/minio', '', 400, 'RELAY_WEBHOOK_MALFORMED_JSON'],
   ])(
@@ -372,7 +375,7 @@ describe('records', () => {
     const big = JSON.stringify({ Records: [awsRecord('x'.repeat(2000))] });
     const response = await h.post('/webhook/s3', big);
     expect(response.status).toBe(413);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.webhookTooLarge });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_WEBHOOK_TOO_LARGE' });
     expect(h.publisher.calls).toBe(0);
   });
 
@@ -390,16 +393,16 @@ describe('access control', () => {
   const body = JSON.stringify({ Records: [awsRecord('k')] });
 
   it.each([
-    ['a Bearer header', '/webhook/s3', { authorization: 'Bearer s3cr3t' }],
-    ['a path segment', '/webhook/s3/s3cr3t', {}],
-    ['a token query', '/webhook/s3?token=s3cr3t', {}],
+    ['a Bearer header', '/webhook/s3', { authorization: 'Bearer s3cr3t-t0ken-4-tests' }],
+    ['a path segment', '/webhook/s3/s3cr3t-t0ken-4-tests', {}],
+    ['a token query', '/webhook/s3?token=s3cr3t-t0ken-4-tests', {}],
     [
       'Basic credentials',
       '/webhook/s3',
-      { authorization: `Basic ${Buffer.from('u:s3cr3t').toString('base64')}` },
+      { authorization: `Basic ${Buffer.from('u:s3cr3t-t0ken-4-tests').toString('base64')}` },
     ],
   ])('accepts WEBHOOK_TOKEN as %s', async (_what, path, headers) => {
-    const h = await start({ WEBHOOK_TOKEN: 's3cr3t' });
+    const h = await start({ WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests' });
     expect((await h.post(path, body, headers)).status).toBe(200);
   });
 
@@ -408,7 +411,7 @@ describe('access control', () => {
     ['a wrong Bearer', '/webhook/s3', { authorization: 'Bearer nope' }],
     ['a wrong path segment', '/webhook/s3/nope', {}],
   ])('refuses %s with 401 before reading the body', async (_what, path, headers) => {
-    const h = await start({ WEBHOOK_TOKEN: 's3cr3t' });
+    const h = await start({ WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests' });
     const response = await h.post(path, '{not even json', headers);
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -419,7 +422,7 @@ describe('access control', () => {
     const denied = await start({ ALLOWED_IPS: '10.0.0.0/8' });
     const response = await denied.post('/webhook/s3', body);
     expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.webhookForbidden });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_WEBHOOK_FORBIDDEN' });
     const allowed = await start({ ALLOWED_IPS: '10.0.0.0/8,127.0.0.1' });
     expect((await allowed.post('/webhook/s3', body)).status).toBe(200);
   });
@@ -445,7 +448,7 @@ describe('access control', () => {
     const mixed = JSON.stringify({ Records: [awsRecord('k'), awsRecord('k', 'bucket-b')] });
     const response = await h.post('/webhook/s3', mixed);
     expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.webhookBucketNotAllowed });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_WEBHOOK_BUCKET_NOT_ALLOWED' });
     expect(h.publisher.calls).toBe(0);
     expect((await h.post('/webhook/s3', body)).status).toBe(200);
   });
@@ -455,10 +458,10 @@ describe('publishing failures', () => {
   const body = JSON.stringify({ Records: [awsRecord('k')] });
 
   it.each([
-    ['a nack', new TransientError(ErrorCodes.publishNacked, 'nacked')],
-    ['an unroutable message', new TransientError(ErrorCodes.publishUnroutable, 'returned')],
-    ['a confirm timeout', new TransientError(ErrorCodes.publishTimeout, 'timeout')],
-    ['a blocked broker', new TransientError(ErrorCodes.brokerBlocked, 'blocked')],
+    ['a nack', new TransientError('RELAY_AMQP_NACKED', 'nacked')],
+    ['an unroutable message', new TransientError('RELAY_AMQP_UNROUTABLE', 'returned')],
+    ['a confirm timeout', new TransientError('RELAY_AMQP_PUBLISH_TIMEOUT', 'timeout')],
+    ['a blocked broker', new TransientError('RELAY_AMQP_BLOCKED', 'blocked')],
   ])('answers 503 with Retry-After on %s', async (_what, failure) => {
     const h = await start();
     h.publisher.failure = failure;
@@ -473,7 +476,7 @@ describe('publishing failures', () => {
     h.publisher.isReady = false;
     const response = await h.post('/webhook/s3', body);
     expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.brokerUnavailable });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_UNAVAILABLE' });
     expect((await fetch(`${h.url}/readyz`)).status).toBe(503);
   });
 
@@ -488,7 +491,7 @@ describe('publishing failures', () => {
     const three = JSON.stringify({ Records: [awsRecord('a'), awsRecord('b'), awsRecord('c')] });
     const response = await h.post('/webhook/s3', three);
     expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.publishOverloaded });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_OVERLOADED' });
     expect(h.publisher.calls).toBe(0);
   });
 
@@ -498,7 +501,7 @@ describe('publishing failures', () => {
     const response = await h.post('/webhook/s3', body);
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({
-      error: ErrorCodes.httpInternal,
+      error: 'RELAY_HTTP_INTERNAL',
       message: 'internal error',
     });
     expect(h.logs.some((line) => line.level === 'error')).toBe(true);
@@ -509,7 +512,7 @@ describe('publishing failures', () => {
     const response = await h.post('/webhook/s3', body);
     expect(response.status).toBe(503);
     expect(response.headers.get('connection')).toBe('close');
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.shutdown });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_SHUTDOWN' });
     expect((await fetch(`${h.url}/readyz`)).status).toBe(503);
   });
 });
@@ -538,7 +541,7 @@ describe('AWS SNS', () => {
     const tampered = fixtureText('notif-v1.json').replace('has no subject', 'has no subjects');
     const response = await h.post('/webhook/sns', tampered);
     expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.snsSignatureInvalid });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_SIGNATURE_INVALID' });
   });
 
   it('refuses SignatureVersion "3"', async () => {
@@ -565,7 +568,7 @@ describe('AWS SNS', () => {
     );
     const response = await h.post('/webhook/sns', body);
     expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.snsCertUrlInvalid });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_CERT_URL_INVALID' });
     expect(h.fetchCertificate).not.toHaveBeenCalled();
   });
 
@@ -576,7 +579,7 @@ describe('AWS SNS', () => {
     );
     const response = await h.post('/webhook/sns', fixtureText('notif-v1.json'));
     expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.snsCertUnavailable });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_CERT_UNAVAILABLE' });
   });
 
   it('confirms a SubscriptionConfirmation exactly once, after verifying it', async () => {
@@ -596,7 +599,7 @@ describe('AWS SNS', () => {
     const h = await start({ SNS_TOPIC_ARNS: 'arn:aws:sns:us-west-2:131990247566:another-topic' });
     const response = await h.post('/webhook/sns', fixtureText('subconf-v1.json'));
     expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.snsTopicNotAllowed });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_TOPIC_NOT_ALLOWED' });
     expect(h.confirmSubscription).not.toHaveBeenCalled();
     expect(h.fetchCertificate).not.toHaveBeenCalled();
   });
@@ -612,7 +615,7 @@ describe('AWS SNS', () => {
     const h = await start({}, { confirmSubscription: () => Promise.reject(new Error('HTTP 500')) });
     const response = await h.post('/webhook/sns', fixtureText('subconf-v1.json'));
     expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.snsConfirmFailed });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_CONFIRM_FAILED' });
   });
 
   it('refuses a signed SubscriptionConfirmation whose SubscribeURL is not an SNS confirmation', async () => {
@@ -629,7 +632,7 @@ describe('AWS SNS', () => {
       });
       const response = await h.post('/webhook/sns', JSON.stringify(message));
       expect(response.status).toBe(403);
-      expect(await response.json()).toMatchObject({ error: ErrorCodes.snsSubscribeUrlInvalid });
+      expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_SUBSCRIBE_URL_INVALID' });
     }
     expect(h.confirmSubscription).not.toHaveBeenCalled();
   });
@@ -675,7 +678,7 @@ describe('AWS SNS', () => {
 
   it('publishes a repeated MessageId once inside the window, and again after a failed publish', async () => {
     const h = await start({}, { now: () => TEST_TIME });
-    h.publisher.failure = new TransientError(ErrorCodes.publishTimeout, 'timeout');
+    h.publisher.failure = new TransientError('RELAY_AMQP_PUBLISH_TIMEOUT', 'timeout');
     expect((await h.post('/webhook/sns', notification('dup', [awsRecord('a')]))).status).toBe(503);
     h.publisher.failure = undefined;
     const first = await h.post('/webhook/sns', notification('dup', [awsRecord('a')]));
@@ -693,7 +696,7 @@ describe('AWS SNS', () => {
     now = new Date(TEST_TIME.getTime() + 60 * 60 * 1000 + 1);
     const response = await h.post('/webhook/sns', body);
     expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ error: ErrorCodes.snsReplay });
+    expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_REPLAY' });
     expect(h.publisher.calls).toBe(0);
     expect(h.fetchCertificate).not.toHaveBeenCalled();
   });
@@ -715,7 +718,7 @@ describe('AWS SNS', () => {
 
 describe('other routes', () => {
   it('answers HEAD on the webhook paths (MinIO probe) without credentials', async () => {
-    const h = await start({ WEBHOOK_TOKEN: 's3cr3t' });
+    const h = await start({ WEBHOOK_TOKEN: 's3cr3t-t0ken-4-tests' });
     for (const path of ['/webhook', '/webhook/minio', '/webhook/minio/anything']) {
       expect((await fetch(h.url + path, { method: 'HEAD' })).status).toBe(200);
     }
@@ -736,7 +739,7 @@ describe('other routes', () => {
     expect(await (await fetch(`${h.url}/readyz`)).json()).toEqual({ ready: true });
     const missing = await fetch(`${h.url}/nope`);
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toMatchObject({ error: ErrorCodes.httpNotFound });
+    expect(await missing.json()).toMatchObject({ error: 'RELAY_HTTP_NOT_FOUND' });
   });
 
   it('exposes request and publish metrics on its own registry', async () => {

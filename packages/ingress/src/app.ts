@@ -3,26 +3,23 @@ import { performance } from 'node:perf_hooks';
 import express, { type Request, type Response } from 'express';
 import { Registry } from 'prom-client';
 import {
-  ErrorCodes,
+  PermanentError,
   TransientError,
   WEBHOOK_SOURCES,
   createIpAllowList,
+  httpStatusOf,
   parseWebhook,
+  redactUrl,
   vkSignature,
   type Config,
+  type ErrorCode,
   type Logger,
   type SnsMessage,
   type Task,
   type WebhookSource,
 } from '@s3relay/core';
 import { topologyNames, type OutgoingMessage } from '@s3relay/core/amqp';
-import {
-  RETRY_AFTER_SECONDS,
-  UNKNOWN_SOURCE,
-  answerFor,
-  refuse,
-  RequestRefused,
-} from './http-errors.js';
+import { RETRY_AFTER_SECONDS, answerFor } from './http-errors.js';
 import { createIngressMetrics, type RequestOutcome } from './metrics.js';
 import { RecentMessages } from './recent-messages.js';
 import { resolveSigningUrl } from './signing-url.js';
@@ -119,8 +116,8 @@ export function createApp(deps: IngressDeps): express.Express {
       (bucket) => sourceBuckets.size > 0 && !sourceBuckets.has(bucket),
     );
     if (foreign.length > 0) {
-      throw refuse(
-        ErrorCodes.webhookBucketNotAllowed,
+      throw new PermanentError(
+        'RELAY_WEBHOOK_BUCKET_NOT_ALLOWED',
         `bucket(s) not in SOURCE_BUCKETS: ${foreign.slice(0, 5).join(', ')}`,
       );
     }
@@ -128,7 +125,7 @@ export function createApp(deps: IngressDeps): express.Express {
     if (tasks.length === 0) return { ...accepted, body: { accepted: 0 } };
     if (recordsInFlight + tasks.length > http.maxInFlight) {
       throw new TransientError(
-        ErrorCodes.publishOverloaded,
+        'RELAY_AMQP_OVERLOADED',
         tasks.length > http.maxInFlight
           ? `the request has ${tasks.length} records, more than HTTP_MAX_IN_FLIGHT (${http.maxInFlight}) allows at once`
           : `${recordsInFlight} records are being published already (HTTP_MAX_IN_FLIGHT ${http.maxInFlight})`,
@@ -160,13 +157,13 @@ export function createApp(deps: IngressDeps): express.Express {
   function checkFreshness(message: SnsMessage): void {
     const sentAt = Date.parse(message.Timestamp);
     if (Number.isNaN(sentAt)) {
-      throw refuse(ErrorCodes.snsReplay, 'the SNS Timestamp is not a date');
+      throw new PermanentError('RELAY_SNS_REPLAY', 'the SNS Timestamp is not a date');
     }
     const ageMs = now().getTime() - sentAt;
     // Clock skew works both ways: a Timestamp far in the future is as suspicious as an old one.
     if (Math.abs(ageMs) > http.snsMaxAgeMs) {
-      throw refuse(
-        ErrorCodes.snsReplay,
+      throw new PermanentError(
+        'RELAY_SNS_REPLAY',
         `the SNS message was sent at ${message.Timestamp}, outside the SNS_MAX_AGE window`,
       );
     }
@@ -176,7 +173,10 @@ export function createApp(deps: IngressDeps): express.Express {
     const meta = { messageId: message.MessageId, topicArn: message.TopicArn, type: message.Type };
     // Cheap checks first: a message refused here costs no certificate fetch.
     if (snsTopics.size > 0 && !snsTopics.has(message.TopicArn)) {
-      throw refuse(ErrorCodes.snsTopicNotAllowed, 'the SNS topic is not in SNS_TOPIC_ARNS');
+      throw new PermanentError(
+        'RELAY_SNS_TOPIC_NOT_ALLOWED',
+        'the SNS topic is not in SNS_TOPIC_ARNS',
+      );
     }
     checkFreshness(message);
     await verifier.verify(message);
@@ -187,7 +187,7 @@ export function createApp(deps: IngressDeps): express.Express {
           await confirmSubscription(url);
         } catch (err) {
           throw new TransientError(
-            ErrorCodes.snsConfirmFailed,
+            'RELAY_SNS_CONFIRM_FAILED',
             'visiting the SubscribeURL failed; SNS will retry the confirmation',
             { cause: err },
           );
@@ -237,20 +237,22 @@ export function createApp(deps: IngressDeps): express.Express {
     params: { source?: string; token?: string },
   ): Promise<Answer> {
     if (isClosing()) {
-      throw new TransientError(ErrorCodes.shutdown, 'the ingress is shutting down');
+      throw new TransientError('RELAY_SHUTDOWN', 'the ingress is shutting down');
     }
     const routeSource = params.source;
     if (routeSource !== undefined && !isWebhookSource(routeSource)) {
-      throw new RequestRefused(
-        404,
-        UNKNOWN_SOURCE,
+      throw new PermanentError(
+        'RELAY_HTTP_NOT_FOUND',
         `unknown source "${routeSource}" (one of ${WEBHOOK_SOURCES.join(', ')})`,
       );
     }
     // Credentials before the body is read (STYLE 2.11): a refused caller costs no parsing.
     const clientIp = req.ip ?? req.socket.remoteAddress ?? '';
     if (!isAllowedIp(clientIp)) {
-      throw refuse(ErrorCodes.webhookForbidden, 'the client address is not in ALLOWED_IPS');
+      throw new PermanentError(
+        'RELAY_WEBHOOK_FORBIDDEN',
+        'the client address is not in ALLOWED_IPS',
+      );
     }
     if (http.webhookToken !== undefined) {
       const tokens = presentedTokens({
@@ -260,8 +262,8 @@ export function createApp(deps: IngressDeps): express.Express {
       });
       if (!tokenMatches(http.webhookToken, tokens)) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="s3relay"');
-        throw refuse(
-          ErrorCodes.webhookUnauthorized,
+        throw new PermanentError(
+          'RELAY_WEBHOOK_UNAUTHORIZED',
           'WEBHOOK_TOKEN is required (Authorization: Bearer, a /webhook/<source>/<token> path or ?token=)',
         );
       }
@@ -281,11 +283,7 @@ export function createApp(deps: IngressDeps): express.Express {
     });
     switch (parsed.type) {
       case 'rejected':
-        throw new RequestRefused(
-          parsed.rejection.status,
-          parsed.rejection.code,
-          parsed.rejection.message,
-        );
+        throw new PermanentError(parsed.rejection.code, parsed.rejection.message);
       case 'vk-handshake': {
         const signing = resolveSigningUrl(http.publicUrls, {
           protocol: req.protocol,
@@ -293,9 +291,9 @@ export function createApp(deps: IngressDeps): express.Express {
           pathAndQuery: req.originalUrl,
         });
         // The URL is logged so that a registration VK refuses can be diagnosed: it must be the
-        // registered <Url> byte for byte.
+        // registered <Url> byte for byte (the token aside, which is never logged).
         const meta = {
-          signedUrl: signing.url,
+          signedUrl: redactUrl(signing.url, [http.webhookToken]),
           signedUrlFrom: signing.from,
           topicArn: parsed.handshake.topicArn,
         };
@@ -378,7 +376,7 @@ export function createApp(deps: IngressDeps): express.Express {
 
   app.all(WEBHOOK_PATHS, (_req, res) => {
     res.setHeader('Allow', 'POST, HEAD');
-    sendError(res, 405, ErrorCodes.httpMethodNotAllowed, 'webhooks are POSTed');
+    sendError(res, 'RELAY_HTTP_METHOD_NOT_ALLOWED', 'webhooks are POSTed');
   });
 
   // Kept from the original server, whose operators' checks expect it.
@@ -401,7 +399,7 @@ export function createApp(deps: IngressDeps): express.Express {
   });
 
   app.use((_req, res) => {
-    sendError(res, 404, ErrorCodes.httpNotFound, 'no such route');
+    sendError(res, 'RELAY_HTTP_NOT_FOUND', 'no such route');
   });
 
   // Reached only by failures outside the webhook handler (which answers its own errors).
@@ -409,14 +407,14 @@ export function createApp(deps: IngressDeps): express.Express {
     const failure = answerFor(err);
     if (failure.outcome === 'error') logger.error('request failed', { error: err });
     if (res.headersSent) return;
-    sendError(res, failure.status, failure.code, failure.message);
+    sendError(res, failure.code, failure.message);
   });
 
   return app;
 }
 
-function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ error: code, message });
+function sendError(res: Response, code: ErrorCode, message: string): void {
+  res.status(httpStatusOf(code)).json({ error: code, message });
 }
 
 function isWebhookSource(value: string | undefined): value is WebhookSource {

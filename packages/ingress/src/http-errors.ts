@@ -1,4 +1,4 @@
-import { ErrorCodes, PermanentError, RelayError, TransientError } from '@s3relay/core';
+import { RelayError, httpStatusOf, type ErrorCode } from '@s3relay/core';
 import type { RequestOutcome } from './metrics.js';
 
 /** Seconds a client is asked to wait before retrying a 503. */
@@ -7,46 +7,9 @@ export const RETRY_AFTER_SECONDS = 5;
 /** An error answer: `{ "error": code, "message": message }` with `status`. */
 export interface ErrorAnswer {
   readonly status: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly message: string;
   readonly outcome: RequestOutcome;
-}
-
-/** The status of each code the ingress refuses a request with. */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  [ErrorCodes.httpBadRequest]: 400,
-  [ErrorCodes.httpNotFound]: 404,
-  [ErrorCodes.httpMethodNotAllowed]: 405,
-  [ErrorCodes.webhookUnauthorized]: 401,
-  [ErrorCodes.webhookForbidden]: 403,
-  [ErrorCodes.webhookBucketNotAllowed]: 403,
-  [ErrorCodes.webhookTooLarge]: 413,
-  // SNS drops a message answered 4xx without retrying: right for a forged, stale or foreign one.
-  [ErrorCodes.snsCertUrlInvalid]: 403,
-  [ErrorCodes.snsCertInvalid]: 403,
-  [ErrorCodes.snsSignatureInvalid]: 403,
-  [ErrorCodes.snsTopicNotAllowed]: 403,
-  [ErrorCodes.snsReplay]: 403,
-  [ErrorCodes.snsSubscribeUrlInvalid]: 403,
-};
-
-/** The code of a request whose `/webhook/<source>` names no source (the parser's code). */
-export const UNKNOWN_SOURCE = 'RELAY_WEBHOOK_UNKNOWN_SOURCE';
-
-/** Thrown when a request is refused with a 4xx; `status` is the answer. */
-export class RequestRefused extends PermanentError {
-  override readonly name: string = 'RequestRefused';
-  readonly status: number;
-
-  constructor(status: number, code: string, message: string) {
-    super(code, message);
-    this.status = status;
-  }
-}
-
-/** Creates the refusal of `code`, with the status of the catalogue above. */
-export function refuse(code: string, message: string): RequestRefused {
-  return new RequestRefused(STATUS_BY_CODE[code] ?? 400, code, message);
 }
 
 interface BodyParserError {
@@ -56,45 +19,32 @@ interface BodyParserError {
 }
 
 /**
- * Maps anything thrown while handling a request to its answer. Every transient failure is a 503
- * (the sender retries; SNS would drop a 4xx), body-parser's errors keep their 4xx, and anything
- * unexpected is a 500 without details.
+ * Maps anything thrown while handling a request to its answer, with the status the error
+ * catalogue gives its code (packages/core/src/errors.ts): every retryable failure is a 503 (the
+ * sender retries; SNS would drop a 4xx), body-parser's own errors get the code of their kind, and
+ * anything unexpected is a 500 without details.
  */
 export function answerFor(err: unknown): ErrorAnswer {
-  if (err instanceof RequestRefused) {
-    return { status: err.status, code: err.code, message: err.message, outcome: 'rejected' };
+  const { code, message } = describe(err);
+  const status = httpStatusOf(code);
+  if (status >= 500 && status !== 503) {
+    return { status, code: 'RELAY_HTTP_INTERNAL', message: 'internal error', outcome: 'error' };
   }
-  if (err instanceof TransientError) {
-    return { status: 503, code: err.code, message: err.message, outcome: 'unavailable' };
-  }
-  if (err instanceof RelayError && !err.retryable) {
-    const status = STATUS_BY_CODE[err.code];
-    if (status !== undefined) {
-      return { status, code: err.code, message: err.message, outcome: 'rejected' };
-    }
-  }
+  return { status, code, message, outcome: status === 503 ? 'unavailable' : 'rejected' };
+}
+
+function describe(err: unknown): { readonly code: ErrorCode; readonly message: string } {
+  if (err instanceof RelayError) return err;
   const parserError = (err ?? {}) as BodyParserError;
-  const status = typeof parserError.status === 'number' ? parserError.status : 500;
   if (parserError.type === 'entity.too.large') {
-    return {
-      status: 413,
-      code: ErrorCodes.webhookTooLarge,
-      message: 'the body is larger than HTTP_BODY_LIMIT',
-      outcome: 'rejected',
-    };
+    return { code: 'RELAY_WEBHOOK_TOO_LARGE', message: 'the body is larger than HTTP_BODY_LIMIT' };
   }
+  const status = typeof parserError.status === 'number' ? parserError.status : 500;
   if (status >= 400 && status < 500 && parserError.expose === true) {
     return {
-      status,
-      code: status === 415 ? 'RELAY_WEBHOOK_UNSUPPORTED' : ErrorCodes.httpBadRequest,
+      code: status === 415 ? 'RELAY_HTTP_UNSUPPORTED_ENCODING' : 'RELAY_HTTP_BAD_REQUEST',
       message: err instanceof Error ? err.message : 'bad request',
-      outcome: 'rejected',
     };
   }
-  return {
-    status: 500,
-    code: ErrorCodes.httpInternal,
-    message: 'internal error',
-    outcome: 'error',
-  };
+  return { code: 'RELAY_HTTP_INTERNAL', message: 'internal error' };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ErrorCodes, PermanentError, TransientError, type SnsMessage } from '@s3relay/core';
+import { PermanentError, TransientError, type SnsMessage } from '@s3relay/core';
 import { readWebhookFixture } from '../../../test/fixtures/webhook-fixtures.js';
 import { createSnsVerifier, snsStringToSign } from './sns-signature.js';
 
@@ -57,7 +57,7 @@ describe('createSnsVerifier', () => {
     const message = fixture('notif-v1.json');
     const tampered = { ...message, Message: message.Message.replace('no', 'No') };
     await expect(verifier.verify(tampered)).rejects.toMatchObject({
-      code: ErrorCodes.snsSignatureInvalid,
+      code: 'RELAY_SNS_SIGNATURE_INVALID',
     });
   });
 
@@ -65,14 +65,14 @@ describe('createSnsVerifier', () => {
     const { verifier } = verifierWith();
     await expect(
       verifier.verify({ ...fixture('notif-v2.json'), SignatureVersion: '1' }),
-    ).rejects.toMatchObject({ code: ErrorCodes.snsSignatureInvalid });
+    ).rejects.toMatchObject({ code: 'RELAY_SNS_SIGNATURE_INVALID' });
   });
 
   it('refuses SignatureVersion "3" without fetching anything', async () => {
     const { verifier, fetchCertificate } = verifierWith();
     await expect(
       verifier.verify({ ...fixture('notif-v1.json'), SignatureVersion: '3' }),
-    ).rejects.toMatchObject({ code: ErrorCodes.snsSignatureInvalid });
+    ).rejects.toMatchObject({ code: 'RELAY_SNS_SIGNATURE_INVALID' });
     expect(fetchCertificate).not.toHaveBeenCalled();
   });
 
@@ -85,7 +85,7 @@ describe('createSnsVerifier', () => {
     const { verifier, fetchCertificate } = verifierWith();
     await expect(
       verifier.verify({ ...fixture('notif-v1.json'), SigningCertURL: url }),
-    ).rejects.toMatchObject({ code: ErrorCodes.snsCertUrlInvalid });
+    ).rejects.toMatchObject({ code: 'RELAY_SNS_CERT_URL_INVALID' });
     expect(fetchCertificate).not.toHaveBeenCalled();
   });
 
@@ -93,7 +93,7 @@ describe('createSnsVerifier', () => {
     const { verifier } = verifierWith(new Date('2026-10-15T00:00:00Z'));
     const error = await verifier.verify(fixture('notif-v1.json')).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(PermanentError);
-    expect(error).toMatchObject({ code: ErrorCodes.snsCertInvalid });
+    expect(error).toMatchObject({ code: 'RELAY_SNS_CERT_INVALID' });
   });
 
   it('reports a failed fetch as transient and does not cache it', async () => {
@@ -104,7 +104,7 @@ describe('createSnsVerifier', () => {
     const verifier = createSnsVerifier({ fetchCertificate, now: () => FIXTURE_TIME });
     const error = await verifier.verify(fixture('notif-v1.json')).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TransientError);
-    expect(error).toMatchObject({ code: ErrorCodes.snsCertUnavailable });
+    expect(error).toMatchObject({ code: 'RELAY_SNS_CERT_UNAVAILABLE' });
     await expect(verifier.verify(fixture('notif-v1.json'))).resolves.toBeUndefined();
     expect(fetchCertificate).toHaveBeenCalledTimes(2);
   });
@@ -115,7 +115,7 @@ describe('createSnsVerifier', () => {
       now: () => FIXTURE_TIME,
     });
     await expect(verifier.verify(fixture('notif-v1.json'))).rejects.toMatchObject({
-      code: ErrorCodes.snsCertUnavailable,
+      code: 'RELAY_SNS_CERT_UNAVAILABLE',
     });
   });
 });

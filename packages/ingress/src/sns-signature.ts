@@ -1,5 +1,5 @@
 import { X509Certificate, createVerify } from 'node:crypto';
-import { ErrorCodes, PermanentError, RelayError, TransientError } from '@s3relay/core';
+import { PermanentError, RelayError, TransientError } from '@s3relay/core';
 import type { SnsMessage } from '@s3relay/core';
 import { assertSigningCertUrl } from './sns-urls.js';
 
@@ -87,7 +87,7 @@ export function createSnsVerifier(options: SnsVerifierOptions): SnsVerifier {
       const algorithm = ALGORITHMS[message.SignatureVersion];
       if (algorithm === undefined) {
         throw new PermanentError(
-          ErrorCodes.snsSignatureInvalid,
+          'RELAY_SNS_SIGNATURE_INVALID',
           `SignatureVersion "${message.SignatureVersion}" is not supported (1 or 2)`,
           { context },
         );
@@ -97,7 +97,7 @@ export function createSnsVerifier(options: SnsVerifierOptions): SnsVerifier {
       const now = options.now().getTime();
       if (now < Date.parse(certificate.validFrom) || now > Date.parse(certificate.validTo)) {
         throw new PermanentError(
-          ErrorCodes.snsCertInvalid,
+          'RELAY_SNS_CERT_INVALID',
           `the signing certificate is not valid now (valid ${certificate.validFrom} to ${certificate.validTo})`,
           { context: { ...context, url } },
         );
@@ -107,7 +107,7 @@ export function createSnsVerifier(options: SnsVerifierOptions): SnsVerifier {
         .verify(certificate.publicKey, message.Signature, 'base64');
       if (!valid) {
         throw new PermanentError(
-          ErrorCodes.snsSignatureInvalid,
+          'RELAY_SNS_SIGNATURE_INVALID',
           'the SNS signature does not match the message',
           { context },
         );
@@ -123,7 +123,7 @@ async function fetchAndParse(fetcher: CertificateFetcher, url: string): Promise<
   } catch (err) {
     if (err instanceof RelayError) throw err;
     throw new TransientError(
-      ErrorCodes.snsCertUnavailable,
+      'RELAY_SNS_CERT_UNAVAILABLE',
       'could not fetch the SNS signing certificate',
       { cause: err, context: { url } },
     );
@@ -134,7 +134,7 @@ async function fetchAndParse(fetcher: CertificateFetcher, url: string): Promise<
     // Whatever sns.<region>.amazonaws.com served over TLS was not a certificate: a glitch on
     // their side, worth a retry rather than dropping the message.
     throw new TransientError(
-      ErrorCodes.snsCertUnavailable,
+      'RELAY_SNS_CERT_UNAVAILABLE',
       'the SNS signing certificate could not be parsed',
       { cause: err, context: { url } },
     );

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes } from '@s3relay/core';
 import { assertSigningCertUrl, assertSubscribeUrl } from './sns-urls.js';
 
 const TOPIC = 'arn:aws:sns:us-west-2:131990247566:dongie-standard-topic';
@@ -36,7 +35,7 @@ describe('assertSigningCertUrl', () => {
     ['not a URL', 'sns.us-west-2.amazonaws.com/x.pem'],
   ])('refuses %s', (_what, url) => {
     expect(() => assertSigningCertUrl(url, TOPIC)).toThrow(
-      expect.objectContaining({ code: ErrorCodes.snsCertUrlInvalid }),
+      expect.objectContaining({ code: 'RELAY_SNS_CERT_URL_INVALID' }),
     );
   });
 });
@@ -56,7 +55,7 @@ describe('assertSubscribeUrl', () => {
     ['http', good.replace('https:', 'http:')],
   ])('refuses %s', (_what, url) => {
     expect(() => assertSubscribeUrl(url, TOPIC)).toThrow(
-      expect.objectContaining({ code: ErrorCodes.snsSubscribeUrlInvalid }),
+      expect.objectContaining({ code: 'RELAY_SNS_SUBSCRIBE_URL_INVALID' }),
     );
   });
 });

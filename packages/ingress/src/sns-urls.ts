@@ -1,4 +1,4 @@
-import { ErrorCodes, PermanentError } from '@s3relay/core';
+import { PermanentError, type PermanentCode } from '@s3relay/core';
 
 /**
  * The hosts SNS signs and confirms from: `sns.<region>.amazonaws.com`, or `.com.cn` in China.
@@ -19,7 +19,7 @@ function topicRegion(topicArn: string): string | undefined {
  * info, and a host `sns.<region>.amazonaws.com[.cn]` whose region is the topic's (SNS signs and
  * confirms from the topic's own regional endpoint). Returns the parsed URL.
  */
-function checkSnsUrl(raw: string, topicArn: string, code: string, what: string): URL {
+function checkSnsUrl(raw: string, topicArn: string, code: PermanentCode, what: string): URL {
   const fail = (why: string): never => {
     throw new PermanentError(code, `${what} ${why}`, { context: { url: raw, topicArn } });
   };
@@ -42,10 +42,10 @@ function checkSnsUrl(raw: string, topicArn: string, code: string, what: string):
  * `sns.<region>.amazonaws.com[.cn]` of the topic's region.
  */
 export function assertSigningCertUrl(raw: string, topicArn: string): URL {
-  const url = checkSnsUrl(raw, topicArn, ErrorCodes.snsCertUrlInvalid, 'SigningCertURL');
+  const url = checkSnsUrl(raw, topicArn, 'RELAY_SNS_CERT_URL_INVALID', 'SigningCertURL');
   if (!url.pathname.endsWith('.pem') || url.search !== '') {
     throw new PermanentError(
-      ErrorCodes.snsCertUrlInvalid,
+      'RELAY_SNS_CERT_URL_INVALID',
       'SigningCertURL must name a .pem file without a query',
       { context: { url: raw, topicArn } },
     );
@@ -59,7 +59,7 @@ export function assertSigningCertUrl(raw: string, topicArn: string): URL {
  * Thrown as {@link PermanentError} `RELAY_SNS_SUBSCRIBE_URL_INVALID` otherwise.
  */
 export function assertSubscribeUrl(raw: string, topicArn: string): URL {
-  const code = ErrorCodes.snsSubscribeUrlInvalid;
+  const code = 'RELAY_SNS_SUBSCRIBE_URL_INVALID';
   const url = checkSnsUrl(raw, topicArn, code, 'SubscribeURL');
   if (url.searchParams.get('Action') !== 'ConfirmSubscription') {
     throw new PermanentError(code, 'SubscribeURL is not an Action=ConfirmSubscription call', {

@@ -1,12 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
-import {
-  ErrorCodes,
-  PermanentError,
-  TransientError,
-  createTask,
-  silentLogger,
-  type Task,
-} from '@s3relay/core';
+import { PermanentError, TransientError, createTask, silentLogger, type Task } from '@s3relay/core';
 import { topologyNames, type OutgoingMessage } from '@s3relay/core/amqp';
 import { describe, expect, it } from 'vitest';
 import type { TaskAction } from './action.js';
@@ -58,7 +51,7 @@ function setup(action: TaskAction, options: { publishFails?: boolean; maxAttempt
     publisher: {
       publish: (messages) => {
         if (options.publishFails === true) {
-          return Promise.reject(new TransientError(ErrorCodes.brokerUnavailable, 'down'));
+          return Promise.reject(new TransientError('RELAY_AMQP_UNAVAILABLE', 'down'));
         }
         published.push(...messages);
         return Promise.resolve();
@@ -106,9 +99,9 @@ describe('delivery handler', () => {
     expect(published).toHaveLength(1);
     expect(published[0]?.queue).toBe('p.dlq');
     expect(published[0]?.body.equals(bad.content)).toBe(true);
-    expect(published[0]?.headers?.[TaskHeaders.errorCode]).toBe(ErrorCodes.taskInvalid);
+    expect(published[0]?.headers?.[TaskHeaders.errorCode]).toBe('RELAY_TASK_INVALID');
     expect(String(published[0]?.headers?.[TaskHeaders.error])).toContain('invalid task');
-    expect(await count('s3relay_worker_dead_letters_total', { code: ErrorCodes.taskInvalid })).toBe(
+    expect(await count('s3relay_worker_dead_letters_total', { code: 'RELAY_TASK_INVALID' })).toBe(
       1,
     );
   });
@@ -122,20 +115,20 @@ describe('delivery handler', () => {
     expect(published).toHaveLength(1);
     expect(published[0]).toMatchObject({ queue: 'p.retry.10s', messageId: t.id });
     expect(published[0]?.headers?.[TaskHeaders.attempt]).toBe(3);
-    expect(published[0]?.headers?.[TaskHeaders.errorCode]).toBe(ErrorCodes.s3Network);
-    expect(await count('s3relay_worker_retries_total', { code: ErrorCodes.s3Network })).toBe(1);
+    expect(published[0]?.headers?.[TaskHeaders.errorCode]).toBe('RELAY_S3_NETWORK');
+    expect(await count('s3relay_worker_retries_total', { code: 'RELAY_S3_NETWORK' })).toBe(1);
   });
 
   it('dead-letters a permanent failure, and a transient one out of attempts', async () => {
     const permanent = setup(() =>
-      Promise.reject(new PermanentError(ErrorCodes.s3AccessDenied, 'AccessDenied')),
+      Promise.reject(new PermanentError('RELAY_S3_ACCESS_DENIED', 'AccessDenied')),
     );
     expect(await permanent.handler(message(task()))).toBe('ack');
     expect(permanent.published[0]?.queue).toBe('p.dlq');
     expect(permanent.published[0]?.headers?.[TaskHeaders.attempts]).toBe(1);
 
     const exhausted = setup(
-      () => Promise.reject(new TransientError(ErrorCodes.s3ServerError, '500')),
+      () => Promise.reject(new TransientError('RELAY_S3_SERVER_ERROR', '500')),
       { maxAttempts: 3 },
     );
     expect(await exhausted.handler(message(task(), { [TaskHeaders.attempt]: 3 }))).toBe('ack');
@@ -145,7 +138,7 @@ describe('delivery handler', () => {
 
   it('requeues the original when its retry copy cannot be published', async () => {
     const { handler, count } = setup(
-      () => Promise.reject(new TransientError(ErrorCodes.s3ServerError, '500')),
+      () => Promise.reject(new TransientError('RELAY_S3_SERVER_ERROR', '500')),
       { publishFails: true },
     );
     expect(await handler(message(task()))).toBe('requeue');

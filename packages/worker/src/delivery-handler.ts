@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
 import {
-  ErrorCodes,
   PermanentError,
   parseTask,
   serializeError,
@@ -49,7 +48,7 @@ export function createDeliveryHandler(options: DeliveryHandlerOptions): MessageH
     const parsed = parseTask(message.content);
     if (!parsed.ok) {
       const messageId = messageIdOf(message);
-      const error = new PermanentError(ErrorCodes.taskInvalid, `invalid task: ${parsed.reason}`, {
+      const error = new PermanentError('RELAY_TASK_INVALID', `invalid task: ${parsed.reason}`, {
         context: { messageId },
       });
       return settleFailure(message, messageId, error, attempt, options.logger.child({ messageId }));

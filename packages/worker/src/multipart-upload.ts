@@ -8,13 +8,7 @@ import {
   type CreateMultipartUploadCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import {
-  ErrorCodes,
-  TransientError,
-  serializeError,
-  type ErrorContext,
-  type Logger,
-} from '@s3relay/core';
+import { TransientError, serializeError, type ErrorContext, type Logger } from '@s3relay/core';
 
 /** S3 accepts at most this many parts in one upload. */
 const MAX_PARTS = 10_000;
@@ -74,13 +68,9 @@ export async function uploadMultipart(options: MultipartUploadOptions): Promise<
   );
   const uploadId = created.UploadId;
   if (uploadId === undefined) {
-    throw new TransientError(
-      ErrorCodes.s3Unexpected,
-      'CreateMultipartUpload returned no UploadId',
-      {
-        context: options.context,
-      },
-    );
+    throw new TransientError('RELAY_S3_UNEXPECTED', 'CreateMultipartUpload returned no UploadId', {
+      context: options.context,
+    });
   }
 
   const controller = new AbortController();
@@ -137,7 +127,7 @@ export async function uploadMultipart(options: MultipartUploadOptions): Promise<
           { abortSignal: controller.signal },
         );
         if (result.ETag === undefined) {
-          throw new TransientError(ErrorCodes.s3Unexpected, `part ${number} has no ETag`);
+          throw new TransientError('RELAY_S3_UNEXPECTED', `part ${number} has no ETag`);
         }
         parts.push({
           PartNumber: number,

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   PutObjectCommand,
   type GetObjectCommandOutput,
@@ -10,7 +11,6 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import {
-  ErrorCodes,
   PermanentError,
   type Config,
   type ErrorContext,
@@ -25,8 +25,12 @@ import {
   provenanceMatches,
   provenanceMetadata,
   sameSourceState,
+  taggingHeader,
+  tagsMatch,
+  tagsMetadata,
   type BackupLocation,
   type BackupState,
+  type ObjectTag,
   type SourceState,
 } from '@s3relay/core/s3';
 import type { ActionResult, TaskAction } from './action.js';
@@ -40,7 +44,7 @@ export interface ReplicateOptions {
   readonly backup: BackupLocation;
   readonly worker: Pick<
     Config['worker'],
-    'partSizeBytes' | 'partQueueSize' | 'replicateDeletes' | 'sourceIdleTimeoutMs'
+    'partSizeBytes' | 'partQueueSize' | 'replicateDeletes' | 'replicateTags' | 'sourceIdleTimeoutMs'
   >;
   /** Publishes one more task for the key (the source changed while it was being replicated). */
   readonly enqueueRecheck: (task: Task, current: SourceState | undefined) => Promise<void>;
@@ -98,7 +102,10 @@ interface Target {
  * then.
  *
  * The GET's own response headers stand in for a HEAD of the source: its ETag, Last-Modified and
- * Content-Length describe exactly the bytes of its body.
+ * Content-Length describe exactly the bytes of its body, and its tag count says whether tags
+ * need reading (GetObjectTagging, one more request for tagged objects only). Tags are part of
+ * the comparison through their digest in the backup's metadata; a change of tags alone re-copies
+ * the object, since S3 cannot change a backup's metadata without rewriting it.
  *
  * The task's versionId is not used: the backup mirrors the source's current version, which is
  * what makes reordered events converge (reading the event's version would write an older
@@ -111,7 +118,7 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
     const context: ErrorContext = { bucket: task.bucket, key: task.key, messageId: task.id };
     if (!backupKeyFits(options.backup, task.key)) {
       throw new PermanentError(
-        ErrorCodes.keyTooLong,
+        'RELAY_COPY_KEY_TOO_LONG',
         "the backup key (DEST_PREFIX + key) is longer than S3's 1,024 bytes",
         { context },
       );
@@ -141,16 +148,17 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
         return await reconcileMissing(task, target, backup, signal);
       }
       const current = sourceStateOf(response, context);
+      const tags = await sourceTags(task, response, signal);
       const compare = !copyExpected || current.size > COPY_WITHOUT_COMPARING_BYTES;
       const backup = !compare
         ? undefined
         : backupStateOf(copyExpected ? await settled(headBackup()) : head);
-      if (backup !== undefined && provenanceMatches(current, backup)) {
+      if (backup !== undefined && provenanceMatches(current, backup) && tagsMatch(tags, backup)) {
         logger.debug('backup is up to date', { eTag: current.eTag });
         return { outcome: 'unchanged' };
       }
       bodyHandedOff = true;
-      await copy(response, current, target, { signal, logger, context });
+      await copy(response, current, tags, target, { signal, logger, context });
       const copyMs = performance.now() - startedAt;
       await recheck(task, current, signal);
       return { outcome: 'copied', bytes: current.size, copyMs };
@@ -158,6 +166,25 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
       if (!bodyHandedOff) release(response);
     }
   };
+
+  /**
+   * The tags of the object the GET is reading: none without a request when the GET counted none
+   * (or tags are not replicated). Read by version when the source has versions, so that they
+   * belong to the bytes being copied.
+   */
+  async function sourceTags(
+    task: Task,
+    response: GetObjectCommandOutput,
+    signal: AbortSignal,
+  ): Promise<readonly ObjectTag[]> {
+    if (!options.worker.replicateTags || (response.TagCount ?? 0) === 0) return [];
+    const versionId = response.VersionId === 'null' ? undefined : response.VersionId;
+    const tagging = await source.send(
+      new GetObjectTaggingCommand({ Bucket: task.bucket, Key: task.key, VersionId: versionId }),
+      { abortSignal: signal },
+    );
+    return tagging.TagSet ?? [];
+  }
 
   /** The source object is gone: delete its backup when deletes are replicated. */
   async function reconcileMissing(
@@ -200,6 +227,7 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
   async function copy(
     response: GetObjectCommandOutput,
     current: SourceState,
+    tags: readonly ObjectTag[],
     target: Target,
     run: { signal: AbortSignal; logger: Logger; context: ErrorContext },
   ): Promise<void> {
@@ -212,7 +240,8 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
       Bucket: target.bucket,
       Key: target.key,
       ...contentHeaders(response),
-      Metadata: { ...response.Metadata, ...provenanceMetadata(current) },
+      Metadata: { ...response.Metadata, ...provenanceMetadata(current), ...tagsMetadata(tags) },
+      Tagging: taggingHeader(tags),
     } satisfies PutObjectCommandInput;
     // Its consumer (the PUT's pipe, the multipart reader) reports its errors; this listener only
     // keeps an error raised while no consumer listens (an abort during CreateMultipartUpload)
@@ -288,7 +317,7 @@ function sourceStateOf(
   const { ETag: eTag, LastModified: lastModified, ContentLength: size } = output;
   if (eTag === undefined || lastModified === undefined || size === undefined) {
     throw new PermanentError(
-      ErrorCodes.s3ClientError,
+      'RELAY_S3_CLIENT_ERROR',
       'the source answered without ETag, Last-Modified or Content-Length',
       { context },
     );

@@ -1,4 +1,4 @@
-import { ErrorCodes, PermanentError, TransientError } from '@s3relay/core';
+import { PermanentError, TransientError } from '@s3relay/core';
 import { topologyNames } from '@s3relay/core/amqp';
 import { describe, expect, it } from 'vitest';
 import { TaskHeaders } from '@s3relay/core';
@@ -7,7 +7,7 @@ import { attemptOf, decideFailure } from './retry-policy.js';
 const retryDelaysMs = [1000, 10_000, 60_000];
 const names = topologyNames({ prefix: 'p', retryDelaysMs });
 const now = new Date('2026-11-29T12:00:00.000Z');
-const transient = new TransientError(ErrorCodes.s3ServerError, 'S3 answered InternalError');
+const transient = new TransientError('RELAY_S3_SERVER_ERROR', 'S3 answered InternalError');
 const base = { names, retryDelaysMs, maxAttempts: 5, now };
 
 describe('attemptOf', () => {
@@ -41,7 +41,7 @@ describe('decideFailure', () => {
     const decision = decideFailure({ ...base, error: transient, attempt: 5, headers: {} });
     expect(decision).toMatchObject({ action: 'dead-letter', queue: 'p.dlq' });
     expect(decision.headers).toMatchObject({
-      [TaskHeaders.errorCode]: ErrorCodes.s3ServerError,
+      [TaskHeaders.errorCode]: 'RELAY_S3_SERVER_ERROR',
       [TaskHeaders.error]: 'S3 answered InternalError',
       [TaskHeaders.attempts]: 5,
       [TaskHeaders.lastFailedAt]: now.toISOString(),
@@ -49,7 +49,7 @@ describe('decideFailure', () => {
   });
 
   it('dead-letters a permanent error at once', () => {
-    const error = new PermanentError(ErrorCodes.s3AccessDenied, 'AccessDenied');
+    const error = new PermanentError('RELAY_S3_ACCESS_DENIED', 'AccessDenied');
     const decision = decideFailure({ ...base, error, attempt: 1, headers: undefined });
     expect(decision.action).toBe('dead-letter');
     expect(decision.headers[TaskHeaders.attempts]).toBe(1);
@@ -71,14 +71,14 @@ describe('decideFailure', () => {
       [TaskHeaders.firstFailedAt]: '2026-11-28T00:00:00.000Z',
       [TaskHeaders.lastFailedAt]: now.toISOString(),
       [TaskHeaders.attempt]: 3,
-      [TaskHeaders.errorCode]: ErrorCodes.s3ServerError,
+      [TaskHeaders.errorCode]: 'RELAY_S3_SERVER_ERROR',
       [TaskHeaders.error]: 'S3 answered InternalError',
       'x-trace': 'abc',
     });
   });
 
   it('bounds the error header', () => {
-    const error = new TransientError(ErrorCodes.s3Network, 'x'.repeat(5000));
+    const error = new TransientError('RELAY_S3_NETWORK', 'x'.repeat(5000));
     const decision = decideFailure({ ...base, error, attempt: 1, headers: {} });
     expect(String(decision.headers[TaskHeaders.error]).length).toBe(1000);
   });

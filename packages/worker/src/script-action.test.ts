@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, TransientError, createTask, silentLogger, type TaskKind } from '@s3relay/core';
+import { TransientError, createTask, silentLogger, type TaskKind } from '@s3relay/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScriptAction } from './script-action.js';
 
@@ -66,7 +66,7 @@ describe('script action', () => {
     const action = createScriptAction({ script: path, timeoutMs: 5000 });
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TransientError);
-    expect((error as TransientError).code).toBe(ErrorCodes.scriptFailed);
+    expect((error as TransientError).code).toBe('RELAY_SCRIPT_FAILED');
     expect((error as Error).message).toContain('exited with 3: no route to backup');
   });
 
@@ -76,7 +76,7 @@ describe('script action', () => {
     const action = createScriptAction({ script: path, timeoutMs: 300 });
     const startedAt = Date.now();
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
-    expect((error as TransientError).code).toBe(ErrorCodes.scriptTimeout);
+    expect((error as TransientError).code).toBe('RELAY_SCRIPT_TIMEOUT');
     expect(Date.now() - startedAt).toBeLessThan(2000);
     await new Promise((resolve) => setTimeout(resolve, 2500));
     await expect(readFile(marker)).rejects.toThrow();
@@ -85,7 +85,7 @@ describe('script action', () => {
   it('fails transiently when the script cannot start', async () => {
     const action = createScriptAction({ script: join(dir, 'missing.sh'), timeoutMs: 1000 });
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
-    expect((error as TransientError).code).toBe(ErrorCodes.scriptFailed);
+    expect((error as TransientError).code).toBe('RELAY_SCRIPT_FAILED');
     expect((error as Error).message).toContain('could not start');
   });
 });

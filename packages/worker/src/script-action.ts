@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { ErrorCodes, TransientError, type Task, type TaskKind } from '@s3relay/core';
+import { TransientError, type Task, type TaskKind } from '@s3relay/core';
 import type { TaskAction } from './action.js';
 
 export interface ScriptActionOptions {
@@ -44,7 +44,7 @@ export function createScriptAction(options: ScriptActionOptions): TaskAction {
     if (run.timedOut) {
       logger.warn('script timed out', { ...meta, ...output });
       throw new TransientError(
-        ErrorCodes.scriptTimeout,
+        'RELAY_SCRIPT_TIMEOUT',
         `${options.script} ${verb} ran longer than ${options.timeoutMs} ms and was killed`,
         { context: { bucket: task.bucket, key: task.key, messageId: task.id } },
       );
@@ -53,7 +53,7 @@ export function createScriptAction(options: ScriptActionOptions): TaskAction {
       signal.throwIfAborted();
       logger.warn('script failed', { ...meta, ...output });
       throw new TransientError(
-        ErrorCodes.scriptFailed,
+        'RELAY_SCRIPT_FAILED',
         `${options.script} ${verb} ${run.spawnError === undefined ? `exited with ${run.exitCode ?? run.signal}` : `could not start: ${run.spawnError.message}`}: ${lastLine(run.stderr)}`,
         {
           context: { bucket: task.bucket, key: task.key, messageId: task.id },

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { ErrorCodes, TransientError, type ErrorContext } from '@s3relay/core';
+import { TransientError, type ErrorContext } from '@s3relay/core';
 
 export interface SourceStreamOptions {
   /** The Content-Length of the source response: anything else fails the stream. */
@@ -85,7 +85,7 @@ export class SourceStream extends Readable {
   readonly #onClose = (): void => {
     if (this.#ended || this.destroyed) return;
     this.destroy(
-      new TransientError(ErrorCodes.s3Network, 'the source body closed before its end', {
+      new TransientError('RELAY_S3_NETWORK', 'the source body closed before its end', {
         context: this.#options.context,
       }),
     );
@@ -96,7 +96,7 @@ export class SourceStream extends Readable {
     this.#timer = setTimeout(() => {
       this.destroy(
         new TransientError(
-          ErrorCodes.sourceStalled,
+          'RELAY_COPY_STALLED',
           `the source sent nothing for ${this.#options.idleTimeoutMs} ms ` +
             `(${this.#received} of ${this.#options.expectedLength} bytes read)`,
           { context: this.#options.context },
@@ -112,7 +112,7 @@ export class SourceStream extends Readable {
 
   #lengthError(): TransientError {
     return new TransientError(
-      ErrorCodes.lengthMismatch,
+      'RELAY_COPY_LENGTH_MISMATCH',
       `the source body did not match its Content-Length of ${this.#options.expectedLength} bytes ` +
         `(${this.#received} bytes read)`,
       { context: this.#options.context },

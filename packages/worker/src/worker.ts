@@ -4,9 +4,9 @@ import { access } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
-  ErrorCodes,
   PermanentError,
   RelayError,
+  TransientError,
   createTask,
   serializeError,
   type Config,
@@ -258,7 +258,7 @@ class RelayWorker implements Worker {
     }
     if (await this.#consumer.drain(this.#config.shutdownTimeoutMs)) return;
     this.#logger.warn('grace period over; aborting running tasks', { tasks: this.#running.size });
-    const reason = new PermanentError(ErrorCodes.shutdown, 'the worker is shutting down');
+    const reason = new TransientError('RELAY_SHUTDOWN', 'the worker is shutting down');
     for (const controller of this.#running) controller.abort(reason);
     if (!(await this.#consumer.drain(ABORT_GRACE_MS))) {
       this.#logger.error('aborted tasks did not settle; closing under them', {
@@ -340,7 +340,7 @@ async function assertExecutable(script: string | undefined): Promise<void> {
     await access(script ?? '', constants.X_OK);
   } catch (err) {
     throw new PermanentError(
-      ErrorCodes.configInvalid,
+      'RELAY_CONFIG_INVALID',
       `ACTION_SCRIPT ${script ?? ''} is not an executable file`,
       { cause: err },
     );

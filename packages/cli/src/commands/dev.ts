@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { redactUrl } from '@s3relay/core/amqp';
+import { redactUrl } from '@s3relay/core';
 import { withBroker } from '../broker-session.js';
 import { configFromFlags } from '../config-from-flags.js';
 import { startDevStack, type DevStack } from '../dev/dev-stack.js';

@@ -13,6 +13,7 @@ interface ResyncFlags extends BrokerFlags {
   bucket: string;
   prefix?: string;
   dryRun?: boolean;
+  tags?: boolean;
   concurrency: number;
 }
 
@@ -27,6 +28,10 @@ export function resyncCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
       .requiredOption('--bucket <bucket>', 'source bucket')
       .option('--prefix <prefix>', 'only keys under this prefix')
       .option('--dry-run', 'report what would be enqueued, enqueue nothing')
+      .option(
+        '--tags',
+        'also compare the tags of keys that are otherwise equal (two GetObjectTagging per key)',
+      )
       .addOption(
         new Option('--concurrency <n>', 'keys compared at once').argParser(positiveInt).default(16),
       ),
@@ -39,6 +44,7 @@ export function resyncCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
       bucket: flags.bucket,
       prefix: flags.prefix ?? '',
       concurrency: flags.concurrency,
+      tags: flags.tags === true,
       dryRun,
       onProgress: (counts) => progress.update(counts),
     };

@@ -13,6 +13,7 @@ interface VerifyFlags {
   bucket: string;
   prefix?: string;
   deep?: boolean;
+  tags: boolean;
   concurrency: number;
   limit: number;
 }
@@ -26,6 +27,10 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
     .option(
       '--deep',
       'stream both sides and compare SHA-256 instead of provenance metadata and size',
+    )
+    .option(
+      '--no-tags',
+      'do not compare object tags (two GetObjectTagging per key; for stores without tagging)',
     )
     .addOption(
       new Option('--concurrency <n>', 'keys compared at once').argParser(positiveInt).default(16),
@@ -45,6 +50,7 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
         const counts = await scanBucket(sides, {
           prefix: flags.prefix ?? '',
           deep: flags.deep === true,
+          tags: flags.tags,
           concurrency: flags.concurrency,
           onProgress: (c) => progress.update(c),
           onKey: (comparison) => {
@@ -84,10 +90,11 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
           );
         }
         if (!inSync) {
+          const tagsOnly = differences.some((d) => d.reason === 'tags') ? ' --tags' : '';
           throw new CliError(
             ExitCode.problemsFound,
             `backup differs from source: ${counts.missing} missing, ${counts.different} different, ` +
-              `${counts.extra} extra (run \`s3relay resync --bucket ${flags.bucket}\`)`,
+              `${counts.extra} extra (run \`s3relay resync --bucket ${flags.bucket}${tagsOnly}\`)`,
           );
         }
         out.line('backup equals source');

@@ -1,5 +1,5 @@
 import type { Message } from 'amqplib';
-import { ErrorCodes, TaskHeaders, parseTask, type Task } from '@s3relay/core';
+import { TaskHeaders, parseTask, type Task } from '@s3relay/core';
 
 /** What `dlq list` shows of one parked message. */
 export interface ParkedTask {
@@ -69,7 +69,7 @@ export function describeParked(message: Message): ParkedTask {
     errorCode:
       ownCode ??
       (brokerReason === 'delivery_limit'
-        ? ErrorCodes.deliveryLimit
+        ? 'RELAY_TASK_DELIVERY_LIMIT'
         : `broker:${brokerReason ?? 'unknown'}`),
     error:
       asString(headers[TaskHeaders.error]) ??

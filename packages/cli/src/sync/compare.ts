@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { provenanceMatches } from '@s3relay/core/s3';
+import {
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { provenanceMatches, sameTags, type ObjectTag } from '@s3relay/core/s3';
 import type { KeyPair } from './listing.js';
 
 /** How a key of the source relates to its backup. */
@@ -10,8 +15,8 @@ export type KeyStatus = 'equal' | 'missing' | 'extra' | 'different';
 export interface KeyComparison {
   readonly key: string;
   readonly status: KeyStatus;
-  /** Why a key differs: `size`, `provenance` or `content`. */
-  readonly reason?: 'size' | 'provenance' | 'content';
+  /** Why a key differs: `size`, `provenance`, `content` or `tags`. */
+  readonly reason?: 'size' | 'provenance' | 'content' | 'tags';
 }
 
 export interface CompareContext {
@@ -23,15 +28,30 @@ export interface CompareContext {
   readonly backupKeyOf: (key: string) => string;
   /** Compare the bytes (SHA-256 of both streams) instead of the provenance metadata. */
   readonly deep: boolean;
+  /** Compare the object tags of keys that are otherwise equal (GetObjectTagging on both sides). */
+  readonly tags: boolean;
   readonly signal?: AbortSignal;
 }
 
 /**
  * Compares one key. Cheap checks first: presence, then size; equal ETags mean equal bytes (both
  * sides hashed the same parts); otherwise the backup's provenance metadata (one HEAD) says
- * whether it is a copy of the source's current state. `deep` streams both objects instead.
+ * whether it is a copy of the source's current state. `deep` streams both objects instead. With
+ * `tags`, a key equal so far is also compared by its tags (listings do not carry them).
  */
 export async function compareKey(pair: KeyPair, context: CompareContext): Promise<KeyComparison> {
+  const comparison = await compareObjects(pair, context);
+  if (comparison.status !== 'equal' || !context.tags) return comparison;
+  const [sourceTags, backupTags] = await Promise.all([
+    tagsOf(context.source, context.sourceBucket, pair.key, context.signal),
+    tagsOf(context.backup, context.backupBucket, context.backupKeyOf(pair.key), context.signal),
+  ]);
+  return sameTags(sourceTags, backupTags)
+    ? comparison
+    : { key: pair.key, status: 'different', reason: 'tags' };
+}
+
+async function compareObjects(pair: KeyPair, context: CompareContext): Promise<KeyComparison> {
   const { source, backup } = pair;
   if (source === undefined) return { key: pair.key, status: 'extra' };
   if (backup === undefined) return { key: pair.key, status: 'missing' };
@@ -54,6 +74,18 @@ export async function compareKey(pair: KeyPair, context: CompareContext): Promis
   return matches
     ? { key: pair.key, status: 'equal' }
     : { key: pair.key, status: 'different', reason: 'provenance' };
+}
+
+async function tagsOf(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  signal?: AbortSignal,
+): Promise<readonly ObjectTag[]> {
+  const tagging = await client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }), {
+    abortSignal: signal,
+  });
+  return tagging.TagSet ?? [];
 }
 
 async function sha256Of(

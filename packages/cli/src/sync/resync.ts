@@ -10,6 +10,8 @@ export interface ResyncOptions {
   readonly bucket: string;
   readonly prefix: string;
   readonly concurrency: number;
+  /** Also compare the tags of keys that are otherwise equal. */
+  readonly tags: boolean;
   readonly dryRun: boolean;
   readonly onProgress?: (counts: ScanCounts) => void;
 }
@@ -63,6 +65,7 @@ export async function runResync(
     const counts = await scanBucket(sides, {
       prefix: options.prefix,
       deep: false,
+      tags: options.tags,
       concurrency: options.concurrency,
       onProgress: options.onProgress,
       onKey: async (comparison) => {

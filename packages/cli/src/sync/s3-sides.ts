@@ -42,9 +42,9 @@ export function pairs(sides: Sides, prefix: string, signal?: AbortSignal): Async
 export function compareOn(
   sides: Sides,
   pair: KeyPair,
-  deep: boolean,
+  how: { readonly deep: boolean; readonly tags: boolean },
   signal?: AbortSignal,
 ): Promise<KeyComparison> {
-  const context: CompareContext = { ...sides, deep, signal };
+  const context: CompareContext = { ...sides, ...how, signal };
   return compareKey(pair, context);
 }

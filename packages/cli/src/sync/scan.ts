@@ -7,6 +7,8 @@ export type ScanCounts = Record<KeyStatus, number> & { compared: number };
 export interface ScanOptions {
   readonly prefix: string;
   readonly deep: boolean;
+  /** Compare the tags of keys that are otherwise equal. */
+  readonly tags: boolean;
   readonly concurrency: number;
   readonly signal?: AbortSignal;
   /** Called for every key, in any order; awaited (back-pressure for the caller's own work). */
@@ -21,7 +23,7 @@ export async function scanBucket(sides: Sides, options: ScanOptions): Promise<Sc
     pairs(sides, options.prefix, options.signal),
     options.concurrency,
     async (pair) => {
-      const comparison = await compareOn(sides, pair, options.deep, options.signal);
+      const comparison = await compareOn(sides, pair, options, options.signal);
       counts.compared += 1;
       counts[comparison.status] += 1;
       await options.onKey(comparison);

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import amqp, { type ChannelModel } from 'amqplib';
-import { ErrorCodes, RelayError, TransientError } from '../errors.js';
+import { RelayError, TransientError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { redactUrl } from '../redact-url.js';
 import {
   declareTopology,
   topologyNames,
@@ -118,7 +119,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         cleanup();
         reject(
           new TransientError(
-            ErrorCodes.brokerUnavailable,
+            'RELAY_AMQP_UNAVAILABLE',
             `RabbitMQ did not answer within ${timeoutMs} ms at ${redactUrl(this.#options.url)}`,
           ),
         );
@@ -238,17 +239,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     this.#state = 'closed';
     if (wasConnected) this.emit('disconnected', undefined);
-  }
-}
-
-/** The URL without its password, for logs and messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '[invalid url]';
   }
 }
 

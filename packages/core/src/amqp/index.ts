@@ -1,10 +1,4 @@
-export {
-  Broker,
-  redactUrl,
-  type BrokerEvents,
-  type BrokerOptions,
-  type BrokerState,
-} from './broker.js';
+export { Broker, type BrokerEvents, type BrokerOptions, type BrokerState } from './broker.js';
 export {
   Consumer,
   type ConsumerOptions,

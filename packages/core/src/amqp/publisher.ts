@@ -1,5 +1,5 @@
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
-import { ErrorCodes, TransientError } from '../errors.js';
+import { TransientError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Broker } from './broker.js';
 
@@ -69,13 +69,13 @@ export class Publisher {
     if (this.#closed) throw unavailable('the publisher is closed');
     if (this.#broker.isBlocked) {
       throw new TransientError(
-        ErrorCodes.brokerBlocked,
+        'RELAY_AMQP_BLOCKED',
         'the broker blocks publishing (resource alarm)',
       );
     }
     if (this.#pending.size + messages.length > this.#options.maxInFlight) {
       throw new TransientError(
-        ErrorCodes.publishOverloaded,
+        'RELAY_AMQP_OVERLOADED',
         `${this.#pending.size} messages already await their confirm (limit ${this.#options.maxInFlight})`,
       );
     }
@@ -103,7 +103,7 @@ export class Publisher {
       timer = setTimeout(() => {
         pending.settle(
           new TransientError(
-            ErrorCodes.publishTimeout,
+            'RELAY_AMQP_PUBLISH_TIMEOUT',
             `no confirm from the broker within ${this.#options.timeoutMs} ms`,
           ),
         );
@@ -127,13 +127,13 @@ export class Publisher {
               // connection goes away; only 'message nacked' is the broker's own refusal.
               pending.settle(
                 (err as Error).message === 'message nacked'
-                  ? new TransientError(ErrorCodes.publishNacked, 'the broker nacked the message')
+                  ? new TransientError('RELAY_AMQP_NACKED', 'the broker nacked the message')
                   : unavailable('the channel closed before the confirm', err),
               );
             } else if (pending.returned) {
               pending.settle(
                 new TransientError(
-                  ErrorCodes.publishUnroutable,
+                  'RELAY_AMQP_UNROUTABLE',
                   `the broker could not route the message to queue "${message.queue}"`,
                 ),
               );
@@ -202,5 +202,5 @@ export class Publisher {
 }
 
 function unavailable(message: string, cause?: unknown): TransientError {
-  return new TransientError(ErrorCodes.brokerUnavailable, message, { cause });
+  return new TransientError('RELAY_AMQP_UNAVAILABLE', message, { cause });
 }

@@ -1,5 +1,5 @@
 import type { Channel } from 'amqplib';
-import { ErrorCodes, PermanentError } from '../errors.js';
+import { PermanentError } from '../errors.js';
 import { formatDuration } from '../units.js';
 
 /** What the topology depends on. */
@@ -83,7 +83,7 @@ export async function declareTopology(
     } catch (err) {
       if (isPreconditionFailed(err)) {
         throw new PermanentError(
-          ErrorCodes.topologyMismatch,
+          'RELAY_AMQP_TOPOLOGY_MISMATCH',
           `queue "${queue}" already exists with other arguments (${describe(args)}); ` +
             'restore the settings it was declared with (AMQP_DELIVERY_LIMIT, RETRY_DELAYS) or delete the queue ' +
             'after draining it, or choose another AMQP_PREFIX',

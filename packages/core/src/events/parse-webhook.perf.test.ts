@@ -78,7 +78,6 @@ describe('large bodies', () => {
       type: 'rejected',
       rejection: {
         code: 'RELAY_WEBHOOK_INVALID_BODY',
-        status: 400,
         message: `Records[${COUNT}]: s3 is missing or not an object`,
       },
     });

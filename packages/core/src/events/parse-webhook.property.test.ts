@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { httpStatusOf } from '../errors.js';
 import { TaskSchema, WEBHOOK_SOURCES } from '../task.js';
 import { parseWebhook } from './parse-webhook.js';
 import type { WebhookHeaders, WebhookParseResult } from './types.js';
@@ -46,7 +47,7 @@ function checkResult(result: WebhookParseResult): void {
       }
       return;
     case 'rejected':
-      if (!CODES.includes(result.rejection.code) || result.rejection.status !== 400) {
+      if (!CODES.includes(result.rejection.code) || httpStatusOf(result.rejection.code) !== 400) {
         throw new Error(`rejection ${JSON.stringify(result.rejection)}`);
       }
       return;

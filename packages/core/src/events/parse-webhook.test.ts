@@ -4,6 +4,7 @@ import {
   readCephCapture,
   readWebhookFixture,
 } from '../../../../test/fixtures/webhook-fixtures.js';
+import { httpStatusOf } from '../errors.js';
 import { TaskSchema, WEBHOOK_SOURCES, type Task, type WebhookSource } from '../task.js';
 import { parseWebhook } from './parse-webhook.js';
 import type { WebhookHeaders, WebhookParseResult } from './types.js';
@@ -48,10 +49,11 @@ function tuple(task: Task): unknown[] {
   ];
 }
 
+/** The rejection, with the HTTP status the error catalogue gives its code. */
 function rejection(result: WebhookParseResult): { code: string; status: number; message: string } {
   if (result.type !== 'rejected')
     expect.fail(`expected a rejection, got ${JSON.stringify(result)}`);
-  return result.rejection;
+  return { ...result.rejection, status: httpStatusOf(result.rejection.code) };
 }
 
 /** An AWS S3 event record as S3 writes it (reference 2.5), with the given event and object. */

@@ -35,8 +35,9 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  *   `x-amz-sns-rawdelivery: true`) is refused (`RELAY_WEBHOOK_UNSUPPORTED`): it is unsigned.
  * - Taken whole or refused whole: one invalid record refuses the body, naming the record.
  *
- * Every refusal has HTTP status 400. Senders do not tell 4xx codes apart (SNS drops on any 4xx,
- * MinIO retries any), so the `code` is what tells the reasons apart in logs.
+ * Every refusal is a 400 (the error catalogue's status of each code). Senders do not tell 4xx
+ * codes apart (SNS drops on any 4xx, MinIO retries any), so the `code` is what tells the reasons
+ * apart in logs.
  */
 export function parseWebhook(input: WebhookInput): WebhookParseResult {
   const route = input.source;
@@ -218,5 +219,5 @@ function isRawDelivery(headers: WebhookHeaders): boolean {
 }
 
 function reject(code: WebhookRejection['code'], message: string): WebhookParseResult {
-  return { type: 'rejected', rejection: { code, message, status: 400 } };
+  return { type: 'rejected', rejection: { code, message } };
 }

@@ -1,3 +1,4 @@
+import type { PermanentCode } from '../errors.js';
 import type { VkHandshake } from '../signature.js';
 import type { Task, WebhookSource } from '../task.js';
 
@@ -30,15 +31,16 @@ export interface SnsMessage {
   readonly UnsubscribeURL?: string;
 }
 
-/** Why a webhook body was refused; `status` is the HTTP answer (always 4xx). */
+/** Why a webhook body was refused; the error catalogue gives each code its HTTP status. */
 export interface WebhookRejection {
-  readonly code:
+  readonly code: Extract<
+    PermanentCode,
     | 'RELAY_WEBHOOK_MALFORMED_JSON'
     | 'RELAY_WEBHOOK_INVALID_BODY'
     | 'RELAY_WEBHOOK_UNKNOWN_SOURCE'
-    | 'RELAY_WEBHOOK_UNSUPPORTED';
+    | 'RELAY_WEBHOOK_UNSUPPORTED'
+  >;
   readonly message: string;
-  readonly status: 400 | 415 | 422;
 }
 
 /**

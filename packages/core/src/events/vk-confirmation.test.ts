@@ -88,7 +88,6 @@ describe('VK Cloud handshake detection', () => {
       type: 'rejected',
       rejection: {
         code: 'RELAY_WEBHOOK_INVALID_BODY',
-        status: 400,
         message: 'VK SubscriptionConfirmation: Token, TopicArn must be non-empty strings',
       },
     });

@@ -1,6 +1,6 @@
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, PermanentError, TransientError } from '../errors.js';
+import { PermanentError, TransientError } from '../errors.js';
 import { classifyS3Error, isObjectNotFound } from './classify-error.js';
 
 function s3Error(name: string, status: number, fault: 'client' | 'server' = 'client') {
@@ -14,13 +14,13 @@ function s3Error(name: string, status: number, fault: 'client' | 'server' = 'cli
 
 describe('classifyS3Error', () => {
   it.each([
-    ['AccessDenied', 403, ErrorCodes.s3AccessDenied],
-    ['Forbidden', 403, ErrorCodes.s3AccessDenied],
-    ['NoSuchBucket', 404, ErrorCodes.s3NoSuchBucket],
-    ['InvalidAccessKeyId', 403, ErrorCodes.s3InvalidCredentials],
-    ['SignatureDoesNotMatch', 403, ErrorCodes.s3InvalidCredentials],
-    ['KeyTooLongError', 400, ErrorCodes.s3ClientError],
-    ['MetadataTooLarge', 400, ErrorCodes.s3ClientError],
+    ['AccessDenied', 403, 'RELAY_S3_ACCESS_DENIED'],
+    ['Forbidden', 403, 'RELAY_S3_ACCESS_DENIED'],
+    ['NoSuchBucket', 404, 'RELAY_S3_NO_SUCH_BUCKET'],
+    ['InvalidAccessKeyId', 403, 'RELAY_S3_INVALID_CREDENTIALS'],
+    ['SignatureDoesNotMatch', 403, 'RELAY_S3_INVALID_CREDENTIALS'],
+    ['KeyTooLongError', 400, 'RELAY_S3_CLIENT_ERROR'],
+    ['MetadataTooLarge', 400, 'RELAY_S3_CLIENT_ERROR'],
   ])('%s (%i) is permanent with code %s', (name, status, code) => {
     const err = classifyS3Error(s3Error(name, status), { bucket: 'b', key: 'k' });
     expect(err).toBeInstanceOf(PermanentError);
@@ -30,14 +30,14 @@ describe('classifyS3Error', () => {
   });
 
   it.each([
-    ['SlowDown', 503, 'server', ErrorCodes.s3ClientError],
-    ['InternalError', 500, 'server', ErrorCodes.s3ServerError],
-    ['ServiceUnavailable', 503, 'server', ErrorCodes.s3ServerError],
-    ['RequestTimeout', 400, 'client', ErrorCodes.s3ClientError],
-    ['TooManyRequests', 429, 'client', ErrorCodes.s3ClientError],
-    ['NoSuchUpload', 404, 'client', ErrorCodes.s3ClientError],
-    ['PreconditionFailed', 412, 'client', ErrorCodes.s3ClientError],
-    ['UnknownError', 502, 'client', ErrorCodes.s3ServerError],
+    ['SlowDown', 503, 'server', 'RELAY_S3_RETRYABLE_CLIENT_ERROR'],
+    ['InternalError', 500, 'server', 'RELAY_S3_SERVER_ERROR'],
+    ['ServiceUnavailable', 503, 'server', 'RELAY_S3_SERVER_ERROR'],
+    ['RequestTimeout', 400, 'client', 'RELAY_S3_RETRYABLE_CLIENT_ERROR'],
+    ['TooManyRequests', 429, 'client', 'RELAY_S3_RETRYABLE_CLIENT_ERROR'],
+    ['NoSuchUpload', 404, 'client', 'RELAY_S3_RETRYABLE_CLIENT_ERROR'],
+    ['PreconditionFailed', 412, 'client', 'RELAY_S3_RETRYABLE_CLIENT_ERROR'],
+    ['UnknownError', 502, 'client', 'RELAY_S3_SERVER_ERROR'],
   ] as const)('%s (%i) is transient', (name, status, fault, code) => {
     const err = classifyS3Error(s3Error(name, status, fault));
     expect(err).toBeInstanceOf(TransientError);
@@ -53,15 +53,15 @@ describe('classifyS3Error', () => {
     for (const err of [reset, timeout, abort, cut, wrapped]) {
       const classified = classifyS3Error(err);
       expect(classified).toBeInstanceOf(TransientError);
-      expect(classified.code).toBe(ErrorCodes.s3Network);
+      expect(classified.code).toBe('RELAY_S3_NETWORK');
       expect(classified.cause).toBe(err);
     }
   });
 
   it('retries what it does not recognise, and keeps errors that are already classified', () => {
-    expect(classifyS3Error(new Error('odd')).code).toBe(ErrorCodes.s3Unexpected);
+    expect(classifyS3Error(new Error('odd')).code).toBe('RELAY_S3_UNEXPECTED');
     expect(classifyS3Error('a string').retryable).toBe(true);
-    const own = new PermanentError(ErrorCodes.keyTooLong, 'too long');
+    const own = new PermanentError('RELAY_COPY_KEY_TOO_LONG', 'too long');
     expect(classifyS3Error(own)).toBe(own);
   });
 });

@@ -1,11 +1,5 @@
 import { S3ServiceException } from '@aws-sdk/client-s3';
-import {
-  ErrorCodes,
-  PermanentError,
-  RelayError,
-  TransientError,
-  type ErrorContext,
-} from '../errors.js';
+import { PermanentError, RelayError, TransientError, type ErrorContext } from '../errors.js';
 
 /** S3 error codes that no retry can fix: the credentials or the permissions are wrong. */
 const ACCESS_DENIED = new Set(['AccessDenied', 'AllAccessDisabled', 'AccountProblem', 'Forbidden']);
@@ -65,7 +59,8 @@ const NETWORK_NAMES = new Set(['TimeoutError', 'AbortError', 'RequestTimeout']);
  * - {@link PermanentError}: access denied (`RELAY_S3_ACCESS_DENIED`), bad credentials
  *   (`RELAY_S3_INVALID_CREDENTIALS`), no such bucket (`RELAY_S3_NO_SUCH_BUCKET`) and other 4xx
  *   answers that would be the same next time (`RELAY_S3_CLIENT_ERROR`).
- * - {@link TransientError}: 5xx, throttling, timeouts, resets, aborted or cut streams
+ * - {@link TransientError}: throttling, timeouts and other 4xx answers a later attempt can pass
+ *   (`RELAY_S3_RETRYABLE_CLIENT_ERROR`), 5xx, resets, aborted or cut streams
  *   (`RELAY_S3_SERVER_ERROR`, `RELAY_S3_NETWORK`), and anything not recognised
  *   (`RELAY_S3_UNEXPECTED`): an unknown failure is retried, and parked after MAX_ATTEMPTS.
  *
@@ -79,32 +74,32 @@ export function classifyS3Error(err: unknown, context: ErrorContext = {}): Relay
     const name = s3ErrorCode(err);
     const detail = `S3 answered ${name}${status === undefined ? '' : ` (HTTP ${status})`}: ${err.message}`;
     if (NO_SUCH_BUCKET.has(name))
-      return new PermanentError(ErrorCodes.s3NoSuchBucket, detail, options);
+      return new PermanentError('RELAY_S3_NO_SUCH_BUCKET', detail, options);
     if (INVALID_CREDENTIALS.has(name)) {
-      return new PermanentError(ErrorCodes.s3InvalidCredentials, detail, options);
+      return new PermanentError('RELAY_S3_INVALID_CREDENTIALS', detail, options);
     }
     if (ACCESS_DENIED.has(name) || (status === 403 && !RETRYABLE_CLIENT.has(name))) {
-      return new PermanentError(ErrorCodes.s3AccessDenied, detail, options);
+      return new PermanentError('RELAY_S3_ACCESS_DENIED', detail, options);
     }
     if (RETRYABLE_CLIENT.has(name) || (status !== undefined && RETRYABLE_STATUS.has(status))) {
-      return new TransientError(ErrorCodes.s3ClientError, detail, options);
+      return new TransientError('RELAY_S3_RETRYABLE_CLIENT_ERROR', detail, options);
     }
     if (err.$fault === 'server' || (status !== undefined && status >= 500)) {
-      return new TransientError(ErrorCodes.s3ServerError, detail, options);
+      return new TransientError('RELAY_S3_SERVER_ERROR', detail, options);
     }
     if (status !== undefined && status >= 400 && status < 500) {
-      return new PermanentError(ErrorCodes.s3ClientError, detail, options);
+      return new PermanentError('RELAY_S3_CLIENT_ERROR', detail, options);
     }
-    return new TransientError(ErrorCodes.s3Unexpected, detail, options);
+    return new TransientError('RELAY_S3_UNEXPECTED', detail, options);
   }
   if (isNetworkError(err)) {
     return new TransientError(
-      ErrorCodes.s3Network,
+      'RELAY_S3_NETWORK',
       `S3 connection failed: ${messageOf(err)}`,
       options,
     );
   }
-  return new TransientError(ErrorCodes.s3Unexpected, `S3 call failed: ${messageOf(err)}`, options);
+  return new TransientError('RELAY_S3_UNEXPECTED', `S3 call failed: ${messageOf(err)}`, options);
 }
 
 /** The S3 error code of an SDK exception (`Code` in the XML body, else the exception name). */

@@ -16,3 +16,13 @@ export {
   type BackupState,
   type SourceState,
 } from './provenance.js';
+export {
+  PROVENANCE_TAGS,
+  sameTags,
+  tagMap,
+  taggingHeader,
+  tagsDigest,
+  tagsMatch,
+  tagsMetadata,
+  type ObjectTag,
+} from './tags.js';

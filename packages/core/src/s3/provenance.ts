@@ -1,4 +1,5 @@
 import { MAX_KEY_BYTES } from '../task.js';
+import { PROVENANCE_TAGS } from './tags.js';
 
 /**
  * Where a source object goes and how its copy remembers where it came from. The worker writes
@@ -14,6 +15,7 @@ export const PROVENANCE_LAST_MODIFIED = 's3relay-source-last-modified';
 export const PROVENANCE_METADATA_NAMES: readonly string[] = [
   PROVENANCE_ETAG,
   PROVENANCE_LAST_MODIFIED,
+  PROVENANCE_TAGS,
 ];
 
 /** The backup side of the configuration that names backup objects. */
