@@ -126,12 +126,14 @@ describe('the console in a real browser, on a running pipeline', () => {
     // Every process is found through the broker: the ingress and both workers.
     const processRows = page.locator('#processes tbody tr');
     await expect.poll(() => processRows.count(), { timeout: 20_000 }).toBe(3);
-    await expect.poll(() => processRows.allInnerTexts()).toEqual(
-      expect.arrayContaining([
-        expect.stringMatching(/^ingress/),
-        expect.stringMatching(/^worker.*live$/),
-      ]),
-    );
+    await expect
+      .poll(() => processRows.allInnerTexts())
+      .toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^ingress/),
+          expect.stringMatching(/^worker.*live$/),
+        ]),
+      );
 
     for (let index = 0; index < 24; index += 1) {
       await put(`photos/2026/${String(index).padStart(3, '0')}.jpg`, `photo ${index}`);
@@ -203,8 +205,7 @@ describe('the console in a real browser, on a running pipeline', () => {
       .poll(() => page.locator('#dlq-summary').innerText(), { timeout: 30_000 })
       .toContain('Replayed 1 task.');
     await eventually(
-      async () =>
-        expect((await backupBytes(POISONED))?.toString()).toBe('the November invoice'),
+      async () => expect((await backupBytes(POISONED))?.toString()).toBe('the November invoice'),
       { timeoutMs: 30_000, message: 'the replayed task did not bring the invoice' },
     );
     await expect
@@ -215,7 +216,9 @@ describe('the console in a real browser, on a running pipeline', () => {
 
   it('runs a resync from the page: the dry run first, then the tasks', async () => {
     // A webhook the backup never got: the object is gone from the backup only.
-    await backup.client.send(new DeleteObjectCommand({ Bucket: BACKUP, Key: 'photos/2026/007.jpg' }));
+    await backup.client.send(
+      new DeleteObjectCommand({ Bucket: BACKUP, Key: 'photos/2026/007.jpg' }),
+    );
     await page.keyboard.press('4');
     const bucket = page.getByLabel('Source bucket');
     await bucket.focus();

@@ -326,7 +326,7 @@ describe('dlq: listing, filters, dry run, drop, purge', () => {
     const parked = (
       await parkTasks(queues, 10, (index) => ({
         bucket: 'bucket-a',
-        code: ErrorCodes.s3AccessDenied,
+        code: 'RELAY_S3_ACCESS_DENIED',
         failedAt: minute(index),
       }))
     ).map((task) => task.id);
@@ -357,7 +357,7 @@ describe('dlq: listing, filters, dry run, drop, purge', () => {
     ).entries;
     expect(entry?.messageId).toBe(id);
     expect(entry?.headers).toMatchObject({
-      'x-s3relay-error-code': ErrorCodes.s3AccessDenied,
+      'x-s3relay-error-code': 'RELAY_S3_ACCESS_DENIED',
       'x-s3relay-error': 'fake failure 0',
       'x-s3relay-attempts': 3,
       'x-s3relay-first-failed-at': '2024-01-01T00:00:00.000Z',

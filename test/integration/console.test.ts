@@ -6,7 +6,7 @@
  * driven in a real browser by test/e2e/console-browser.test.ts.
  */
 import { request as httpRequest } from 'node:http';
-import { ErrorCodes, loadConfig, silentLogger } from '@s3relay/core';
+import { loadConfig, silentLogger } from '@s3relay/core';
 import { startConsoleService, type ConsoleService } from '@s3relay/cli';
 import type {
   DlqActionResult,
@@ -162,7 +162,7 @@ describe('the console with workers and a failing backup', () => {
       async () => {
         const overview = await api.get<OverviewResponse>('/api/overview');
         expect(overview.failures).toEqual([
-          { code: ErrorCodes.s3AccessDenied, retries: 0, deadLetters: 1 },
+          { code: 'RELAY_S3_ACCESS_DENIED', retries: 0, deadLetters: 1 },
         ]);
       },
       { message: 'the failure did not reach the overview' },
@@ -171,11 +171,11 @@ describe('the console with workers and a failing backup', () => {
     const listed = await api.get<DlqListResponse>('/api/dlq');
     expect(listed.scan.total).toBe(1);
     expect(listed.entries.map((e) => [e.id, e.bucket, e.objectKey, e.errorCode])).toEqual([
-      [task.id, SOURCE_BUCKET, 'reports/q1.pdf', ErrorCodes.s3AccessDenied],
+      [task.id, SOURCE_BUCKET, 'reports/q1.pdf', 'RELAY_S3_ACCESS_DENIED'],
     ]);
-    expect(listed.facets.errorCodes).toEqual([{ value: ErrorCodes.s3AccessDenied, count: 1 }]);
+    expect(listed.facets.errorCodes).toEqual([{ value: 'RELAY_S3_ACCESS_DENIED', count: 1 }]);
     const detail = await api.get<DlqEntryDetail>(`/api/dlq/entries/${listed.entries[0]?.key}`);
-    expect(detail.headers['x-s3relay-error-code']).toBe(ErrorCodes.s3AccessDenied);
+    expect(detail.headers['x-s3relay-error-code']).toBe('RELAY_S3_ACCESS_DENIED');
     expect(detail.task).toMatchObject({ id: task.id, key: 'reports/q1.pdf' });
 
     const dry = await api.job<DlqActionResult>('/api/dlq/replay', { ids: [task.id], dryRun: true });
@@ -216,14 +216,14 @@ describe('the console with workers and a failing backup', () => {
           messageId: task.id,
           headers: {
             'x-s3relay-error-code':
-              index < 2 ? ErrorCodes.s3NoSuchBucket : ErrorCodes.s3AccessDenied,
+              index < 2 ? 'RELAY_S3_NO_SUCH_BUCKET' : 'RELAY_S3_ACCESS_DENIED',
             'x-s3relay-error': 'made up',
             'x-s3relay-last-failed-at': new Date().toISOString(),
           },
         },
       })),
     );
-    const filter = { errorCode: ErrorCodes.s3NoSuchBucket };
+    const filter = { errorCode: 'RELAY_S3_NO_SUCH_BUCKET' };
     const dry = await api.job<DlqActionResult>('/api/dlq/drop', {
       all: true,
       filter,

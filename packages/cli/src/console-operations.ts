@@ -1,5 +1,5 @@
 import type { ChannelModel } from 'amqplib';
-import { ErrorCodes, TransientError, type Config } from '@s3relay/core';
+import { TransientError, type Config } from '@s3relay/core';
 import { Publisher, type Broker } from '@s3relay/core/amqp';
 import type { ConsoleOperations } from '@s3relay/console';
 import { s3Failure } from './commands/s3-failure.js';
@@ -26,7 +26,7 @@ export function consoleOperations(
   const connection = (): ChannelModel => {
     const current = broker.connection;
     if (current === undefined) {
-      throw new TransientError(ErrorCodes.brokerUnavailable, 'not connected to the broker');
+      throw new TransientError('RELAY_AMQP_UNAVAILABLE', 'not connected to the broker');
     }
     return current;
   };

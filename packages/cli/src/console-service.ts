@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import type { Config, Logger } from '@s3relay/core';
-import { Broker, redactUrl } from '@s3relay/core/amqp';
+import { redactUrl, type Config, type Logger } from '@s3relay/core';
+import { Broker } from '@s3relay/core/amqp';
 import { ConsoleConfigError, startConsole, type ConsoleServer } from '@s3relay/console';
 import { consoleOperations } from './console-operations.js';
 import { CliError, ExitCode } from './exit-codes.js';

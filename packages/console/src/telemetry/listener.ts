@@ -54,7 +54,15 @@ export class TelemetryListener {
     this.#options.broker.off('connected', this.#onConnected);
     const channel = this.#channel;
     this.#channel = undefined;
-    await channel?.close().catch(() => undefined);
+    // A broker that stopped answering never confirms the close; the connection's close follows.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      channel?.close().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   async #subscribe(connection: ChannelModel): Promise<void> {

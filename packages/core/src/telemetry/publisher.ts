@@ -20,8 +20,8 @@ export interface TelemetryPublisherOptions {
   readonly logger?: Logger;
 }
 
-/** How long close() waits for the last snapshot before it gives up on it. */
-const FINAL_SNAPSHOT_TIMEOUT_MS = 1000;
+/** How long close() waits for the last snapshot and the channel's close before it gives up. */
+const CLOSE_TIMEOUT_MS = 1000;
 
 /**
  * Publishes a snapshot of a service's metrics to `<prefix>.telemetry` every interval, for
@@ -75,18 +75,23 @@ export class TelemetryPublisher {
     if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#options.broker.off('connected', this.#onConnected);
-    await this.#sending;
+    // Bounded as a whole: towards a broker that stopped answering, opening or closing a channel
+    // waits for it, and that must not hold up the service's shutdown (the connection's own close
+    // cleans up after it).
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.#send(true),
+      (async () => {
+        await this.#sending;
+        await this.#send(true);
+        const channel = this.#channel;
+        this.#channel = undefined;
+        await channel?.close().catch(() => undefined);
+      })(),
       new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, FINAL_SNAPSHOT_TIMEOUT_MS);
+        timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
       }),
     ]);
     clearTimeout(timer);
-    const channel = this.#channel;
-    this.#channel = undefined;
-    await channel?.close().catch(() => undefined);
   }
 
   /** One snapshot; skipped while the previous one is still being read or sent. */
