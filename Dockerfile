@@ -7,7 +7,9 @@
 #   docker build -t s3relay:local .
 #   docker run --rm s3relay:local --help
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS, what CI tests (scripts/node24.sh pins the same major). Node 20.19+ still runs the
+# code, but Node 20 is past its end of life and the AWS SDK's 2027 releases need Node 22.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: dev dependencies and the TypeScript compiler; only dist/ leaves this stage ---------
 FROM ${NODE_IMAGE} AS build

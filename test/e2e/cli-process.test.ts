@@ -254,6 +254,16 @@ describe('s3relay all --script (the original server, queued)', () => {
       'bucketA|photos/summer 2024/my photo.jpg|delete',
     ]);
 
+    // Every service started long before the script ran. The child runs on the Node that runs
+    // the tests (CI runs them on two runtimes).
+    const started = all
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"service started"'))
+      .map((line) => (JSON.parse(line) as { node?: string }).node);
+    // broker, ingress, worker
+    expect(started, all.output()).toEqual([process.version, process.version, process.version]);
+
     all.child.kill('SIGTERM');
     const exit = await all.exited;
     expect(exit, all.output()).toEqual({ code: 0, signal: null });

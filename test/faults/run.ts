@@ -24,6 +24,7 @@ import {
   type PrivateRabbit,
 } from '../helpers/private-rabbit.js';
 import { amqpAnswers, rabbitUrl } from '../helpers/rabbit.js';
+import { startCephRgw, type CephRgw } from '../helpers/ceph-rgw.js';
 import { rabbitmqctl, targetForUrl } from '../helpers/rabbitmqctl.js';
 import {
   runScenario,
@@ -39,6 +40,7 @@ import { connectionsClosed } from './scenarios/connections-closed.js';
 import { ingressDown } from './scenarios/ingress-down.js';
 import { memoryAlarm } from './scenarios/memory-alarm.js';
 import { storm } from './scenarios/storm.js';
+import { stormCeph } from './scenarios/storm-ceph.js';
 import { workersKilled } from './scenarios/workers-killed.js';
 import { killAllServices } from './service-process.js';
 import type { BrokerTarget } from './stack.js';
@@ -52,6 +54,7 @@ const SCENARIOS: readonly Scenario[] = [
   brokerBlackHoled,
   backupS3Faults,
   storm,
+  stormCeph,
   ingressDown,
 ];
 
@@ -112,6 +115,7 @@ async function main(): Promise<number> {
 
   await rm(LOG_ROOT, { recursive: true, force: true });
   let node: PrivateRabbit | undefined;
+  let ceph: CephRgw | undefined;
   const results: ScenarioResult[] = [];
   try {
     const sharedUrl = rabbitUrl();
@@ -125,6 +129,10 @@ async function main(): Promise<number> {
       }
       write('starting a private RabbitMQ node…');
       node = await startPrivateRabbit();
+    }
+    if (selected.some((scenario) => scenario.source === 'ceph')) {
+      write('starting a Ceph cluster…');
+      ceph = await startCephRgw({ log: (line) => write(`  [ceph] ${line}`) });
     }
     const privateTarget: BrokerTarget | undefined =
       node === undefined
@@ -144,7 +152,14 @@ async function main(): Promise<number> {
         result = await withHardLimit(
           scenario.name,
           SCENARIO_HARD_LIMIT_MS * Math.max(1, size.scale),
-          runScenario(scenario, { size, broker, env, logRoot: LOG_ROOT, log: write }),
+          runScenario(scenario, {
+            size,
+            broker,
+            env,
+            logRoot: LOG_ROOT,
+            log: write,
+            ...(ceph === undefined ? {} : { ceph: { endpoint: ceph.endpoint, users: ceph.users } }),
+          }),
         );
       } catch (err) {
         // Its parts are in an unknown state: stop here rather than run the next on top of them.
@@ -159,6 +174,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await node?.dispose();
+    await ceph?.dispose();
   }
 
   const passed = results.filter((result) => result.passed).length;

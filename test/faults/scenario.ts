@@ -2,17 +2,18 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryOptions } from '@s3relay/emulator';
+import type { CephConnection } from '../helpers/ceph-rgw.js';
 import type { PrivateRabbit } from '../helpers/private-rabbit.js';
 import { judge, type LedgerReport } from './ledger.js';
 import { watchServers, type LivenessMonitor } from './liveness.js';
 import { runLoad, type LoadOptions, type LoadResult } from './load.js';
 import { bucketState, parkedTasks, queueCounts } from './observe.js';
 import { describeExit, type ServiceProcess } from './service-process.js';
+import type { RecorderChaos } from './webhook-recorder.js';
 import {
   BACKUP_BUCKET,
   POISON_CODE,
   SOURCE_BUCKET,
-  backupClient,
   startStack,
   type BrokerTarget,
   type Stack,
@@ -69,6 +70,14 @@ export interface Scenario {
   readonly brokerProxy?: boolean;
   readonly workers: number;
   readonly delivery?: DeliveryOptions;
+  /**
+   * `ceph`: the source and the backup are buckets of two users of a Ceph cluster, and the
+   * webhooks are Ceph's own notifications (the suite starts one cluster for all such scenarios).
+   * @default 'emulator'
+   */
+  readonly source?: 'emulator' | 'ceph';
+  /** Duplicates the recorder adds to a source that sends each event once (Ceph). */
+  readonly chaos?: RecorderChaos;
   readonly env?: Readonly<Record<string, string>>;
   /** The load, for a run of `size`. */
   load(size: RunSize): Omit<LoadOptions, 'client' | 'bucket' | 'signal'>;
@@ -117,6 +126,8 @@ export async function runScenario(
     broker: BrokerTarget;
     /** Service settings over the scenario's own (from `--env`). */
     env?: Readonly<Record<string, string>>;
+    /** The cluster of `source: 'ceph'` scenarios. */
+    ceph?: CephConnection;
     logRoot: string;
     log: (line: string) => void;
   },
@@ -139,14 +150,13 @@ export async function runScenario(
       workers: scenario.workers,
       ...(scenario.brokerProxy === undefined ? {} : { brokerProxy: scenario.brokerProxy }),
       delivery: { initialDelayMs: 500, maxDelayMs: 5000, ...scenario.delivery },
+      ...(scenario.source === 'ceph' ? { ceph: cephFor(scenario, options.ceph) } : {}),
+      ...(scenario.chaos === undefined ? {} : { chaos: scenario.chaos }),
       env: { ...scenario.env, ...options.env },
     });
     const current = stack;
     log(`stack up in ${seconds(Date.now() - started)} (prefix ${current.prefix})`);
-    liveness = watchServers({
-      'the backup s3rver': current.backup.port,
-      'the source emulator': current.source.port,
-    });
+    liveness = watchServers(current.servers);
     const loadDone = new AbortController();
     let loadStarted = Date.now();
     const context: ScenarioContext = {
@@ -202,7 +212,7 @@ export async function runScenario(
     if (drained !== true) problems.push(drained);
     problems.push(...report.problems);
 
-    const openBefore = current.backupProxy.openMultipartUploads().length;
+    const openBefore = (await current.openUploads()).length;
     figures['uploads open before janitor'] = openBefore;
     const janitor = await current.group.run(
       'janitor',
@@ -213,7 +223,7 @@ export async function runScenario(
     if (janitor.exit.code !== 0) {
       problems.push(`janitor exited ${describeExit(janitor.exit)}:\n${janitor.output}`);
     }
-    const open = current.backupProxy.openMultipartUploads();
+    const open = await current.openUploads();
     if (open.length > 0) {
       problems.push(
         `${open.length} multipart uploads still open after the janitor: ${open
@@ -261,9 +271,14 @@ export async function runScenario(
   };
 }
 
+function cephFor(scenario: Scenario, ceph: CephConnection | undefined): CephConnection {
+  if (ceph === undefined) throw new Error(`${scenario.name} needs a Ceph cluster`);
+  return ceph;
+}
+
 /** Every key's verdict from the facts as they are now. */
 async function ledger(stack: Stack, load: LoadResult): Promise<LedgerReport> {
-  const backup = backupClient(stack);
+  const backup = stack.backupReader();
   try {
     const [source, backupState, parked] = await Promise.all([
       bucketState(stack.sourceClient, SOURCE_BUCKET),

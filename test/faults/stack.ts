@@ -1,18 +1,32 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import { parseDurationMs } from '@s3relay/core';
 import { topologyNames, type TopologyNames } from '@s3relay/core/amqp';
-import { startEmulator, type DeliveryOptions, type Emulator } from '@s3relay/emulator';
+import { startEmulator, type DeliveryOptions } from '@s3relay/emulator';
+import {
+  createBucket,
+  createCephTopic,
+  deleteBucket,
+  deleteCephTopic,
+  notifyBucket,
+  openUploads,
+} from '../helpers/ceph-buckets.js';
+import { cephClient, cephEnv, type CephConnection } from '../helpers/ceph-rgw.js';
 import type { PrivateRabbit } from '../helpers/private-rabbit.js';
 import { deleteQueuesWithPrefix, uniquePrefix } from '../helpers/rabbit.js';
 import type { RabbitmqctlTarget } from '../helpers/rabbitmqctl.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
-import { createTestS3Client, s3Env, startS3Server, type TestS3 } from '../helpers/s3.js';
+import { createTestS3Client, s3Env, startS3Server } from '../helpers/s3.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { ProcessGroup, type ServiceProcess } from './service-process.js';
-import { startWebhookRecorder, type WebhookRecorder } from './webhook-recorder.js';
+import {
+  startWebhookRecorder,
+  type RecorderChaos,
+  type WebhookRecorder,
+} from './webhook-recorder.js';
 
 export const SOURCE_BUCKET = 'source';
 export const BACKUP_BUCKET = 'backup';
@@ -38,6 +52,14 @@ export interface StackOptions {
   readonly brokerProxy?: boolean;
   /** The source's webhook delivery (retries, duplicates, reordering). */
   readonly delivery?: DeliveryOptions;
+  /**
+   * A Ceph cluster to use instead of the emulator and s3rver: the source is a bucket of its user
+   * `source` whose real notifications push to the ingress, the backup a bucket of user `backup`
+   * (still behind the fault proxy, which passes multipart operations through to Ceph).
+   */
+  readonly ceph?: CephConnection;
+  /** Duplicates the recorder adds (for Ceph, which sends each event once). */
+  readonly chaos?: RecorderChaos;
   /** Variables for every service, over the suite's defaults. */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -48,11 +70,15 @@ export interface Stack {
   readonly names: TopologyNames;
   readonly broker: BrokerTarget;
   readonly brokerProxy: TcpProxy | undefined;
-  /** The emulated VK Cloud source, pushing webhooks through the recorder to the ingress. */
-  readonly source: Emulator;
+  /** What sends the webhooks: the emulator's delivery queue, or for Ceph the recorder's own. */
+  readonly source: WebhookSender;
   readonly sourceClient: S3Client;
-  /** The backup s3rver (read directly, never through the proxy). */
-  readonly backup: TestS3;
+  /** The servers the suite itself runs, by name, to watch that they keep accepting. */
+  readonly servers: Readonly<Record<string, number>>;
+  /** A client for the backup store itself, bypassing the proxy's faults; the caller destroys it. */
+  backupReader(): S3Client;
+  /** Multipart uploads open on the backup, as the store (or for s3rver, the proxy) knows them. */
+  openUploads(): Promise<readonly { key: string; uploadId: string }[]>;
   /** What the workers and the janitor talk to: faults and bookkeeping of multipart uploads. */
   readonly backupProxy: S3Proxy;
   readonly recorder: WebhookRecorder;
@@ -70,6 +96,13 @@ export interface Stack {
    * did not stop in time (a hang to report).
    */
   close(): Promise<readonly string[]>;
+}
+
+/** What a scenario asks of the webhook sender. */
+export interface WebhookSender {
+  stats(): { readonly queued: number; readonly inFlight: number; readonly dropped: number };
+  /** Resolves once every webhook was delivered or given up. */
+  idle(timeoutMs?: number): Promise<void>;
 }
 
 /** The services' settings every scenario shares; scenarios override some. */
@@ -119,23 +152,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return hung;
   };
   try {
-    const source = await startEmulator({
-      buckets: [SOURCE_BUCKET],
-      ...(options.delivery === undefined ? {} : { delivery: options.delivery }),
+    const ingressPort = await freePort();
+    const recorder = await startWebhookRecorder(ingressPort, {
+      source: options.ceph === undefined ? 'vk' : 'ceph',
+      ...(options.chaos === undefined ? {} : { chaos: options.chaos }),
     });
-    cleanups.push(['source emulator', () => source.close()]);
-    const sourceClient = new S3Client({
-      endpoint: source.endpoint,
-      region: source.region,
-      forcePathStyle: true,
-      credentials: source.credentials,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
+    cleanups.push(['webhook recorder', () => recorder.close()]);
+    const sides =
+      options.ceph === undefined
+        ? await emulatorSides(options, recorder, cleanups)
+        : await cephSides(options.ceph, options.label, recorder, cleanups);
+    const backupProxy = await startS3Proxy({
+      endpoint: sides.backupEndpoint,
+      emulateMultipart: options.ceph === undefined,
     });
-    cleanups.push(['source client', () => Promise.resolve(sourceClient.destroy())]);
-    const backup = await startS3Server({ buckets: [BACKUP_BUCKET] });
-    cleanups.push(['backup s3rver', () => backup.close()]);
-    const backupProxy = await startS3Proxy({ endpoint: backup.endpoint });
     cleanups.push(['backup S3 proxy', () => backupProxy.close()]);
     backupProxy.addFault({
       op: 'PutObject',
@@ -156,22 +186,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       cleanups.push(['broker TCP proxy', () => started.close()]);
       amqpUrl = brokerProxy.url(options.broker.url);
     }
-    const ingressPort = await freePort();
-    const recorder = await startWebhookRecorder(ingressPort);
-    cleanups.push(['webhook recorder', () => recorder.close()]);
-    const webhookUrl = `${recorder.url}/webhook/mcs`;
     const env: Record<string, string> = {
       ...DEFAULT_ENV,
       AMQP_URL: amqpUrl,
       AMQP_PREFIX: prefix,
       HTTP_PORT: String(ingressPort),
-      PUBLIC_URLS: webhookUrl,
       SOURCE_BUCKETS: SOURCE_BUCKET,
-      ...s3Env('SOURCE', source.endpoint),
-      SOURCE_S3_REGION: source.region,
-      SOURCE_S3_ACCESS_KEY_ID: source.credentials.accessKeyId,
-      SOURCE_S3_SECRET_ACCESS_KEY: source.credentials.secretAccessKey,
-      ...s3Env('DEST', backupProxy.endpoint),
+      ...sides.env,
+      ...sides.destEnv(backupProxy.endpoint),
       DEST_BUCKET: BACKUP_BUCKET,
       DEST_PREFIX: '',
       ...options.env,
@@ -206,8 +228,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       startIngress(),
       ...Array.from({ length: options.workers }, (_, index) => startWorker(index)),
     ]);
-    // As a user would, through the emulator's S3 API: the VK handshake goes recorder → ingress.
-    await source.registerWebhook(SOURCE_BUCKET, webhookUrl);
+    await sides.register();
 
     let closing: Promise<readonly string[]> | undefined;
     return {
@@ -218,9 +239,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }),
       broker: options.broker,
       brokerProxy,
-      source,
-      sourceClient,
-      backup,
+      source: sides.sender,
+      sourceClient: sides.sourceClient,
+      servers: sides.servers,
+      backupReader: () => sides.backupReader(),
+      openUploads: sides.openUploads ?? (() => Promise.resolve(backupProxy.openMultipartUploads())),
       backupProxy,
       recorder,
       group,
@@ -243,9 +266,108 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 }
 
-/** A client for the backup's server itself, bypassing the proxy's faults. */
-export function backupClient(stack: Stack): S3Client {
-  return createTestS3Client(stack.backup.endpoint);
+/** The source and the backup a stack runs between. */
+interface Sides {
+  readonly sender: WebhookSender;
+  readonly sourceClient: S3Client;
+  /** The services' source variables (and the webhook URL the ingress signs, for VK). */
+  readonly env: Record<string, string>;
+  /** Where the backup proxy forwards to. */
+  readonly backupEndpoint: string;
+  /** The services' backup variables, pointing at the proxy. */
+  destEnv(proxyEndpoint: string): Record<string, string>;
+  readonly servers: Record<string, number>;
+  readonly backupReader: () => S3Client;
+  /** The store's own listing of open uploads, when it has one. */
+  readonly openUploads?: () => Promise<readonly { key: string; uploadId: string }[]>;
+  /** Points the source's webhooks at the ingress (once it answers). */
+  register(): Promise<void>;
+}
+
+/** The emulated VK Cloud source and an s3rver backup. */
+async function emulatorSides(
+  options: StackOptions,
+  recorder: WebhookRecorder,
+  cleanups: [string, () => Promise<unknown>][],
+): Promise<Sides> {
+  const source = await startEmulator({
+    buckets: [SOURCE_BUCKET],
+    ...(options.delivery === undefined ? {} : { delivery: options.delivery }),
+  });
+  cleanups.push(['source emulator', () => source.close()]);
+  const sourceClient = new S3Client({
+    endpoint: source.endpoint,
+    region: source.region,
+    forcePathStyle: true,
+    credentials: source.credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  cleanups.push(['source client', () => Promise.resolve(sourceClient.destroy())]);
+  const backup = await startS3Server({ buckets: [BACKUP_BUCKET] });
+  cleanups.push(['backup s3rver', () => backup.close()]);
+  const webhookUrl = `${recorder.url}/webhook/mcs`;
+  return {
+    sender: source,
+    sourceClient,
+    env: {
+      PUBLIC_URLS: webhookUrl,
+      ...s3Env('SOURCE', source.endpoint),
+      SOURCE_S3_REGION: source.region,
+      SOURCE_S3_ACCESS_KEY_ID: source.credentials.accessKeyId,
+      SOURCE_S3_SECRET_ACCESS_KEY: source.credentials.secretAccessKey,
+    },
+    backupEndpoint: backup.endpoint,
+    destEnv: (proxyEndpoint) => s3Env('DEST', proxyEndpoint),
+    servers: { 'the backup s3rver': backup.port, 'the source emulator': source.port },
+    backupReader: () => createTestS3Client(backup.endpoint),
+    // As a user would, through the emulator's S3 API: the VK handshake goes recorder → ingress.
+    register: () => source.registerWebhook(SOURCE_BUCKET, webhookUrl),
+  };
+}
+
+/**
+ * Buckets of the two Ceph users, the source's real notifications pushed through the recorder
+ * (a non-persistent topic: each event once, inside the S3 request; the recorder adds the
+ * duplicates), the token in the push endpoint's path as Ceph sends no credentials.
+ */
+async function cephSides(
+  ceph: CephConnection,
+  label: string,
+  recorder: WebhookRecorder,
+  cleanups: [string, () => Promise<unknown>][],
+): Promise<Sides> {
+  const sourceClient = cephClient(ceph.endpoint, ceph.users.source);
+  cleanups.push(['source client', () => Promise.resolve(sourceClient.destroy())]);
+  const backupAdmin = cephClient(ceph.endpoint, ceph.users.backup);
+  cleanups.push(['backup client', () => Promise.resolve(backupAdmin.destroy())]);
+  await createBucket(sourceClient, SOURCE_BUCKET);
+  cleanups.push(['source bucket', () => deleteBucket(sourceClient, SOURCE_BUCKET)]);
+  await createBucket(backupAdmin, BACKUP_BUCKET);
+  cleanups.push(['backup bucket', () => deleteBucket(backupAdmin, BACKUP_BUCKET)]);
+  const token = randomBytes(12).toString('hex');
+  const gateway = Number(new URL(ceph.endpoint).port);
+  return {
+    sender: recorder,
+    sourceClient,
+    env: { WEBHOOK_TOKEN: token, ...cephEnv('SOURCE', ceph.endpoint, ceph.users.source) },
+    backupEndpoint: ceph.endpoint,
+    destEnv: (proxyEndpoint) => cephEnv('DEST', proxyEndpoint, ceph.users.backup),
+    servers: { 'the Ceph gateway': gateway },
+    backupReader: () => cephClient(ceph.endpoint, ceph.users.backup),
+    openUploads: () => openUploads(backupAdmin, BACKUP_BUCKET),
+    async register() {
+      const arn = await createCephTopic({
+        endpoint: ceph.endpoint,
+        user: ceph.users.source,
+        name: `s3relay-faults-${label}`,
+        pushEndpoint: `${recorder.url}/webhook/ceph/${token}`,
+        persistent: false,
+      });
+      cleanups.push(['topic', () => deleteCephTopic(ceph.endpoint, ceph.users.source, arn)]);
+      await notifyBucket(sourceClient, SOURCE_BUCKET, arn);
+    },
+  };
 }
 
 async function waitReady(url: string, service: ServiceProcess): Promise<void> {

@@ -69,7 +69,7 @@ function* generated(size: number, onChunk: (chunk: Buffer) => void): Generator<B
 
 describe('worker process', () => {
   it(
-    'copies a 1 GiB object as a stream with a peak RSS under 200 MiB',
+    'copies a 1 GiB object as a stream within idle RSS + its part buffers + 48 MiB',
     { timeout: 300_000 },
     async () => {
       const size = 1024 * MiB;
@@ -88,7 +88,12 @@ describe('worker process', () => {
 
       // The worker as it runs in production: built, plain Node, the default part size and queue.
       await buildWorker();
-      const worker = spawn({ PART_SIZE_MB: '8', PART_QUEUE_SIZE: '4' }, 'built');
+      const partSize = 8 * MiB;
+      const partQueueSize = 4;
+      const worker = spawn(
+        { PART_SIZE_MB: String(partSize / MiB), PART_QUEUE_SIZE: String(partQueueSize) },
+        'built',
+      );
       await worker.ready;
       const idle = await worker.memory();
       await bed.publish([eventTask('huge.bin', 'created')]);
@@ -106,10 +111,21 @@ describe('worker process', () => {
       expect(head.ContentLength).toBe(size);
       expect(head.ETag).toBe(expectedETag);
       const peak = await worker.memory();
-      const report = `peak RSS ${(peak.peakRssBytes / MiB).toFixed(0)} MiB (sampled ${(peak.sampledPeakRssBytes / MiB).toFixed(0)} MiB, idle ${(idle.peakRssBytes / MiB).toFixed(0)} MiB)`;
+      // What the copy may add to the idle process, on any runtime (idle RSS is about 80 MiB on
+      // Node 20 and 100 MiB on Node 24):
+      // - its part buffers: PART_QUEUE_SIZE uploading and one being filled (multipart-upload.ts);
+      // - 48 MiB for V8's young generation growing to its working size under this allocation
+      //   rate (about 20 MiB on both runtimes), socket buffers read since the last collection
+      //   (buffer-reclaimer.ts: 4 MiB, and those still queued in the streams), and the SDK's and
+      //   HTTP's per-request state. Without the reclaimer the dead socket buffers alone reach
+      //   about 64 MiB (V8's external-memory limit) and the bound fails on both runtimes.
+      // Measured: 143 MiB (idle 78) on Node 20.20, 160–172 MiB (idle 100) on Node 24.22.
+      const bound = idle.peakRssBytes + (partQueueSize + 1) * partSize + 48 * MiB;
+      const mib = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB`;
+      const report = `Node ${process.version}: peak RSS ${mib(peak.peakRssBytes)} (sampled ${mib(peak.sampledPeakRssBytes)}, idle ${mib(idle.peakRssBytes)}), bound ${mib(bound)}`;
       process.stdout.write(`worker copying 1 GiB: ${report}\n`);
-      expect(peak.peakRssBytes, report).toBeLessThan(200 * MiB);
-      expect(peak.sampledPeakRssBytes, report).toBeLessThan(200 * MiB);
+      expect(peak.peakRssBytes, report).toBeLessThan(bound);
+      expect(peak.sampledPeakRssBytes, report).toBeLessThan(bound);
     },
   );
 

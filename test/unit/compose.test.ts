@@ -715,6 +715,23 @@ describe('Dockerfile', () => {
     expect(RUNTIME.instructions.find((i) => i.op === 'STOPSIGNAL')?.args).toBe('SIGTERM');
   });
 
+  it('runs on the Node LTS that CI tests (scripts/node24.sh), which the engines field accepts', () => {
+    const image = /^ARG\s+NODE_IMAGE=node:(\d+)-\S+$/m.exec(read('Dockerfile'));
+    expect(image, 'ARG NODE_IMAGE=node:<major>-<variant>').not.toBeNull();
+    for (const s of DOCKERFILE) {
+      const from = s.instructions.find((i) => i.op === 'FROM')?.args ?? '';
+      expect(from.split(/\s+/)[0], s.name).toBe('${NODE_IMAGE}');
+    }
+    const pinned = /^version=\$\{S3RELAY_NODE24_VERSION:-(\d+)\.\d+\.\d+\}$/m.exec(
+      read('scripts/node24.sh'),
+    );
+    expect(pinned?.[1]).toBe(image?.[1]);
+    // ">=20.19 <21 || >=22": the image's major must be in the last, open-ended range.
+    const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines;
+    const floor = /\|\|\s*>=(\d+)\s*$/.exec(engines.node)?.[1];
+    expect(Number(image?.[1])).toBeGreaterThanOrEqual(Number(floor));
+  });
+
   it('configures the image for containers', () => {
     expect(IMAGE_ENV).toMatchObject({
       NODE_ENV: 'production',
@@ -741,6 +758,7 @@ describe('Dockerfile', () => {
         'scratch/notes.md',
         'coverage/index.html',
         'bench/results/run.json',
+        '.cache/node-24.22.3-linux-x64/bin/node',
         'test/integration/a.test.ts',
       ]) {
         expect(ignored(file), file).toBe(true);

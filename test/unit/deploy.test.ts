@@ -32,8 +32,14 @@ type Specs = Readonly<Record<string, VariableSpec | undefined>>;
 
 /** RabbitMQ's consumer_timeout default: a longer-held delivery closes the channel. */
 const RABBITMQ_DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
-/** What a worker needs besides its part buffers: Node, the SDK, the AMQP client. */
-const WORKER_BASELINE_BYTES = 100 * 1024 ** 2;
+/** An idle worker's RSS on Node 24, the image's runtime (Node 20: about 80 MiB). */
+const WORKER_IDLE_BYTES = 100 * 1024 ** 2;
+/**
+ * What copying adds to an idle worker besides its part buffers: V8's young generation at its
+ * working size, socket buffers not yet collected, per-request state. The 1 GiB copy of
+ * test/integration/worker-process.test.ts holds the worker to the same allowance.
+ */
+const WORKER_COPY_ALLOWANCE_BYTES = 48 * 1024 ** 2;
 
 const FILES = yamlFiles(DEPLOY);
 const kustomizationDirs = FILES.filter((f) => path.posix.basename(f) === 'kustomization.yaml').map(
@@ -287,9 +293,13 @@ describe('worker sizing and autoscaling', () => {
   const config = containerConfig(worker.container);
   const scaled = BASE.filter((m): m is ScaledObject => m.kind === 'ScaledObject');
 
-  it('requests the memory of its worst case: concurrency x parts in flight x part size', () => {
+  it('requests the memory of its worst case: concurrency x part buffers x part size', () => {
     const { concurrency, partQueueSize, partSizeBytes } = config.worker;
-    const bound = concurrency * partQueueSize * partSizeBytes + WORKER_BASELINE_BYTES;
+    // Each copy holds PART_QUEUE_SIZE parts uploading and one being filled.
+    const bound =
+      concurrency * (partQueueSize + 1) * partSizeBytes +
+      WORKER_IDLE_BYTES +
+      WORKER_COPY_ALLOWANCE_BYTES;
     const request = bytes(worker.container.resources?.requests?.memory ?? '0');
     expect(request).toBeGreaterThanOrEqual(bound);
   });

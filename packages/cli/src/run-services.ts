@@ -60,7 +60,8 @@ export async function runServices(
   try {
     for (const service of services) {
       await service.start();
-      logger.info('service started', { service: service.name });
+      // The runtime is part of what an operator compares between two deployments.
+      logger.info('service started', { service: service.name, node: process.version });
     }
   } catch (err) {
     logger.error('start failed', { error: err });

@@ -145,6 +145,27 @@ export const ERROR_CATALOGUE = {
       'An S3 call failed in a way s3relay does not recognise; retried, parked after `MAX_ATTEMPTS`.',
     action: "Read the message and the worker log's `cause`; report it when it recurs.",
   },
+  RELAY_SOURCE_NOT_S3: {
+    retryable: true,
+    meaning:
+      "The source answered a 404 without S3's error code (an HTML page, an empty body) or a listing that is not S3's: nothing proves the object gone, so nothing was deleted.",
+    action:
+      'Point `SOURCE_S3_ENDPOINT` at S3, not at a web server, proxy or CDN; then `s3relay dlq replay --error-code RELAY_SOURCE_NOT_S3`.',
+  },
+  RELAY_SOURCE_NO_SUCH_BUCKET: {
+    retryable: true,
+    meaning:
+      'The source answered NoSuchBucket: the source bucket is not proven to exist, so nothing was deleted.',
+    action:
+      'Check the bucket name, `SOURCE_S3_ENDPOINT` and the account of `SOURCE_S3_ACCESS_KEY_ID`; then replay.',
+  },
+  RELAY_SOURCE_ACCESS_DENIED: {
+    retryable: true,
+    meaning:
+      'The source answered 403 (without s3:ListBucket S3 answers a missing key with 403): nothing proves the object gone, so nothing was deleted.',
+    action:
+      'Give the source credentials s3:GetObject and s3:ListBucket; then `s3relay dlq replay --error-code RELAY_SOURCE_ACCESS_DENIED`.',
+  },
   RELAY_COPY_LENGTH_MISMATCH: {
     retryable: true,
     meaning: 'The source body ended with another number of bytes than its Content-Length.',

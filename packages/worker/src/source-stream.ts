@@ -7,6 +7,8 @@ export interface SourceStreamOptions {
   /** Fail when the source sends nothing for this long while data is wanted. */
   readonly idleTimeoutMs: number;
   readonly context?: ErrorContext;
+  /** Told the size of every chunk the source delivers. */
+  readonly onReceived?: (bytes: number) => void;
 }
 
 /**
@@ -62,6 +64,7 @@ export class SourceStream extends Readable {
     if (this.destroyed) return;
     this.#disarm();
     this.#received += chunk.length;
+    this.#options.onReceived?.(chunk.length);
     if (this.#received > this.#options.expectedLength) {
       this.destroy(this.#lengthError());
       return;
