@@ -113,7 +113,15 @@ describe('the console with workers and a failing backup', () => {
       silentLogger,
       { queueIntervalMs: 200, stepMs: 1000 },
     );
-    return apiOf(service.server.url);
+    const api = apiOf(service.server.url);
+    // The console counts what happens while it listens: a worker's counters before its first
+    // snapshot here are its baseline.
+    await eventually(
+      async () =>
+        expect((await api.get<OverviewResponse>('/api/overview')).workers.reporting).toBe(workers),
+      { timeoutMs: 15_000, message: 'the console did not hear the workers' },
+    );
+    return api;
   };
 
   afterEach(async () => {

@@ -8,6 +8,8 @@ import { matchesFilter } from './dlq/parked-task.js';
 import { queueStatuses } from './queue-status.js';
 import { runResync } from './sync/resync.js';
 
+/** How long an operation waits for a broker connection before it fails. */
+const CONNECT_WAIT_MS = 5000;
 /** Keys a console resync compares at once (the CLI's default). */
 const RESYNC_CONCURRENCY = 16;
 
@@ -23,24 +25,33 @@ export function consoleOperations(
     timeoutMs: config.amqp.publishTimeoutMs,
     maxInFlight: 10_000,
   });
-  const connection = (): ChannelModel => {
-    const current = broker.connection;
-    if (current === undefined) {
-      throw new TransientError('RELAY_AMQP_UNAVAILABLE', 'not connected to the broker');
+  // An action asked for just as the console (re)connects waits for the connection a moment.
+  const connection = async (): Promise<ChannelModel> => {
+    try {
+      return await broker.waitConnected(CONNECT_WAIT_MS);
+    } catch (err) {
+      throw new TransientError(
+        'RELAY_AMQP_UNAVAILABLE',
+        'the broker is not connected; try again once it is',
+        { cause: err },
+      );
     }
-    return current;
   };
   return {
-    queues: () => queueStatuses(connection(), broker.names),
+    queues: async () => queueStatuses(await connection(), broker.names),
     listDlq: async (limit, onProgress) => {
-      const listing = await listDlq(connection(), broker.names, publisher, { limit }, (scanned) =>
-        onProgress({ scanned }),
+      const listing = await listDlq(
+        await connection(),
+        broker.names,
+        publisher,
+        { limit },
+        (scanned) => onProgress({ scanned }),
       );
       return { total: listing.total, entries: listing.entries };
     },
     replayDlq: async (selection, dryRun, onProgress) => {
       const result = await replayDlq(
-        connection(),
+        await connection(),
         broker.names,
         publisher,
         { ...selection, dryRun },
@@ -50,7 +61,7 @@ export function consoleOperations(
     },
     dropDlq: async (selection, dryRun, onProgress) => {
       const result = await dropDlq(
-        connection(),
+        await connection(),
         broker.names,
         publisher,
         { ...selection, dryRun },
@@ -60,6 +71,7 @@ export function consoleOperations(
     },
     matches: matchesFilter,
     resync: async (request, onProgress) => {
+      if (!request.dryRun) await connection();
       try {
         const report = await runResync(
           config,
