@@ -248,6 +248,13 @@ export const ERROR_CATALOGUE = {
     meaning: 'The body is larger than `HTTP_BODY_LIMIT`.',
     action: 'Raise `HTTP_BODY_LIMIT`.',
   },
+  RELAY_WEBHOOK_TOO_MANY_TOKENS: {
+    retryable: false,
+    httpStatus: 400,
+    meaning:
+      'The request carries more token candidates (Authorization, path segment, `token` query parameters) than any sender sends: someone is guessing `WEBHOOK_TOKEN`.',
+    action: 'None for a stranger; a sender of yours should carry the token once.',
+  },
   RELAY_WEBHOOK_BUCKET_NOT_ALLOWED: {
     retryable: false,
     httpStatus: 403,
@@ -308,7 +315,8 @@ export const ERROR_CATALOGUE = {
   RELAY_SNS_TOPIC_NOT_ALLOWED: {
     retryable: false,
     httpStatus: 403,
-    meaning: 'The SNS topic is not in `SNS_TOPIC_ARNS`.',
+    meaning:
+      'The SNS topic is not in `SNS_TOPIC_ARNS`, or `SNS_TOPIC_ARNS` is empty (SNS is then refused, unless `SNS_ALLOW_ANY_TOPIC`).',
     action: 'Add the topic ARN to `SNS_TOPIC_ARNS`, or unsubscribe the ingress from that topic.',
   },
   RELAY_SNS_REPLAY: {
