@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PassThrough } from 'node:stream';
-import { createLogger, createTask, loadConfig, type Config, type Task } from '@s3relay/core';
+import { createTask, loadConfig, type Config, type Task } from '@s3relay/core';
 import { topologyNames, type TopologyNames } from '@s3relay/core/amqp';
 import { createWorker, type Worker } from '@s3relay/worker';
 import {
@@ -9,6 +8,7 @@ import {
   rabbitUrl,
   uniquePrefix,
 } from '../helpers/rabbit.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { getObjectBytes, s3Env, startS3Server, type TestS3 } from '../helpers/s3.js';
 
 export const SOURCE_BUCKET = 'source';
@@ -55,7 +55,7 @@ export async function startWorkerBed(options: WorkerBedOptions): Promise<WorkerB
   const retryDelays = '200ms,500ms';
   const names = topologyNames({ prefix, retryDelaysMs: [200, 500] });
   const workers: Worker[] = [];
-  const lines: string[] = [];
+  const log = captureLog('worker');
   const env = (overrides: Record<string, string> = {}) => ({
     AMQP_URL: url,
     AMQP_PREFIX: prefix,
@@ -85,19 +85,12 @@ export async function startWorkerBed(options: WorkerBedOptions): Promise<WorkerB
     env,
     config,
     async startWorker(overrides) {
-      const stream = new PassThrough();
-      stream.setEncoding('utf8').on('data', (chunk: string) => {
-        lines.push(...chunk.split('\n').filter((line) => line !== ''));
-      });
-      const worker = createWorker({
-        config: config(overrides),
-        logger: createLogger({ level: 'debug', format: 'json', service: 'worker', stream }),
-      });
+      const worker = createWorker({ config: config(overrides), logger: log.logger });
       workers.push(worker);
       await worker.start();
       return worker;
     },
-    logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+    logs: log.lines,
     async publish(tasks, headers = {}) {
       await publishToQueue(
         url,

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import { redactUrl, type Config, type Logger } from '@s3relay/core';
-import { Broker } from '@s3relay/core/amqp';
+import type { Config, Logger } from '@s3relay/core';
+import { Broker, redactUrls } from '@s3relay/core/amqp';
 import { ConsoleConfigError, startConsole, type ConsoleServer } from '@s3relay/console';
 import { consoleOperations } from './console-operations.js';
 import { CliError, ExitCode } from './exit-codes.js';
@@ -29,13 +29,14 @@ export async function startConsoleService(
   options: ConsoleServiceOptions = {},
 ): Promise<ConsoleService> {
   const broker = new Broker({
-    url: config.amqp.url,
+    urls: config.amqp.urls,
     heartbeatSeconds: config.amqp.heartbeatSeconds,
     connectionName: `s3relay-console ${config.amqp.prefix} ${hostname()}:${process.pid}`,
     topology: {
       prefix: config.amqp.prefix,
       retryDelaysMs: config.worker.retryDelaysMs,
       deliveryLimit: config.amqp.deliveryLimit,
+      quorumGroupSize: config.amqp.quorumGroupSize,
     },
     logger,
   });
@@ -49,7 +50,7 @@ export async function startConsoleService(
       token: config.console.token,
       prefix: config.amqp.prefix,
       broker,
-      brokerUrl: redactUrl(config.amqp.url),
+      brokerUrl: redactUrls(config.amqp.urls),
       operations,
       logger,
       ...options,
