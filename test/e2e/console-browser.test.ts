@@ -81,6 +81,8 @@ describe('the console in a real browser, on a running pipeline', () => {
       ...backup.env('DEST'),
       DEST_S3_ENDPOINT: proxy.endpoint,
       DEST_BUCKET: BACKUP,
+      // One source bucket into a fixed backup bucket: the configuration must say which.
+      SOURCE_BUCKETS: SOURCE,
       TELEMETRY_INTERVAL_MS: '500',
       CONSOLE_PORT: String(consolePort),
       LOG_LEVEL: 'warn',
