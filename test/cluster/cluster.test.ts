@@ -72,12 +72,14 @@ describe('the local cluster', () => {
     await broker(one, {
       topology: { prefix: one, retryDelaysMs: [1000], deliveryLimit: 5, quorumGroupSize: 1 },
     }).waitConnected(20_000);
+    const statuses = await cluster.quorumStatuses();
     for (const queue of [`${three}.tasks`, `${three}.dlq`, `${three}.retry.1s`]) {
-      const status = await cluster.quorumStatus(queue);
-      expect(status.members, queue).toHaveLength(3);
-      expect(status.online, queue).toHaveLength(3);
+      expect(statuses.get(queue)?.members, queue).toHaveLength(3);
+      expect(statuses.get(queue)?.online, queue).toHaveLength(3);
     }
-    expect((await cluster.quorumStatus(`${one}.tasks`)).members).toHaveLength(1);
+    for (const queue of [`${one}.tasks`, `${one}.dlq`, `${one}.retry.1s`]) {
+      expect(statuses.get(queue)?.members, queue).toHaveLength(1);
+    }
   });
 });
 

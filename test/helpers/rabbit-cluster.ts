@@ -34,6 +34,8 @@ export interface RabbitCluster {
   run(tool: RabbitmqTool, node: PrivateRabbit, args: readonly string[]): Promise<string>;
   /** Leader, members and online members of a quorum queue of the default vhost. */
   quorumStatus(queue: string): Promise<QuorumQueueStatus>;
+  /** The same for every queue of the default vhost, by name, from one `rabbitmqctl` call. */
+  quorumStatuses(): Promise<Map<string, QuorumQueueStatus>>;
   /** Resolves once every node is up and a member of the running cluster. */
   waitAllRunning(timeoutMs?: number): Promise<void>;
   /** Kills every node and deletes their directories; idempotent. */
@@ -88,6 +90,11 @@ export async function startRabbitCluster(
     run: (tool, node, args) =>
       runRabbitmqTool(tool, args, { node: node.nodeName, home: node.home }, 120_000),
     async quorumStatus(queue) {
+      const status = (await cluster.quorumStatuses()).get(queue);
+      if (status === undefined) throw new Error(`queue ${queue} is not listed`);
+      return status;
+    },
+    async quorumStatuses() {
       const out = await cluster.rabbitmqctl([
         'list_queues',
         'name',
@@ -104,11 +111,14 @@ export async function startRabbitCluster(
         members?: unknown;
         online?: unknown;
       }[];
-      const row = rows.find((candidate) => candidate.name === queue);
-      if (row === undefined) throw new Error(`queue ${queue} is not listed`);
       const list = (value: unknown) =>
         (Array.isArray(value) ? value : []).flatMap((name) => byName(name) ?? []);
-      return { leader: byName(row.leader), members: list(row.members), online: list(row.online) };
+      return new Map(
+        rows.map((row) => [
+          row.name,
+          { leader: byName(row.leader), members: list(row.members), online: list(row.online) },
+        ]),
+      );
     },
     async waitAllRunning(timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
