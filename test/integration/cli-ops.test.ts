@@ -75,11 +75,17 @@ describe('status', () => {
     const { port } = server.address() as { port: number };
     await new Promise((resolve) => server.close(resolve));
 
-    const env = { AMQP_URL: `amqp://guest:secret@127.0.0.1:${port}`, AMQP_PREFIX: 'unreachable' };
+    // Two nodes of a cluster, both down: each is tried, and named without its password.
+    const env = {
+      AMQP_URL: `amqp://guest:secret@127.0.0.1:${port},amqp://guest:secret2@localhost:${port}`,
+      AMQP_PREFIX: 'unreachable',
+    };
     const run = await cli(['--json', 'status'], env);
     expect(run.code).toBe(3);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toContain(`RabbitMQ is not reachable at amqp://guest:***@127.0.0.1:${port}`);
+    expect(run.stderr).toContain(
+      `RabbitMQ is not reachable at amqp://guest:***@127.0.0.1:${port},amqp://guest:***@localhost:${port}`,
+    );
     expect(run.stderr).toContain('rabbitmq-server');
     expect(run.stderr).toContain('AMQP_URL');
     expect(run.stderr).not.toContain('secret');
@@ -156,13 +162,19 @@ describe('configuration', () => {
 
   it('config --json prints the effective configuration with secrets redacted', async () => {
     const run = await cli(['--json', 'config'], {
-      AMQP_URL: 'amqp://user:hunter2@broker:5672',
+      AMQP_URL: 'amqp://user:hunter2@broker:5672,amqp://user:hunter3@broker-2:5672',
       DEST_S3_SECRET_ACCESS_KEY: 'hunter2',
       DEST_BUCKET: 'backup-{bucket}',
     });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).not.toContain('hunter2');
-    expect(json<{ dest: { bucket: string } }>(run).dest.bucket).toBe('backup-{bucket}');
+    expect(run.stdout).not.toContain('hunter3');
+    const config = json<{ dest: { bucket: string }; amqp: { urls: string[] } }>(run);
+    expect(config.dest.bucket).toBe('backup-{bucket}');
+    expect(config.amqp.urls).toEqual([
+      'amqp://user:***@broker:5672',
+      'amqp://user:***@broker-2:5672',
+    ]);
   });
 });
 
