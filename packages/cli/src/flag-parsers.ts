@@ -25,3 +25,21 @@ export function duration(raw: string): number {
     throw new InvalidArgumentError((err as Error).message);
   }
 }
+
+/**
+ * Commander argument parser for a moment: an ISO 8601 date-time (`2026-12-05T15:30:00Z`,
+ * `2026-12-05T16:30:00+01:00`; without a zone it is local time) or a duration before now
+ * (`90m ago`, `1d ago`). Returns epoch milliseconds.
+ */
+export function moment(raw: string, now = Date.now()): number {
+  const ago = /^(.+?)\s+ago$/i.exec(raw.trim());
+  if (ago !== null) return now - duration(ago[1] ?? '');
+  if (!/^\d{4}-\d\d-\d\d/.test(raw.trim())) {
+    throw new InvalidArgumentError(
+      'an ISO 8601 date-time (2026-12-05T15:30:00Z) or "<duration> ago"',
+    );
+  }
+  const at = Date.parse(raw);
+  if (!Number.isFinite(at)) throw new InvalidArgumentError(`not a date-time: ${raw}`);
+  return at;
+}

@@ -2,7 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { configCommand } from './commands/config.js';
 import { devCommand } from './commands/dev.js';
 import { dlqCommand } from './commands/dlq.js';
+import { historyCommand } from './commands/history.js';
 import { janitorCommand } from './commands/janitor.js';
+import { restoreCommand } from './commands/restore.js';
 import { resyncCommand } from './commands/resync.js';
 import { serveCommands } from './commands/serve.js';
 import { signCommand } from './commands/sign.js';
@@ -43,6 +45,8 @@ export function createProgram(context: ProgramContext): Command {
   program.addCommand(resyncCommand(output, context.env));
   program.addCommand(verifyCommand(output, context.env));
   program.addCommand(janitorCommand(output, context.env));
+  program.addCommand(restoreCommand(output, context.env));
+  program.addCommand(historyCommand(output, context.env));
   program.addCommand(signCommand(output));
   program.addCommand(configCommand(output, context.env));
   program.addCommand(devCommand(output, context.env));

@@ -1,4 +1,4 @@
-import { createInterface } from 'node:readline/promises';
+import { confirm } from '../confirm.js';
 import { Command, Option } from 'commander';
 import { positiveInt } from '../flag-parsers.js';
 import type { Config } from '@s3relay/core';
@@ -150,18 +150,11 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
     const out = output();
     const config = configFromFlags(env, brokerOverrides(flags));
     if (flags.yes !== true) {
-      if (process.stdin.isTTY !== true) {
-        throw new CliError(
-          ExitCode.usage,
-          'refusing to purge without a terminal to ask; pass --yes',
-        );
-      }
-      const prompt = createInterface({ input: process.stdin, output: process.stderr });
-      const answer = await prompt.question(
-        `Delete every parked task in ${config.amqp.prefix}.dlq? This cannot be undone. [y/N] `,
+      const yes = await confirm(
+        `Delete every parked task in ${config.amqp.prefix}.dlq? This cannot be undone.`,
+        'refusing to purge',
       );
-      prompt.close();
-      if (!/^y(es)?$/i.test(answer.trim())) {
+      if (!yes) {
         out.warn('nothing purged');
         return;
       }

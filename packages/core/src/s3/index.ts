@@ -1,5 +1,6 @@
 export { classifyS3Error, isObjectNotFound, s3ErrorCode } from './classify-error.js';
 export { createS3Client, type S3ClientOptions } from './client.js';
+export { contentHeaders } from './content-headers.js';
 export {
   PROVENANCE_ETAG,
   PROVENANCE_LAST_MODIFIED,
