@@ -213,6 +213,8 @@ describe('ceph: point-in-time restore from a versioned backup', () => {
       [false, 3],
     ]);
     expect(versions[2]?.sourceETag).toBe(first.ETag?.replaceAll('"', ''));
+    // A worker writing to a versioned backup does not warn about history.
+    expect(versioned.logs().some((line) => /not versioned/.test(String(line.message)))).toBe(false);
     await versioned.close();
 
     const plain = await startCephBed({ label: 'unversioned' });

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { configCommand } from './commands/config.js';
 import { devCommand } from './commands/dev.js';
 import { dlqCommand } from './commands/dlq.js';
+import { doctorCommand } from './commands/doctor.js';
 import { historyCommand } from './commands/history.js';
 import { janitorCommand } from './commands/janitor.js';
 import { restoreCommand } from './commands/restore.js';
@@ -47,6 +48,7 @@ export function createProgram(context: ProgramContext): Command {
   program.addCommand(janitorCommand(output, context.env));
   program.addCommand(restoreCommand(output, context.env));
   program.addCommand(historyCommand(output, context.env));
+  program.addCommand(doctorCommand(output, context.env));
   program.addCommand(signCommand(output));
   program.addCommand(configCommand(output, context.env));
   program.addCommand(devCommand(output, context.env));
