@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
-import { backupBucket, backupKey, createS3Client } from '@s3relay/core/s3';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backupBucket, backupKey, classifyS3Error, createS3Client } from '@s3relay/core/s3';
 import { forEachConcurrent } from '../concurrency.js';
 import { configFromFlags } from '../config-from-flags.js';
 import { confirm } from '../confirm.js';
@@ -93,12 +94,14 @@ export function restoreCommand(output: () => Output, env: NodeJS.ProcessEnv): Co
         const intoSource = targetBucket === flags.bucket;
         const where = `s3://${targetBucket}/${sides.targetRoot}${prefix}`;
         const planFile = join(workDir, 'plan.jsonl');
+        const started = Date.now();
         const plan = await writePlan(
           sides,
           { prefix, at, concurrency: flags.concurrency },
           out,
           planFile,
         );
+        const planMs = Date.now() - started;
         const summary = {
           bucket: flags.bucket,
           backupBucket: sides.backupBucket,
@@ -123,7 +126,12 @@ export function restoreCommand(output: () => Output, env: NodeJS.ProcessEnv): Co
           );
         }
         if (flags.dryRun === true || plan.write + plan.delete === 0) {
-          out.result({ ...summary, applied: false, verified: plan.write + plan.delete === 0 });
+          out.result({
+            ...summary,
+            applied: false,
+            verified: plan.write + plan.delete === 0,
+            timings: { planMs },
+          });
           out.line(
             plan.write + plan.delete === 0
               ? `${where} is already as the source was at ${at.toISOString()}`
@@ -142,12 +150,15 @@ export function restoreCommand(output: () => Output, env: NodeJS.ProcessEnv): Co
             return;
           }
         }
+        const applyStarted = Date.now();
         await applyPlan(sides, planFile, plan, flags.concurrency, out, {
           partSizeBytes: config.worker.partSizeBytes,
           partQueueSize: config.worker.partQueueSize,
           idleTimeoutMs: config.worker.sourceIdleTimeoutMs,
         });
+        const applyMs = Date.now() - applyStarted;
         // The verification: planning again must find nothing left to do.
+        const verifyStarted = Date.now();
         const left: RestoreAction[] = [];
         const check = await planRestore(sides, {
           prefix,
@@ -159,7 +170,8 @@ export function restoreCommand(output: () => Output, env: NodeJS.ProcessEnv): Co
           },
         });
         const verified = check.write + check.delete === 0;
-        out.result({ ...summary, applied: true, verified, left: left.map(describe) });
+        const timings = { planMs, applyMs, verifyMs: Date.now() - verifyStarted };
+        out.result({ ...summary, applied: true, verified, timings, left: left.map(describe) });
         if (!verified) {
           throw new CliError(
             ExitCode.problemsFound,
@@ -190,13 +202,21 @@ async function writePlan(
 ) {
   const stream = createWriteStream(file);
   const progress = createProgress(out, 'restore: planning');
+  // One wait for every writer that found the buffer full.
+  let drained: Promise<void> | undefined;
   try {
     const counts = await planRestore(sides, {
       ...options,
       onProgress: (c) => progress.update({ ...c }),
       onAction: async (action) => {
         if (!stream.write(`${JSON.stringify(action)}\n`)) {
-          await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+          drained ??= new Promise<void>((resolve) =>
+            stream.once('drain', () => {
+              drained = undefined;
+              resolve();
+            }),
+          );
+          await drained;
         }
       },
     });
@@ -237,12 +257,32 @@ async function applyPlan(
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   await forEachConcurrent(lines, concurrency, async (line) => {
     const action = JSON.parse(line) as RestoreAction;
-    await applyRestoreAction(sides, action, settings);
+    await withRetries(() => applyRestoreAction(sides, action, settings));
     done += 1;
     if (action.kind === 'write') bytes += action.version.size;
     progress.update(counters());
   });
   progress.done(counters());
+}
+
+/** Attempts of one action whose failures are transient (a reset, a 503) before giving up. */
+const ATTEMPTS = 5;
+
+/**
+ * Retries an action after a transient failure, waiting 0.5, 1, 2 and 4 s: one connection reset
+ * must not end a restore of millions of keys. A permanent failure ends it at once (run it
+ * again once fixed; what was written is skipped).
+ */
+async function withRetries(work: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await work();
+      return;
+    } catch (err) {
+      if (attempt >= ATTEMPTS || !classifyS3Error(err).retryable) throw err;
+      await sleep(500 * 2 ** (attempt - 1));
+    }
+  }
 }
 
 function describe(action: RestoreAction) {
