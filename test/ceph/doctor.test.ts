@@ -75,9 +75,9 @@ describe('ceph: s3relay doctor', () => {
     const lifecycle = await current.backup.send(
       new GetBucketLifecycleConfigurationCommand({ Bucket: current.backupBucket }),
     );
-    const rules = Object.fromEntries((lifecycle.Rules ?? []).map((rule) => [rule.ID, rule]));
-    expect(rules['s3relay-history']?.NoncurrentVersionExpiration?.NoncurrentDays).toBe(14);
-    expect(rules.tmp?.Expiration?.Days).toBe(7);
+    const rules = new Map((lifecycle.Rules ?? []).map((rule) => [rule.ID ?? '', rule]));
+    expect(rules.get('s3relay-history')?.NoncurrentVersionExpiration?.NoncurrentDays).toBe(14);
+    expect(rules.get('tmp')?.Expiration?.Days).toBe(7);
 
     const healthy = await doctor('--retention', '14d');
     expect(healthy.code, healthy.stdout).toBe(0);

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import { GetObjectCommand, GetObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createLogger, loadConfig, type Config } from '@s3relay/core';
+import { loadConfig, type Config } from '@s3relay/core';
 import { PROVENANCE_METADATA_NAMES } from '@s3relay/core/s3';
-import { createWorker, type Worker } from '@s3relay/worker';
+import type { Worker } from '@s3relay/worker';
 import {
   createBucket,
   createCephTopic,
@@ -16,6 +15,7 @@ import { rabbitUrl } from '../helpers/rabbit.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { sha256 } from '../helpers/s3.js';
 import { startTestIngress, type TestIngress } from './ingress-bed.js';
+import { LoggedWorkers } from './logged-worker.js';
 
 /**
  * The pipeline on the ceph tier's cluster: a source bucket of user `source` whose real bucket
@@ -134,11 +134,10 @@ export async function startCephBed(options: CephBedOptions): Promise<CephBed> {
       ...overrides,
     });
     const config = (overrides?: Record<string, string>) => loadConfig(env(overrides));
-    const lines: string[] = [];
-    const workers: Worker[] = [];
+    const workers = new LoggedWorkers();
     // Workers stop before the queues, the topic and the buckets go.
     cleanups.push(async () => {
-      await Promise.allSettled(workers.map((worker) => worker.close()));
+      await workers.close();
     });
     return {
       ceph,
@@ -151,20 +150,8 @@ export async function startCephBed(options: CephBedOptions): Promise<CephBed> {
       backupProxy,
       env,
       config,
-      async startWorker(overrides) {
-        const stream = new PassThrough();
-        stream.setEncoding('utf8').on('data', (chunk: string) => {
-          lines.push(...chunk.split('\n').filter((line) => line !== ''));
-        });
-        const worker = createWorker({
-          config: config(overrides),
-          logger: createLogger({ level: 'debug', format: 'json', service: 'worker', stream }),
-        });
-        workers.push(worker);
-        await worker.start();
-        return worker;
-      },
-      logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+      startWorker: (overrides) => workers.start(config(overrides)),
+      logs: () => workers.logs(),
       backupKey: (key) => destPrefix + key,
       close: run,
     };

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { PassThrough } from 'node:stream';
-import { createLogger, createTask, loadConfig, type Config, type Task } from '@s3relay/core';
+import { createTask, loadConfig, type Config, type Task } from '@s3relay/core';
 import { topologyNames, type TopologyNames } from '@s3relay/core/amqp';
-import { createWorker, type Worker } from '@s3relay/worker';
+import type { Worker } from '@s3relay/worker';
 import {
   deleteQueuesWithPrefix,
   publishToQueue,
@@ -10,6 +9,7 @@ import {
   uniquePrefix,
 } from '../helpers/rabbit.js';
 import { getObjectBytes, s3Env, startS3Server, type TestS3 } from '../helpers/s3.js';
+import { LoggedWorkers } from './logged-worker.js';
 
 export const SOURCE_BUCKET = 'source';
 export const BACKUP_BUCKET = 'backup';
@@ -54,8 +54,7 @@ export async function startWorkerBed(options: WorkerBedOptions): Promise<WorkerB
   ]);
   const retryDelays = '200ms,500ms';
   const names = topologyNames({ prefix, retryDelaysMs: [200, 500] });
-  const workers: Worker[] = [];
-  const lines: string[] = [];
+  const workers = new LoggedWorkers();
   const env = (overrides: Record<string, string> = {}) => ({
     AMQP_URL: url,
     AMQP_PREFIX: prefix,
@@ -84,20 +83,8 @@ export async function startWorkerBed(options: WorkerBedOptions): Promise<WorkerB
     backup,
     env,
     config,
-    async startWorker(overrides) {
-      const stream = new PassThrough();
-      stream.setEncoding('utf8').on('data', (chunk: string) => {
-        lines.push(...chunk.split('\n').filter((line) => line !== ''));
-      });
-      const worker = createWorker({
-        config: config(overrides),
-        logger: createLogger({ level: 'debug', format: 'json', service: 'worker', stream }),
-      });
-      workers.push(worker);
-      await worker.start();
-      return worker;
-    },
-    logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+    startWorker: (overrides) => workers.start(config(overrides)),
+    logs: () => workers.logs(),
     async publish(tasks, headers = {}) {
       await publishToQueue(
         url,
@@ -110,7 +97,7 @@ export async function startWorkerBed(options: WorkerBedOptions): Promise<WorkerB
     },
     backupKey: (key) => destPrefix + key,
     async close() {
-      await Promise.allSettled(workers.map((worker) => worker.close()));
+      await workers.close();
       await deleteQueuesWithPrefix(url, prefix).catch(() => undefined);
       await Promise.allSettled([source.close(), backup.close()]);
     },

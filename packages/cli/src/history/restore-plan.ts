@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { forEachConcurrent } from '../concurrency.js';
 import { sha256Of } from '../sync/compare.js';
-import { compareKeys, listObjects, type ListedObject } from '../sync/listing.js';
+import { joinByKey, listObjects, type ListedObject } from '../sync/listing.js';
 import { versionAt, versionsToInspect } from './point-in-time.js';
 import { detailVersion, type DetailedVersion } from './version-details.js';
 import { listKeyHistories, type KeyHistory } from './versions.js';
@@ -80,8 +80,10 @@ export async function planRestore(
     sides.targetRoot,
     options.signal,
   );
-  await forEachConcurrent(joinByKey(histories, targets), options.concurrency, async (pair) => {
+  const pairs = joinByKey(histories, targets);
+  await forEachConcurrent(pairs, options.concurrency, async ({ key, left, right }) => {
     counts.keys += 1;
+    const pair = { key, history: left, target: right };
     const action = await decide(sides, pair, options.at, options.signal);
     if (action === 'unchanged' || action === 'absent' || action === 'untracked') {
       counts[action] += 1;
@@ -146,27 +148,4 @@ export async function holdsVersion(
 /** `<md5>-<parts>`: the ETag of a multipart upload, which depends on its part sizes. */
 function isMultipartETag(eTag: string): boolean {
   return /-\d+$/.test(eTag);
-}
-
-/** Two key-ordered streams walked side by side. */
-async function* joinByKey(
-  histories: AsyncIterator<KeyHistory>,
-  targets: AsyncIterator<ListedObject>,
-): AsyncGenerator<KeyPair> {
-  let h = await histories.next();
-  let t = await targets.next();
-  while (h.done !== true || t.done !== true) {
-    const order =
-      h.done === true ? 1 : t.done === true ? -1 : compareKeys(h.value.key, t.value.key);
-    if (order === 0 && h.done !== true && t.done !== true) {
-      yield { key: h.value.key, history: h.value, target: t.value };
-      [h, t] = await Promise.all([histories.next(), targets.next()]);
-    } else if (order < 0 && h.done !== true) {
-      yield { key: h.value.key, history: h.value, target: undefined };
-      h = await histories.next();
-    } else if (t.done !== true) {
-      yield { key: t.value.key, history: undefined, target: t.value };
-      t = await targets.next();
-    }
-  }
 }
