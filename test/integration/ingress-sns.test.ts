@@ -23,6 +23,8 @@ const SIGNER_KEY = readFileSync(new URL('sns-test-signer.key.pem', SIGNER_DIR), 
 const SIGNER_CERT = readFileSync(new URL('sns-test-signer.cert.pem', SIGNER_DIR), 'utf8');
 const SIGNER_CERT_URL = 'https://sns.us-west-2.amazonaws.com/SimpleNotificationService-test.pem';
 const TOPIC = 'arn:aws:sns:us-west-2:123456789012:s3relay-it';
+/** The topic of the real AWS-signed fixtures. */
+const FIXTURE_TOPIC = 'arn:aws:sns:us-west-2:131990247566:dongie-standard-topic';
 /** Inside the test signer's validity. */
 const SIGNER_TIME = new Date('2030-06-01T12:00:00Z');
 
@@ -65,7 +67,8 @@ const confirmViaListener = async (url: string) => {
 async function startIngress(env: Record<string, string>, options: Partial<IngressOptions>) {
   const { url, tasksQueue } = await startTestIngress({
     label: 'ingress-sns',
-    env,
+    // As an operator must: SNS is refused while SNS_TOPIC_ARNS is empty.
+    env: { SNS_TOPIC_ARNS: `${TOPIC},${FIXTURE_TOPIC}`, ...env },
     options,
     cleanups,
   });
@@ -207,7 +210,7 @@ describe('nothing is fetched from a host that is not SNS', () => {
 describe('SNS subscription handshakes', () => {
   it('confirms a SubscriptionConfirmation by visiting SubscribeURL exactly once', async () => {
     const s = await startIngress(
-      { SNS_TOPIC_ARNS: 'arn:aws:sns:us-west-2:131990247566:dongie-standard-topic' },
+      { SNS_TOPIC_ARNS: FIXTURE_TOPIC },
       {
         fetchCertificate: () => Promise.resolve(FIXTURE_CERT),
         confirmSubscription: confirmViaListener,
@@ -295,6 +298,42 @@ describe('SNS notifications', () => {
   it('is detected on POST /webhook as well', async () => {
     const s = await startIngress({}, signer);
     expect((await s.post(s3Notification('n-3', ['x']), '/webhook')).status).toBe(200);
+    expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(1);
+  });
+});
+
+describe('SNS while SNS_TOPIC_ARNS is empty', () => {
+  const seams = {
+    fetchCertificate: certificateViaListener,
+    confirmSubscription: confirmViaListener,
+    now: () => SIGNER_TIME,
+  };
+
+  it('refuses every message, naming the variable, before fetching or confirming anything', async () => {
+    const s = await startIngress({ SNS_TOPIC_ARNS: '' }, seams);
+    // Any AWS account can sign these for a topic of its own.
+    for (const body of [
+      sign({
+        Type: 'SubscriptionConfirmation',
+        Message: 'confirm',
+        Token: 'tok',
+        SubscribeURL: `https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${TOPIC}&Token=tok`,
+      }),
+      s3Notification('m-foreign', ['planted.txt']),
+    ]) {
+      const response = await s.post(body);
+      expect(response.status).toBe(403);
+      const answer = (await response.json()) as { error: string; message: string };
+      expect(answer.error).toBe('RELAY_SNS_TOPIC_NOT_ALLOWED');
+      expect(answer.message).toContain('SNS_TOPIC_ARNS');
+    }
+    expect(listener.requests).toEqual([]);
+    expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(0);
+  });
+
+  it('accepts any topic when the operator opts in with SNS_ALLOW_ANY_TOPIC', async () => {
+    const s = await startIngress({ SNS_TOPIC_ARNS: '', SNS_ALLOW_ANY_TOPIC: 'true' }, seams);
+    expect((await s.post(s3Notification('m-any', ['any.txt']))).status).toBe(200);
     expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(1);
   });
 });

@@ -51,7 +51,7 @@ function logsWith(message: string) {
 }
 
 describe('worker: requests per object', () => {
-  it('copies a small object in 4 requests, skips an unchanged one in 2, deletes in 4', async () => {
+  it('copies a small object in 4 requests, skips an unchanged one in 2, deletes in 4 (and a listing)', async () => {
     await startProxiedWorker();
     await putObject(bed.source.client, SOURCE_BUCKET, 'small.txt', 'small');
     await bed.publish([eventTask('small.txt', 'created')]);
@@ -75,7 +75,8 @@ describe('worker: requests per object', () => {
     );
     await bed.publish([eventTask('small.txt', 'removed')]);
     await eventually(() => expect(logsWith('task done')).toHaveLength(3), { timeoutMs: 5000 });
-    expect(opsOf(sourceProxy).sort()).toEqual(['GetObject', 'HeadObject']);
+    // The listing proves the source bucket exists before the first delete; it is kept a minute.
+    expect(opsOf(sourceProxy).sort()).toEqual(['GetObject', 'HeadObject', 'ListObjectsV2']);
     expect(opsOf(backupProxy).sort()).toEqual(['DeleteObject', 'HeadObject']);
     expect(logsWith('task done').map((line) => line.outcome)).toEqual([
       'copied',
@@ -195,7 +196,7 @@ describe('worker: failures', () => {
     });
   });
 
-  it('dead-letters an access-denied source at once, with the error code', async () => {
+  it('retries an access-denied source, then parks it with its own code and what to check', async () => {
     await startProxiedWorker();
     await putObject(bed.source.client, SOURCE_BUCKET, 'secret.txt', 'secret');
     sourceProxy.addFault({
@@ -211,11 +212,12 @@ describe('worker: failures', () => {
     expect(parked?.properties.messageId).toBe(task.id);
     expect(JSON.parse(parked?.content.toString() ?? '{}')).toEqual(task);
     const headers = parked?.properties.headers ?? {};
-    expect(headers['x-s3relay-error-code']).toBe('RELAY_S3_ACCESS_DENIED');
-    expect(String(headers['x-s3relay-error'])).toContain('AccessDenied');
-    expect(headers['x-s3relay-attempts']).toBe(1);
-    expect(headers['x-s3relay-first-failed-at']).toBe(headers['x-s3relay-last-failed-at']);
-    expect(opsOf(sourceProxy, 'secret.txt')).toEqual(['GetObject']);
+    // Without s3:ListBucket S3 answers 403 for a missing key too: an absence, not proof of one.
+    expect(headers['x-s3relay-error-code']).toBe('RELAY_SOURCE_ACCESS_DENIED');
+    expect(String(headers['x-s3relay-error'])).toContain('answered 403 AccessDenied');
+    expect(String(headers['x-s3relay-error'])).toContain('s3:ListBucket');
+    expect(headers['x-s3relay-attempts']).toBe(4);
+    expect(opsOf(sourceProxy, 'secret.txt')).toEqual(Array(4).fill('GetObject'));
     expect(
       await getObjectBytes(bed.backup.client, BACKUP_BUCKET, 'mirror/secret.txt'),
     ).toBeUndefined();

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { drainQueue, queueDepth } from '../helpers/rabbit.js';
-import { eventTask, startWorkerBed, type WorkerBed } from '../support/worker-bed.js';
+import { putObject } from '../helpers/s3.js';
+import { startStrayHttpServer } from '../helpers/stray-http.js';
+import { SOURCE_BUCKET, eventTask, startWorkerBed, type WorkerBed } from '../support/worker-bed.js';
 
 let bed: WorkerBed;
 let dir: string;
@@ -50,6 +52,41 @@ describe('worker: ACTION=script', () => {
     ).toEqual(['did copy of photos/a b.jpg', 'did delete of photos/$(id).jpg']);
     expect(logsWith('task done').map((line) => line.outcome)).toEqual(['executed', 'executed']);
     expect(await queueDepth(bed.url, bed.names.tasks)).toBe(0);
+  });
+
+  it("runs delete only on the source's NoSuchKey: a forged delete of an existing object runs nothing", async () => {
+    const calls = join(dir, 'calls.log');
+    const path = await script(`echo "$2|$3" >> '${calls}'`);
+    await putObject(bed.source.client, SOURCE_BUCKET, 'exists.txt', 'still here');
+    await bed.startWorker({ ACTION: 'script', ACTION_SCRIPT: path });
+    await bed.publish([eventTask('exists.txt', 'removed'), eventTask('gone.txt', 'removed')]);
+    await eventually(() => expect(logsWith('task done')).toHaveLength(2), { timeoutMs: 10_000 });
+    expect((await readFile(calls, 'utf8')).trim().split('\n')).toEqual(['gone.txt|delete']);
+    expect(logsWith('the source object exists; script delete not run')).toHaveLength(1);
+  });
+
+  it('runs no delete when the source is not S3 (an HTML 404 page): parked as RELAY_SOURCE_NOT_S3', async () => {
+    const calls = join(dir, 'calls.log');
+    const path = await script(`echo "$2|$3" >> '${calls}'`);
+    const stray = await startStrayHttpServer();
+    try {
+      await bed.startWorker({
+        ACTION: 'script',
+        ACTION_SCRIPT: path,
+        SOURCE_S3_ENDPOINT: stray.endpoint,
+        MAX_ATTEMPTS: '2',
+      });
+      await bed.publish([eventTask('k', 'removed')]);
+      await eventually(async () => expect(await queueDepth(bed.url, bed.names.dlq)).toBe(1), {
+        timeoutMs: 15_000,
+      });
+      const [parked] = await drainQueue(bed.url, bed.names.dlq);
+      expect(parked?.properties.headers?.['x-s3relay-error-code']).toBe('RELAY_SOURCE_NOT_S3');
+      expect(stray.requests.length).toBeGreaterThan(0);
+      await expect(readFile(calls, 'utf8')).rejects.toThrow();
+    } finally {
+      await stray.close();
+    }
   });
 
   it('retries a non-zero exit through the tiers, then dead-letters it with the reason', async () => {

@@ -1,7 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { ProcessGroup, type ServiceProcess } from '../faults/service-process.js';
+import { eventually } from '../helpers/eventually.js';
 import { deleteQueuesWithPrefix, rabbitUrl, uniquePrefix } from '../helpers/rabbit.js';
 
 /** An `s3relay ingress` child process on free loopback ports with its own queue prefix. */
@@ -25,7 +27,7 @@ export interface IngressProcessOptions {
   readonly cleanups: (() => Promise<void>)[];
 }
 
-/** Starts `s3relay ingress` and resolves once it listens. */
+/** Starts `s3relay ingress` and resolves once it is ready (broker connected). */
 export async function startIngressProcess(options: IngressProcessOptions): Promise<IngressProcess> {
   const prefix = uniquePrefix(options.label);
   const logDir = await mkdtemp(join(tmpdir(), 's3relay-ingress-'));
@@ -48,9 +50,14 @@ export async function startIngressProcess(options: IngressProcessOptions): Promi
   const listening = JSON.parse(await ingress.waitForLine(/"ingress listening"/, 30_000)) as {
     port: number;
   };
+  const url = `http://127.0.0.1:${listening.port}`;
+  await eventually(async () => expect((await fetch(`${url}/readyz`)).status).toBe(200), {
+    timeoutMs: 30_000,
+    message: `ingress ready:\n${ingress.tail()}`,
+  });
   return {
     process: ingress,
-    url: `http://127.0.0.1:${listening.port}`,
+    url,
     prefix,
     output: () => ingress.tail(Number.MAX_SAFE_INTEGER),
     async run(args) {

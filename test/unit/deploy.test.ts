@@ -21,6 +21,7 @@ import {
   type Deployment,
   type Labels,
   type Manifest,
+  type Secret,
   type Variable,
 } from '../support/deploy-manifests.js';
 
@@ -56,8 +57,20 @@ function containerVariablesOf(container: Container): Map<string, Variable> {
   return containerVariables(container, BASE);
 }
 
+/** A token an operator would put in place of the Secret template's placeholder. */
+const OPERATOR_TOKEN = 'operator-chosen-token-0123456789';
+
+/** `objects` with the template Secret's WEBHOOK_TOKEN filled in, as an operator must. */
+function withOperatorToken(objects: readonly Manifest[]): Manifest[] {
+  return objects.map((m) =>
+    m.kind === 'Secret'
+      ? { ...m, stringData: { ...(m as Secret).stringData, WEBHOOK_TOKEN: OPERATOR_TOKEN } }
+      : m,
+  );
+}
+
 function containerConfig(container: Container): Config {
-  return loadConfig(containerEnv(container, BASE));
+  return loadConfig(containerEnv(container, withOperatorToken(BASE)));
 }
 
 function workload(command: string): { deployment: Deployment; container: Container } {
@@ -142,6 +155,12 @@ describe.each(ROLES)('the %s Deployment', (command, { deployment, container }) =
 
   it('sets only variables s3relay knows, from env and envFrom alike', () => {
     expect([...variables.keys()].filter((name) => !(name in CONFIG_VARIABLES))).toEqual([]);
+  });
+
+  it("refuses to start with the Secret template's WEBHOOK_TOKEN placeholder", () => {
+    expect(() => loadConfig(containerEnv(workload('ingress').container, BASE))).toThrow(
+      /WEBHOOK_TOKEN/,
+    );
   });
 
   it('takes every secret variable from a Secret', () => {
@@ -415,7 +434,7 @@ describe('the example overlay', () => {
   const ingresses = overlay.filter((m): m is Ingress => m.kind === 'Ingress');
   const patches = patchDocuments(dir);
   const ingressConfig = loadConfig(
-    containerEnv(workloadIn(rendered, 'ingress').container, rendered),
+    containerEnv(workloadIn(rendered, 'ingress').container, withOperatorToken(rendered)),
   );
 
   it('patches only objects of the base', () => {
@@ -469,7 +488,7 @@ describe('the example overlay', () => {
   it('trusts the TLS-terminating ingress controller for the scheme VK signs over', () => {
     const tls = (ingresses[0] as Ingress & { spec: { tls?: unknown[] } }).spec.tls ?? [];
     expect(tls.length).toBeGreaterThan(0);
-    expect(ingressConfig.http.trustProxy).toBe(true);
+    expect(ingressConfig.http.trustProxy).not.toEqual({ kind: 'hops', hops: 0 });
   });
 
   it('runs the image of its registry, as the base runs the one compose and the docs build', () => {

@@ -36,7 +36,7 @@ describe('loadConfig', () => {
     ]);
     expect(config.worker.retryDelaysMs).toEqual([500, 2000, 4_500_000]);
     expect(config.http.bodyLimitBytes).toBe(512 * 1024);
-    expect(config.http.trustProxy).toBe(true);
+    expect(config.http.trustProxy).toEqual({ kind: 'hops', hops: 1 });
     expect(config.worker.replicateDeletes).toBe(false);
     expect(config.http.allowedIps.map((cidr) => cidr.prefix)).toEqual([8, 128]);
     expect(config.source.forcePathStyle).toBe(true);
@@ -78,6 +78,39 @@ describe('loadConfig', () => {
       expect.unreachable();
     } catch (err) {
       expect((err as Error).message).not.toContain(secret);
+    }
+  });
+
+  it('refuses a WEBHOOK_TOKEN that is short, blank or padded, without quoting it', () => {
+    for (const token of ['a', 'fifteen-chars!!', '                ', ' sixteen-chars-xx ']) {
+      let message = '';
+      try {
+        loadConfig({ WEBHOOK_TOKEN: token });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message, JSON.stringify(token)).toContain('WEBHOOK_TOKEN');
+      if (token.trim().length > 1) expect(message).not.toContain(token.trim());
+    }
+    expect(loadConfig({ WEBHOOK_TOKEN: 'sixteen-chars-xx' }).http.webhookToken).toBe(
+      'sixteen-chars-xx',
+    );
+    expect(loadConfig({ WEBHOOK_TOKEN: '' }).http.webhookToken).toBeUndefined();
+  });
+
+  it('reads TRUST_PROXY as a hop count or a list of proxy networks', () => {
+    const trust = (value: string) => loadConfig({ TRUST_PROXY: value }).http.trustProxy;
+    expect(trust('false')).toEqual({ kind: 'hops', hops: 0 });
+    expect(trust('2')).toEqual({ kind: 'hops', hops: 2 });
+    const networks = trust('10.0.0.0/8, 2001:db8::/32,loopback');
+    expect(networks.kind === 'networks' && networks.networks.map((n) => n.text)).toEqual([
+      '10.0.0.0/8',
+      '2001:db8::/32',
+      '127.0.0.0/8',
+      '::1/128',
+    ]);
+    for (const bad of ['maybe', '11', '10.0.0.0/33', ',']) {
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY/);
     }
   });
 

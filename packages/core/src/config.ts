@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { REDACTED, redactUrl } from './redact-url.js';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { parseByteSize, parseCidr, parseDurationMs, type Cidr } from './units.js';
 
 /**
@@ -16,6 +17,9 @@ export interface VariableSpec {
   readonly secret?: boolean;
   readonly group: 'broker' | 'ingress' | 'source' | 'backup' | 'worker' | 'all';
 }
+
+/** WEBHOOK_TOKEN's least length: shorter ones can be guessed by a sender that tries enough. */
+export const MIN_TOKEN_LENGTH = 16;
 
 const list = (raw: string): string[] =>
   raw
@@ -199,19 +203,43 @@ const VARIABLES = {
   TRUST_PROXY: {
     spec: {
       group: 'ingress',
-      description: 'Trust X-Forwarded-Proto/-Host/-For from a reverse proxy',
+      description:
+        'Reverse proxies whose X-Forwarded-For/-Proto/-Host are believed: `false`, a hop count (`true` is 1), or comma-separated proxy CIDRs (`loopback`, `uniquelocal` too) — the CIDRs when clients can also reach the ingress directly',
       default: 'false',
     },
-    schema: bool,
+    schema: z.string().transform((raw, ctx) => {
+      try {
+        return parseTrustProxy(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   },
   WEBHOOK_TOKEN: {
     spec: {
       group: 'ingress',
-      description:
-        'Shared secret every webhook must carry: `Authorization: Bearer <token>`, a Basic auth password, a `/webhook/<source>/<token>` path segment or `?token=`',
+      description: `Shared secret every webhook must carry, at least ${MIN_TOKEN_LENGTH} characters: \`Authorization: Bearer <token>\`, a Basic auth password, a \`/webhook/<source>/<token>\` path segment or \`?token=\``,
       secret: true,
     },
-    schema: optionalString,
+    schema: z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined || raw === '') return undefined;
+        // The messages never quote the value: it is a secret even when it is a bad one.
+        if (raw.trim() === '') {
+          ctx.addIssue({ code: 'custom', message: 'is blank: unset it or set a real token' });
+        } else if (raw.trim() !== raw) {
+          ctx.addIssue({ code: 'custom', message: 'starts or ends with whitespace' });
+        } else if (raw.length < MIN_TOKEN_LENGTH) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `is shorter than ${MIN_TOKEN_LENGTH} characters (openssl rand -hex 32 makes one)`,
+          });
+        }
+        return raw;
+      }),
   },
   ALLOWED_IPS: {
     spec: {
@@ -243,12 +271,22 @@ const VARIABLES = {
   SNS_TOPIC_ARNS: {
     spec: {
       group: 'ingress',
-      description: 'Comma-separated SNS topic ARNs to accept (empty: any)',
+      description:
+        'Comma-separated SNS topic ARNs to accept (empty: SNS is refused, unless SNS_ALLOW_ANY_TOPIC)',
     },
     schema: z
       .string()
       .optional()
       .transform((raw) => list(raw ?? '')),
+  },
+  SNS_ALLOW_ANY_TOPIC: {
+    spec: {
+      group: 'ingress',
+      description:
+        "Accept SNS messages of any topic while SNS_TOPIC_ARNS is empty: any AWS account's topic can then subscribe the ingress and post events",
+      default: 'false',
+    },
+    schema: bool,
   },
   SNS_MAX_AGE: {
     spec: {
@@ -447,11 +485,12 @@ export interface Config {
     readonly bodyLimitBytes: number;
     readonly maxInFlight: number;
     readonly publicUrls: readonly string[];
-    readonly trustProxy: boolean;
+    readonly trustProxy: TrustProxy;
     readonly webhookToken: string | undefined;
     readonly allowedIps: readonly Cidr[];
     readonly sourceBuckets: readonly string[];
     readonly snsTopicArns: readonly string[];
+    readonly snsAllowAnyTopic: boolean;
     readonly snsMaxAgeMs: number;
   };
   readonly source: S3EndpointConfig;
@@ -537,6 +576,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowedIps: e.ALLOWED_IPS,
       sourceBuckets: e.SOURCE_BUCKETS,
       snsTopicArns: e.SNS_TOPIC_ARNS,
+      snsAllowAnyTopic: e.SNS_ALLOW_ANY_TOPIC,
       snsMaxAgeMs: e.SNS_MAX_AGE,
     },
     source: s3Endpoint(e, 'SOURCE'),

@@ -145,6 +145,27 @@ export const ERROR_CATALOGUE = {
       'An S3 call failed in a way s3relay does not recognise; retried, parked after `MAX_ATTEMPTS`.',
     action: "Read the message and the worker log's `cause`; report it when it recurs.",
   },
+  RELAY_SOURCE_NOT_S3: {
+    retryable: true,
+    meaning:
+      "The source answered a 404 without S3's error code (an HTML page, an empty body) or a listing that is not S3's: nothing proves the object gone, so nothing was deleted.",
+    action:
+      'Point `SOURCE_S3_ENDPOINT` at S3, not at a web server, proxy or CDN; then `s3relay dlq replay --error-code RELAY_SOURCE_NOT_S3`.',
+  },
+  RELAY_SOURCE_NO_SUCH_BUCKET: {
+    retryable: true,
+    meaning:
+      'The source answered NoSuchBucket: the source bucket is not proven to exist, so nothing was deleted.',
+    action:
+      'Check the bucket name, `SOURCE_S3_ENDPOINT` and the account of `SOURCE_S3_ACCESS_KEY_ID`; then replay.',
+  },
+  RELAY_SOURCE_ACCESS_DENIED: {
+    retryable: true,
+    meaning:
+      'The source answered 403 (without s3:ListBucket S3 answers a missing key with 403): nothing proves the object gone, so nothing was deleted.',
+    action:
+      'Give the source credentials s3:GetObject and s3:ListBucket; then `s3relay dlq replay --error-code RELAY_SOURCE_ACCESS_DENIED`.',
+  },
   RELAY_COPY_LENGTH_MISMATCH: {
     retryable: true,
     meaning: 'The source body ended with another number of bytes than its Content-Length.',
@@ -227,6 +248,13 @@ export const ERROR_CATALOGUE = {
     meaning: 'The body is larger than `HTTP_BODY_LIMIT`.',
     action: 'Raise `HTTP_BODY_LIMIT`.',
   },
+  RELAY_WEBHOOK_TOO_MANY_TOKENS: {
+    retryable: false,
+    httpStatus: 400,
+    meaning:
+      'The request carries more token candidates (Authorization, path segment, `token` query parameters) than any sender sends: someone is guessing `WEBHOOK_TOKEN`.',
+    action: 'None for a stranger; a sender of yours should carry the token once.',
+  },
   RELAY_WEBHOOK_BUCKET_NOT_ALLOWED: {
     retryable: false,
     httpStatus: 403,
@@ -287,7 +315,8 @@ export const ERROR_CATALOGUE = {
   RELAY_SNS_TOPIC_NOT_ALLOWED: {
     retryable: false,
     httpStatus: 403,
-    meaning: 'The SNS topic is not in `SNS_TOPIC_ARNS`.',
+    meaning:
+      'The SNS topic is not in `SNS_TOPIC_ARNS`, or `SNS_TOPIC_ARNS` is empty (SNS is then refused, unless `SNS_ALLOW_ANY_TOPIC`).',
     action: 'Add the topic ARN to `SNS_TOPIC_ARNS`, or unsubscribe the ingress from that topic.',
   },
   RELAY_SNS_REPLAY: {

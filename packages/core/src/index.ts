@@ -1,5 +1,6 @@
 export {
   CONFIG_VARIABLES,
+  MIN_TOKEN_LENGTH,
   loadConfig,
   redactConfig,
   type Config,
@@ -28,6 +29,7 @@ export {
   type LoggerOptions,
 } from './logger.js';
 export { REDACTED, redactUrl } from './redact-url.js';
+export { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 export { vkSignature, type VkHandshake } from './signature.js';
 export { TaskHeaders } from './task-headers.js';
 export {

@@ -30,6 +30,8 @@ const TEST_SIGNER_CERT = readFileSync(
 );
 const TEST_CERT_URL = 'https://sns.us-west-2.amazonaws.com/SimpleNotificationService-test.pem';
 const TEST_TOPIC = 'arn:aws:sns:us-west-2:123456789012:s3relay-test';
+/** The topic of the real AWS-signed fixtures. */
+const FIXTURE_TOPIC = 'arn:aws:sns:us-west-2:131990247566:dongie-standard-topic';
 /** Inside the test signer's validity. */
 const TEST_TIME = new Date('2030-01-01T00:00:00Z');
 
@@ -443,6 +445,38 @@ describe('access control', () => {
     ).toBe(403);
   });
 
+  it('believes X-Forwarded-For from listed proxy networks only, and through N hops', async () => {
+    const forged = { 'x-forwarded-for': '10.1.2.3' };
+    // The test client (127.0.0.1) is not the proxy: what it forwards is ignored.
+    const elsewhere = await start({ ALLOWED_IPS: '10.1.2.3', TRUST_PROXY: '192.0.2.0/24' });
+    expect((await elsewhere.post('/webhook/s3', body, forged)).status).toBe(403);
+    const proxy = await start({ ALLOWED_IPS: '10.1.2.3', TRUST_PROXY: 'loopback,192.0.2.0/24' });
+    expect((await proxy.post('/webhook/s3', body, forged)).status).toBe(200);
+    // Two proxies in a row: the client is the entry before both.
+    const chain = { 'x-forwarded-for': '10.1.2.3, 192.0.2.9' };
+    expect((await proxy.post('/webhook/s3', body, chain)).status).toBe(200);
+    const twoHops = await start({ ALLOWED_IPS: '10.1.2.3', TRUST_PROXY: '2' });
+    expect((await twoHops.post('/webhook/s3', body, chain)).status).toBe(200);
+    expect((await twoHops.post('/webhook/s3', body, forged)).status).toBe(200);
+    const oneHop = await start({ ALLOWED_IPS: '10.1.2.3', TRUST_PROXY: '1' });
+    expect((await oneHop.post('/webhook/s3', body, chain)).status).toBe(403);
+  });
+
+  it('refuses a request carrying more token candidates than any sender sends', async () => {
+    const token = 's3cr3t-t0ken-4-tests';
+    const h = await start({ WEBHOOK_TOKEN: token });
+    const guesses = ['a', 'b', 'c', 'd', token].map((guess) => `token=${guess}`).join('&');
+    const response = await h.post(`/webhook/s3?${guesses}`, body);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'RELAY_WEBHOOK_TOO_MANY_TOKENS' });
+    expect(h.publisher.calls).toBe(0);
+    // As many as a sender may use: a header, the path and the query.
+    const most = await h.post(`/webhook/s3/${token}?token=x&token=${token}`, body, {
+      authorization: 'Bearer y',
+    });
+    expect(most.status).toBe(200);
+  });
+
   it('refuses the whole request when a record is for a bucket outside SOURCE_BUCKETS', async () => {
     const h = await start({ SOURCE_BUCKETS: 'bucket-a' });
     const mixed = JSON.stringify({ Records: [awsRecord('k'), awsRecord('k', 'bucket-b')] });
@@ -518,10 +552,27 @@ describe('publishing failures', () => {
 });
 
 describe('AWS SNS', () => {
+  /** As an operator must: SNS is refused while SNS_TOPIC_ARNS is empty. */
+  const startSns = (env: Record<string, string> = {}, overrides: Partial<IngressDeps> = {}) =>
+    start({ SNS_TOPIC_ARNS: `${FIXTURE_TOPIC},${TEST_TOPIC}`, ...env }, overrides);
+
+  it('refuses SNS while SNS_TOPIC_ARNS is empty, naming it, unless SNS_ALLOW_ANY_TOPIC', async () => {
+    const closed = await start();
+    const refused = await closed.post('/webhook/sns', fixtureText('notif-v1.json'));
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({
+      error: 'RELAY_SNS_TOPIC_NOT_ALLOWED',
+      message: expect.stringContaining('SNS_TOPIC_ARNS') as unknown,
+    });
+    expect(closed.fetchCertificate).not.toHaveBeenCalled();
+    const open = await start({ SNS_ALLOW_ANY_TOPIC: 'true' });
+    expect((await open.post('/webhook/sns', fixtureText('notif-v1.json'))).status).toBe(200);
+  });
+
   it.each(['notif-v1.json', 'notif-v2.json'])(
     'accepts the real signed %s (no S3 event inside: nothing published)',
     async (name) => {
-      const h = await start();
+      const h = await startSns();
       const response = await h.post('/webhook/sns', fixtureText(name), {
         'content-type': 'text/plain; charset=UTF-8',
       });
@@ -532,12 +583,12 @@ describe('AWS SNS', () => {
   );
 
   it('detects SNS on POST /webhook', async () => {
-    const h = await start();
+    const h = await startSns();
     expect((await h.post('/webhook', fixtureText('notif-v1.json'))).status).toBe(200);
   });
 
   it('refuses a tampered message with 403', async () => {
-    const h = await start();
+    const h = await startSns();
     const tampered = fixtureText('notif-v1.json').replace('has no subject', 'has no subjects');
     const response = await h.post('/webhook/sns', tampered);
     expect(response.status).toBe(403);
@@ -545,7 +596,7 @@ describe('AWS SNS', () => {
   });
 
   it('refuses SignatureVersion "3"', async () => {
-    const h = await start();
+    const h = await startSns();
     const v3 = fixtureText('notif-v1.json').replace(
       '"SignatureVersion" : "1"',
       '"SignatureVersion" : "3"',
@@ -561,7 +612,7 @@ describe('AWS SNS', () => {
     'https://sns.us-west-2.amazonaws.com.evil.com/',
     'https://evil.com/',
   ])('refuses the certificate host %s before fetching', async (prefix) => {
-    const h = await start();
+    const h = await startSns();
     const body = fixtureText('notif-v1.json').replace(
       'https://sns.us-west-2.amazonaws.com/',
       prefix,
@@ -573,7 +624,7 @@ describe('AWS SNS', () => {
   });
 
   it('answers 503 when the certificate cannot be fetched (SNS retries)', async () => {
-    const h = await start(
+    const h = await startSns(
       {},
       { fetchCertificate: () => Promise.reject(new Error('ECONNREFUSED')) },
     );
@@ -583,7 +634,7 @@ describe('AWS SNS', () => {
   });
 
   it('confirms a SubscriptionConfirmation exactly once, after verifying it', async () => {
-    const h = await start();
+    const h = await startSns();
     const response = await h.post('/webhook/sns', fixtureText('subconf-v1.json'));
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ confirmed: true });
@@ -596,7 +647,9 @@ describe('AWS SNS', () => {
   });
 
   it('never confirms a topic outside SNS_TOPIC_ARNS', async () => {
-    const h = await start({ SNS_TOPIC_ARNS: 'arn:aws:sns:us-west-2:131990247566:another-topic' });
+    const h = await startSns({
+      SNS_TOPIC_ARNS: 'arn:aws:sns:us-west-2:131990247566:another-topic',
+    });
     const response = await h.post('/webhook/sns', fixtureText('subconf-v1.json'));
     expect(response.status).toBe(403);
     expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_TOPIC_NOT_ALLOWED' });
@@ -605,21 +658,24 @@ describe('AWS SNS', () => {
   });
 
   it('never confirms a tampered SubscriptionConfirmation', async () => {
-    const h = await start();
+    const h = await startSns();
     const tampered = fixtureText('subconf-v1.json').replace('Token=2336', 'Token=2337');
     expect((await h.post('/webhook/sns', tampered)).status).toBe(403);
     expect(h.confirmSubscription).not.toHaveBeenCalled();
   });
 
   it('answers 503 when visiting the SubscribeURL fails (SNS retries the confirmation)', async () => {
-    const h = await start({}, { confirmSubscription: () => Promise.reject(new Error('HTTP 500')) });
+    const h = await startSns(
+      {},
+      { confirmSubscription: () => Promise.reject(new Error('HTTP 500')) },
+    );
     const response = await h.post('/webhook/sns', fixtureText('subconf-v1.json'));
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ error: 'RELAY_SNS_CONFIRM_FAILED' });
   });
 
   it('refuses a signed SubscriptionConfirmation whose SubscribeURL is not an SNS confirmation', async () => {
-    const h = await start({}, { now: () => TEST_TIME });
+    const h = await startSns({}, { now: () => TEST_TIME });
     for (const subscribeUrl of [
       'https://evil.com/?Action=ConfirmSubscription',
       `https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe&TopicArn=${TEST_TOPIC}`,
@@ -638,7 +694,7 @@ describe('AWS SNS', () => {
   });
 
   it('logs an UnsubscribeConfirmation and never visits its SubscribeURL', async () => {
-    const h = await start({}, { now: () => TEST_TIME });
+    const h = await startSns({}, { now: () => TEST_TIME });
     const message = signedSns({
       Type: 'UnsubscribeConfirmation',
       Message: 'unsubscribed',
@@ -654,7 +710,7 @@ describe('AWS SNS', () => {
   });
 
   it('publishes the S3 records inside a Notification (SignatureVersion 1 and 2)', async () => {
-    const h = await start({}, { now: () => TEST_TIME });
+    const h = await startSns({}, { now: () => TEST_TIME });
     const v2 = JSON.stringify(
       signedSns(
         {
@@ -677,7 +733,7 @@ describe('AWS SNS', () => {
   });
 
   it('publishes a repeated MessageId once inside the window, and again after a failed publish', async () => {
-    const h = await start({}, { now: () => TEST_TIME });
+    const h = await startSns({}, { now: () => TEST_TIME });
     h.publisher.failure = new TransientError('RELAY_AMQP_PUBLISH_TIMEOUT', 'timeout');
     expect((await h.post('/webhook/sns', notification('dup', [awsRecord('a')]))).status).toBe(503);
     h.publisher.failure = undefined;
@@ -691,7 +747,7 @@ describe('AWS SNS', () => {
 
   it('refuses a message older than SNS_MAX_AGE as a replay', async () => {
     let now = TEST_TIME;
-    const h = await start({ SNS_MAX_AGE: '1h' }, { now: () => now });
+    const h = await startSns({ SNS_MAX_AGE: '1h' }, { now: () => now });
     const body = notification('late', [awsRecord('a')]);
     now = new Date(TEST_TIME.getTime() + 60 * 60 * 1000 + 1);
     const response = await h.post('/webhook/sns', body);
@@ -702,12 +758,12 @@ describe('AWS SNS', () => {
   });
 
   it('refuses the real fixtures at the wall clock of today (they are years old)', async () => {
-    const h = await start({}, { now: () => new Date('2027-01-01T00:00:00Z') });
+    const h = await startSns({}, { now: () => new Date('2027-01-01T00:00:00Z') });
     expect((await h.post('/webhook/sns', fixtureText('notif-v1.json'))).status).toBe(403);
   });
 
   it('refuses an unsigned raw-delivery body on the sns route', async () => {
-    const h = await start();
+    const h = await startSns();
     const response = await h.post('/webhook/sns', JSON.stringify({ Records: [awsRecord('a')] }), {
       'x-amz-sns-rawdelivery': 'true',
     });

@@ -20,6 +20,7 @@ import {
 } from '@s3relay/core';
 import { topologyNames, type OutgoingMessage } from '@s3relay/core/amqp';
 import { RETRY_AFTER_SECONDS, answerFor } from './http-errors.js';
+import { expressTrustProxy } from './express-trust-proxy.js';
 import { createIngressMetrics, type RequestOutcome } from './metrics.js';
 import { RecentMessages } from './recent-messages.js';
 import { resolveSigningUrl } from './signing-url.js';
@@ -30,7 +31,7 @@ import {
 } from './sns-fetchers.js';
 import { createSnsVerifier, type CertificateFetcher } from './sns-signature.js';
 import { assertSubscribeUrl } from './sns-urls.js';
-import { presentedTokens, tokenMatches } from './webhook-auth.js';
+import { MAX_TOKEN_CANDIDATES, presentedTokens, tokenMatches } from './webhook-auth.js';
 
 /** The publishing port of the ingress; the core `Publisher` is the production adapter. */
 export interface IngressPublisher {
@@ -171,7 +172,14 @@ export function createApp(deps: IngressDeps): express.Express {
 
   async function handleSns(message: SnsMessage, tasks: readonly Task[]): Promise<Answer> {
     const meta = { messageId: message.MessageId, topicArn: message.TopicArn, type: message.Type };
-    // Cheap checks first: a message refused here costs no certificate fetch.
+    // Cheap checks first: a message refused here costs no certificate fetch. A valid signature
+    // proves only that AWS sent it, for a topic of any account: the topic list says whose.
+    if (snsTopics.size === 0 && !http.snsAllowAnyTopic) {
+      throw new PermanentError(
+        'RELAY_SNS_TOPIC_NOT_ALLOWED',
+        'SNS_TOPIC_ARNS is empty: SNS messages are refused until it lists the topics to accept (or SNS_ALLOW_ANY_TOPIC=true)',
+      );
+    }
     if (snsTopics.size > 0 && !snsTopics.has(message.TopicArn)) {
       throw new PermanentError(
         'RELAY_SNS_TOPIC_NOT_ALLOWED',
@@ -260,6 +268,12 @@ export function createApp(deps: IngressDeps): express.Express {
         pathToken: params.token,
         pathAndQuery: req.originalUrl,
       });
+      if (tokens.length > MAX_TOKEN_CANDIDATES) {
+        throw new PermanentError(
+          'RELAY_WEBHOOK_TOO_MANY_TOKENS',
+          `the request carries ${tokens.length} token candidates; at most ${MAX_TOKEN_CANDIDATES} are compared`,
+        );
+      }
       if (!tokenMatches(http.webhookToken, tokens)) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="s3relay"');
         throw new PermanentError(
@@ -321,9 +335,8 @@ export function createApp(deps: IngressDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // One trusted hop: req.ip is then the address the proxy saw, which a client cannot forge by
-  // sending its own X-Forwarded-For (as it could with `true`, which takes the leftmost entry).
-  app.set('trust proxy', http.trustProxy ? 1 : false);
+  // Never Express's `true`, which takes the leftmost X-Forwarded-For entry: the client's own words.
+  app.set('trust proxy', expressTrustProxy(http.trustProxy));
 
   app.use((_req, res, next) => {
     if (isClosing()) res.setHeader('Connection', 'close');

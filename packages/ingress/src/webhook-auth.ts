@@ -1,5 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
+/**
+ * The most token candidates a request may carry: a sender puts the token in one place, at most
+ * in a header, a path segment and a query parameter (one to spare). More is a guesser trying
+ * many per request.
+ */
+export const MAX_TOKEN_CANDIDATES = 4;
+
 /** Where a caller may put the shared WEBHOOK_TOKEN. */
 export interface PresentedCredentials {
   /** The `Authorization` header, if any. */

@@ -21,8 +21,10 @@ import {
   backupBucket,
   backupKey,
   backupKeyFits,
+  classifySourceError,
   contentHeaders,
   isObjectNotFound,
+  isSourceObjectGone,
   provenanceMatches,
   provenanceMetadata,
   sameSourceState,
@@ -36,6 +38,7 @@ import {
 } from '@s3relay/core/s3';
 import type { ActionResult, TaskAction } from './action.js';
 import { BufferReclaimer } from './buffer-reclaimer.js';
+import type { DeleteGate } from './delete-gate.js';
 import { uploadMultipart } from './multipart-upload.js';
 import { SourceStream } from './source-stream.js';
 
@@ -48,6 +51,8 @@ export interface ReplicateOptions {
     Config['worker'],
     'partSizeBytes' | 'partQueueSize' | 'replicateDeletes' | 'replicateTags' | 'sourceIdleTimeoutMs'
   >;
+  /** What must hold before a backup object is deleted, besides the source's `NoSuchKey`. */
+  readonly deleteGate: DeleteGate;
   /** Publishes one more task for the key (the source changed while it was being replicated). */
   readonly enqueueRecheck: (task: Task, current: SourceState | undefined) => Promise<void>;
 }
@@ -91,7 +96,8 @@ interface Target {
  * - backup up to date: GET source ‖ HEAD backup (the GET body is dropped) — 2 requests;
  * - copy: GET source ‖ HEAD backup, PUT (or a multipart upload above PART_SIZE_MB), HEAD source
  *   (did it change while copying?) — 4 requests for an object up to one part;
- * - source gone, backup present: GET ‖ HEAD, DELETE backup, HEAD source — 4 requests;
+ * - source gone, backup present: GET ‖ HEAD, DELETE backup, HEAD source — 4 requests (plus a
+ *   listing of the source bucket at most once a minute, the delete gate's proof that it exists);
  * - source and backup gone: GET ‖ HEAD — 2 requests.
  *
  * Tasks that almost certainly need a copy skip the backup HEAD: a webhook's create of an object
@@ -146,9 +152,11 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
     let bodyHandedOff = false;
     try {
       if (response === undefined) {
-        if (got.status === 'rejected' && !isObjectNotFound(got.reason)) throw got.reason;
+        if (got.status === 'rejected' && !isSourceObjectGone(got.reason)) {
+          throw classifySourceError(got.reason, context);
+        }
         const backup = backupStateOf(copyExpected ? await settled(headBackup()) : head);
-        return await reconcileMissing(task, target, backup, signal);
+        return await reconcileMissing(task, target, backup, { signal, context });
       }
       const current = sourceStateOf(response, context);
       const tags = await sourceTags(task, response, signal);
@@ -189,14 +197,18 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
     return tagging.TagSet ?? [];
   }
 
-  /** The source object is gone: delete its backup when deletes are replicated. */
+  /**
+   * The source answered `NoSuchKey`: delete the backup when deletes are replicated and the delete
+   * gate lets it through.
+   */
   async function reconcileMissing(
     task: Task,
     target: Target,
     backup: BackupState | undefined,
-    signal: AbortSignal,
+    { signal, context }: { signal: AbortSignal; context: ErrorContext },
   ): Promise<ActionResult> {
     if (backup === undefined || !options.worker.replicateDeletes) return { outcome: 'absent' };
+    await options.deleteGate.admit({ task, signal, context });
     await dest.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: target.key }), {
       abortSignal: signal,
     });

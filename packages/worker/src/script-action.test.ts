@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TransientError, createTask, silentLogger, type TaskKind } from '@s3relay/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeletionCheck } from './deletion-check.js';
 import { createScriptAction } from './script-action.js';
 
 let dir: string;
@@ -30,6 +31,8 @@ function task(key: string, kind: TaskKind) {
 }
 
 const run = { signal: new AbortController().signal, logger: silentLogger };
+/** The source says every object is gone (the check itself is tested against real S3). */
+const gone: DeletionCheck = () => Promise.resolve({ proceed: true });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 's3relay-script-'));
@@ -42,7 +45,7 @@ describe('script action', () => {
   it('passes bucket, key and verb as separate arguments; a key cannot inject commands', async () => {
     const out = join(dir, 'args.txt');
     const path = await script('args.sh', `printf '%s\\n' "$#" "$1" "$2" "$3" > '${out}'`);
-    const action = createScriptAction({ script: path, timeoutMs: 5000 });
+    const action = createScriptAction({ script: path, timeoutMs: 5000, deletionCheck: gone });
     const key = 'a b/$(touch pwned);`id`|x&&y\n"q\'';
     expect(await action(task(key, 'created'), run)).toEqual({ outcome: 'executed' });
     expect(await readFile(out, 'utf8')).toBe(`3\nphotos\n${key}\ncopy\n`);
@@ -53,9 +56,29 @@ describe('script action', () => {
 
   it('runs nothing for events that are neither created nor removed', async () => {
     const path = await script('never.sh', `touch '${join(dir, 'ran')}'`);
-    const action = createScriptAction({ script: path, timeoutMs: 5000 });
+    const action = createScriptAction({ script: path, timeoutMs: 5000, deletionCheck: gone });
     expect(await action(task('k', 'other'), run)).toEqual({ outcome: 'ignored' });
     await expect(readFile(join(dir, 'ran'))).rejects.toThrow();
+  });
+
+  it('runs no delete the deletion check refuses, and nothing when it throws', async () => {
+    const path = await script('refused.sh', `touch '${join(dir, 'deleted')}'`);
+    for (const reason of ['source-exists', 'deletes-off'] as const) {
+      const action = createScriptAction({
+        script: path,
+        timeoutMs: 5000,
+        deletionCheck: () => Promise.resolve({ proceed: false, reason }),
+      });
+      expect(await action(task('k', 'removed'), run)).toEqual({ outcome: 'ignored' });
+    }
+    const unproven = new TransientError('RELAY_SOURCE_NOT_S3', 'not S3');
+    const action = createScriptAction({
+      script: path,
+      timeoutMs: 5000,
+      deletionCheck: () => Promise.reject(unproven),
+    });
+    await expect(action(task('k', 'removed'), run)).rejects.toBe(unproven);
+    await expect(readFile(join(dir, 'deleted'))).rejects.toThrow();
   });
 
   it('fails transiently on a non-zero exit, with the last line of stderr', async () => {
@@ -63,7 +86,7 @@ describe('script action', () => {
       'fail.sh',
       'echo "copying $2" ; echo "no route to backup" >&2 ; exit 3',
     );
-    const action = createScriptAction({ script: path, timeoutMs: 5000 });
+    const action = createScriptAction({ script: path, timeoutMs: 5000, deletionCheck: gone });
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TransientError);
     expect((error as TransientError).code).toBe('RELAY_SCRIPT_FAILED');
@@ -73,7 +96,7 @@ describe('script action', () => {
   it('kills the whole process group on timeout', async () => {
     const marker = join(dir, 'grandchild-survived');
     const path = await script('slow.sh', `(sleep 2 && touch '${marker}') & sleep 30`);
-    const action = createScriptAction({ script: path, timeoutMs: 300 });
+    const action = createScriptAction({ script: path, timeoutMs: 300, deletionCheck: gone });
     const startedAt = Date.now();
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
     expect((error as TransientError).code).toBe('RELAY_SCRIPT_TIMEOUT');
@@ -83,7 +106,11 @@ describe('script action', () => {
   });
 
   it('fails transiently when the script cannot start', async () => {
-    const action = createScriptAction({ script: join(dir, 'missing.sh'), timeoutMs: 1000 });
+    const action = createScriptAction({
+      script: join(dir, 'missing.sh'),
+      timeoutMs: 1000,
+      deletionCheck: gone,
+    });
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
     expect((error as TransientError).code).toBe('RELAY_SCRIPT_FAILED');
     expect((error as Error).message).toContain('could not start');

@@ -1,13 +1,21 @@
 import { spawn } from 'node:child_process';
 import { TransientError, type Task, type TaskKind } from '@s3relay/core';
 import type { TaskAction } from './action.js';
+import type { DeletionCheck } from './deletion-check.js';
 
 export interface ScriptActionOptions {
   /** Path of the executable (ACTION_SCRIPT). */
   readonly script: string;
   /** Time limit of one run (ACTION_SCRIPT_TIMEOUT_MS); the whole process group is killed then. */
   readonly timeoutMs: number;
+  /** Asked before `delete` runs: is the object really gone from the source, may it be deleted? */
+  readonly deletionCheck: DeletionCheck;
 }
+
+const NOT_RUN = {
+  'deletes-off': 'deletes are not replicated; script delete not run',
+  'source-exists': 'the source object exists; script delete not run',
+} as const;
 
 /** The verb the original server passed for each kind of event; `other` events ran nothing. */
 const VERBS: Readonly<Record<TaskKind, 'copy' | 'delete' | undefined>> = {
@@ -30,6 +38,10 @@ const CLOSE_GRACE_MS = 1000;
  * are an array given to the kernel, never a shell line, so a key cannot inject commands. The
  * script runs in its own process group, which is killed as a whole on timeout and on shutdown,
  * so its children do not outlive it. Its output goes to the log.
+ *
+ * `delete` runs only on the evidence the replicate action needs to delete a backup object (see
+ * {@link DeletionCheck}): a delete event for an object the source still has — stale, reordered
+ * or forged — runs nothing.
  */
 export function createScriptAction(options: ScriptActionOptions): TaskAction {
   return async (task, { signal, logger }) => {
@@ -37,6 +49,14 @@ export function createScriptAction(options: ScriptActionOptions): TaskAction {
     if (verb === undefined) {
       logger.info('event kind has no script verb; nothing run', { eventName: task.eventName });
       return { outcome: 'ignored' };
+    }
+    if (verb === 'delete') {
+      const context = { bucket: task.bucket, key: task.key, messageId: task.id };
+      const verdict = await options.deletionCheck(task, signal, context);
+      if (!verdict.proceed) {
+        logger.info(NOT_RUN[verdict.reason]);
+        return { outcome: 'ignored' };
+      }
     }
     const run = await runScript(options, task, verb, signal);
     const meta = { verb, exitCode: run.exitCode, signal: run.signal, durationMs: run.durationMs };

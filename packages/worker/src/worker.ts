@@ -17,6 +17,9 @@ import { Broker, Consumer, Publisher, type TopologyNames } from '@s3relay/core/a
 import { createS3Client, normalizeETag, type SourceState } from '@s3relay/core/s3';
 import type { Registry } from 'prom-client';
 import type { TaskAction } from './action.js';
+import { SourceBucketProof } from './bucket-proof.js';
+import { createDeleteGate } from './delete-gate.js';
+import { createDeletionCheck } from './deletion-check.js';
 import { createDeliveryHandler } from './delivery-handler.js';
 import { KeyLock } from './key-lock.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
@@ -261,13 +264,6 @@ class RelayWorker implements Worker {
 
   #createAction(): TaskAction {
     const { worker } = this.#config;
-    if (worker.action === 'script') {
-      return createScriptAction({
-        // loadConfig requires ACTION_SCRIPT with ACTION=script.
-        script: worker.actionScript ?? '',
-        timeoutMs: worker.actionScriptTimeoutMs,
-      });
-    }
     // Each running task holds one source GET and up to PART_QUEUE_SIZE part uploads, plus a
     // HEAD on each side.
     const maxSockets = worker.concurrency * (worker.partQueueSize + 2);
@@ -280,14 +276,29 @@ class RelayWorker implements Worker {
       requestTimeoutMs: Math.max(60_000, worker.sourceIdleTimeoutMs),
       logger: this.#logger,
     });
+    this.#clients.push(source);
+    const deleteGate = createDeleteGate({ bucketProof: new SourceBucketProof(source) });
+    if (worker.action === 'script') {
+      return createScriptAction({
+        // loadConfig requires ACTION_SCRIPT with ACTION=script.
+        script: worker.actionScript ?? '',
+        timeoutMs: worker.actionScriptTimeoutMs,
+        deletionCheck: createDeletionCheck({
+          source,
+          deleteGate,
+          replicateDeletes: worker.replicateDeletes,
+        }),
+      });
+    }
     const dest = createS3Client(this.#config.dest, { maxSockets, logger: this.#logger });
-    this.#clients.push(source, dest);
+    this.#clients.push(dest);
     void warnIfUnversioned(dest, this.#config.dest, this.#logger);
     return createReplicateAction({
       source,
       dest,
       backup: this.#config.dest,
       worker,
+      deleteGate,
       enqueueRecheck: (task, current) => this.#enqueueRecheck(task, current),
     });
   }

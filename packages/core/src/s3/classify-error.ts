@@ -108,7 +108,12 @@ export function s3ErrorCode(err: S3ServiceException): string {
   return typeof code === 'string' && code !== '' ? code : err.name;
 }
 
-/** True when S3 answered 404 for the object itself (not for its bucket). */
+/**
+ * True when S3 answered 404 for the object itself (not for its bucket), as a HEAD does for a
+ * missing key. Never proof that a source object is gone (a HEAD 404 has no body to tell S3
+ * from anything else; see `isSourceObjectGone`): use it only where taking an object for
+ * absent leads to a copy or to nothing, never to a delete.
+ */
 export function isObjectNotFound(err: unknown): boolean {
   if (!S3ServiceException.isInstance(err)) return false;
   const name = s3ErrorCode(err);

@@ -1,4 +1,5 @@
 export { classifyS3Error, isObjectNotFound, s3ErrorCode } from './classify-error.js';
+export { assertListingOf, classifySourceError, isSourceObjectGone } from './source-absence.js';
 export { createS3Client, type S3ClientOptions } from './client.js';
 export { contentHeaders } from './content-headers.js';
 export {

@@ -1,0 +1,120 @@
+/**
+ * An `s3relay ingress` process as a stranger on the network meets it: it will not start with a
+ * guessable token, says so when nothing keeps strangers out, believes X-Forwarded-For only from
+ * the proxies it is told of, and refuses a request that tries many tokens at once.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProcessGroup } from '../faults/service-process.js';
+import { rabbitUrl, uniquePrefix } from '../helpers/rabbit.js';
+import { awsRecord } from '../support/ingress-bed.js';
+import { startIngressProcess } from '../support/ingress-process.js';
+
+const TOKEN = 'e2e-token-0123456789abcdef';
+const OPEN_WARNING = /accepts webhooks from anyone/;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function post(url: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    body: JSON.stringify({ Records: [awsRecord('exposed.txt')] }),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+}
+
+describe('an exposed ingress', () => {
+  it('refuses to start with a WEBHOOK_TOKEN that is short or blank, naming it', async () => {
+    const logDir = await mkdtemp(join(tmpdir(), 's3relay-token-'));
+    cleanups.push(() => rm(logDir, { recursive: true, force: true }));
+    const group = new ProcessGroup(logDir, {
+      AMQP_URL: rabbitUrl(),
+      AMQP_PREFIX: uniquePrefix('weak-token'),
+      HTTP_PORT: '0',
+    });
+    for (const [token, why] of [
+      ['a', 'shorter than 16'],
+      ['   ', 'blank'],
+    ] as const) {
+      const { exit, output } = await group.run(
+        'ingress',
+        ['ingress'],
+        { WEBHOOK_TOKEN: token },
+        60_000,
+      );
+      expect(exit.code, output).toBe(2);
+      expect(output).toContain('WEBHOOK_TOKEN');
+      expect(output).toContain(why);
+      expect(output).not.toMatch(/ingress listening/);
+    }
+  });
+
+  it('warns once at startup when nothing keeps strangers out, and not otherwise', async () => {
+    const open = await startIngressProcess({ label: 'open', cleanups });
+    expect(
+      open
+        .output()
+        .split('\n')
+        .filter((line) => OPEN_WARNING.test(line)),
+    ).toHaveLength(1);
+    const warning = JSON.parse(
+      open
+        .output()
+        .split('\n')
+        .find((line) => OPEN_WARNING.test(line)) ?? '{}',
+    ) as { level?: string; message?: string };
+    expect(warning.level).toBe('warn');
+    for (const name of ['WEBHOOK_TOKEN', 'ALLOWED_IPS', 'SOURCE_BUCKETS']) {
+      expect(warning.message).toContain(name);
+    }
+
+    const closed = await startIngressProcess({
+      label: 'closed',
+      cleanups,
+      env: { WEBHOOK_TOKEN: TOKEN },
+    });
+    expect(closed.output()).not.toMatch(OPEN_WARNING);
+  });
+
+  it('believes a forged X-Forwarded-For only from a listed proxy, not from a direct client', async () => {
+    const forged = { 'x-forwarded-for': '203.0.113.7' };
+    const env = { ALLOWED_IPS: '203.0.113.7', WEBHOOK_TOKEN: TOKEN };
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    // The proxy sits elsewhere: this client (127.0.0.1) reached the ingress directly.
+    const listed = await startIngressProcess({
+      label: 'proxy-cidr',
+      cleanups,
+      env: { ...env, TRUST_PROXY: '192.0.2.0/24' },
+    });
+    const refused = await post(`${listed.url}/webhook/s3`, { ...forged, ...auth });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ error: 'RELAY_WEBHOOK_FORBIDDEN' });
+    // A hop count believes whatever connects: the reason to list the proxies instead.
+    const hops = await startIngressProcess({
+      label: 'proxy-hops',
+      cleanups,
+      env: { ...env, TRUST_PROXY: 'true' },
+    });
+    expect((await post(`${hops.url}/webhook/s3`, { ...forged, ...auth })).status).toBe(200);
+  });
+
+  it('refuses a request that carries many token guesses, the right one among them', async () => {
+    const ingress = await startIngressProcess({
+      label: 'guesses',
+      cleanups,
+      env: { WEBHOOK_TOKEN: TOKEN },
+    });
+    const guesses = Array.from({ length: 50 }, (_, i) => `token=guess-${i}`);
+    const response = await post(
+      `${ingress.url}/webhook/s3?${[...guesses, `token=${TOKEN}`].join('&')}`,
+    );
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'RELAY_WEBHOOK_TOO_MANY_TOKENS' });
+    expect((await post(`${ingress.url}/webhook/s3?token=${TOKEN}`)).status).toBe(200);
+  });
+});
