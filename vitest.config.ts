@@ -47,6 +47,18 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // A local 3-node RabbitMQ cluster per file (test/helpers/rabbit-cluster.ts), which
+          // the file starts itself: `npm run test:cluster`.
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'ceph',
           include: ['test/ceph/**/*.test.ts'],
           fileParallelism: false,

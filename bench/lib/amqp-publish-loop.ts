@@ -22,13 +22,12 @@ interface Options {
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
 const connection = await amqp.connect(options.url);
-const setup = await connection.createChannel();
-const names = await declareTopology(setup, {
+const names = await declareTopology(connection, {
   prefix: options.prefix,
   retryDelaysMs: [1000],
   deliveryLimit: 10,
+  quorumGroupSize: 3,
 });
-await setup.close();
 const channel = await connection.createConfirmChannel();
 const body = Buffer.from(options.body);
 

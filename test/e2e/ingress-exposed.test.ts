@@ -3,9 +3,12 @@
  * guessable token, says so when nothing keeps strangers out, believes X-Forwarded-For only from
  * the proxies it is told of, and refuses a request that tries many tokens at once.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessGroup } from '../faults/service-process.js';
 import { rabbitUrl, uniquePrefix } from '../helpers/rabbit.js';
@@ -14,6 +17,36 @@ import { startIngressProcess } from '../support/ingress-process.js';
 
 const TOKEN = 'e2e-token-0123456789abcdef';
 const OPEN_WARNING = /accepts webhooks from anyone/;
+/**
+ * Generous for a loaded machine (its probes alone see 250 ms now and then), yet below what
+ * parsing four 8 MB bodies of `[` blocks: 2 s on an idle machine, 8 s measured on a busy one.
+ */
+const PROBE_BOUND_MS = 1000;
+/**
+ * From a body's last byte sent to its answer: parsing took 0.5 s per body on an idle machine
+ * (1.7-6 s measured on a busy one, against 45-120 ms refused unparsed).
+ */
+const ANSWER_BOUND_MS = 500;
+/**
+ * Posts four bodies of 8 MB of `[` at once to argv[1]; prints the status and body of each, and
+ * how long its answer took once the whole body was sent (the server's part, not the upload's).
+ */
+const ATTACKER = `
+const { request } = require('node:http');
+const body = Buffer.alloc(8 * 1024 * 1024, '[');
+const post = () => new Promise((resolve, reject) => {
+  let sentAt;
+  const req = request(process.argv[1], { method: 'POST' }, (res) => {
+    const ms = performance.now() - sentAt;
+    let text = '';
+    res.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+    res.on('end', () => resolve({ status: res.statusCode, body: text, ms }));
+  });
+  req.on('error', reject);
+  req.end(body, () => (sentAt = performance.now()));
+});
+Promise.all([post(), post(), post(), post()]).then((answers) => console.log(JSON.stringify(answers)));
+`;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -116,5 +149,45 @@ describe('an exposed ingress', () => {
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: 'RELAY_WEBHOOK_TOO_MANY_TOKENS' });
     expect((await post(`${ingress.url}/webhook/s3?token=${TOKEN}`)).status).toBe(200);
+  });
+
+  it('refuses 8 MB of [ within milliseconds while /healthz keeps answering fast', async () => {
+    const ingress = await startIngressProcess({ label: 'nesting', cleanups });
+    let attacking = true;
+    const probeMs: number[] = [];
+    const prober = (async () => {
+      while (attacking) {
+        const started = performance.now();
+        expect((await fetch(`${ingress.url}/healthz`)).status).toBe(200);
+        probeMs.push(performance.now() - started);
+        await sleep(20);
+      }
+    })();
+    // Another process uploads, so that sending 32 MB does not delay this one's probes.
+    const attacker = spawn(process.execPath, ['-e', ATTACKER, `${ingress.url}/webhook/s3`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let printed = '';
+    attacker.stdout.setEncoding('utf8').on('data', (chunk: string) => (printed += chunk));
+    const [code] = (await once(attacker, 'exit')) as [number | null];
+    attacking = false;
+    await prober;
+    expect(code).toBe(0);
+    const answers = JSON.parse(printed) as { status: number; body: string; ms: number }[];
+    expect(answers).toHaveLength(4);
+    for (const answer of answers) {
+      expect(answer.status).toBe(400);
+      expect(answer.body).toContain('RELAY_WEBHOOK_TOO_DEEP');
+    }
+    // Parsing one such body held the event loop 0.5 s on an idle machine and 1-3 s on a busy
+    // one, and the probe waited as long; refused unparsed, it waits for no more than the upload.
+    expect(probeMs.length).toBeGreaterThan(0);
+    expect(Math.max(...probeMs), probeMs.map(Math.round).join(' ')).toBeLessThan(PROBE_BOUND_MS);
+    console.log(
+      'DEBUG',
+      probeMs.map(Math.round),
+      answers.map((a) => Math.round(a.ms)),
+    );
+    expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(ANSWER_BOUND_MS);
   });
 });

@@ -6,3 +6,4 @@ export * from './s3-proxy.js';
 export * from './s3.js';
 export * from './tcp-proxy.js';
 export * from './ports.js';
+export * from './log-capture.js';

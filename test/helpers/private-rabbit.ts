@@ -21,6 +21,11 @@ export interface PrivateRabbitOptions {
   readonly memoryHighWatermark?: number;
   /** How long `start()` waits for AMQP to answer. @default 60000 */
   readonly startTimeoutMs?: number;
+  /**
+   * The Erlang cookie; nodes that are to form a cluster share one. @default the machine broker's
+   * cookie when readable, else a random one
+   */
+  readonly cookie?: string;
 }
 
 /** A RabbitMQ node of its own, beside the machine's broker, that tests may stop, kill and block. */
@@ -32,6 +37,8 @@ export interface PrivateRabbit {
   readonly nodeName: string;
   /** The node's HOME, holding its `.erlang.cookie` (for `HOME=<home> rabbitmqctl -n <node>`). */
   readonly home: string;
+  /** True from the moment AMQP answered after a start until a stop or kill begins. */
+  readonly up: boolean;
   /** Graceful stop (`rabbitmqctl stop`); the data directory stays for `start()`. */
   stop(): Promise<void>;
   /** SIGKILL the node's process group (beam.smp and its helpers): a crash, no clean shutdown. */
@@ -83,7 +90,7 @@ export async function startPrivateRabbit(
   const [port, distPort] = await freePortPair();
   const nodeName = `s3r-${randomBytes(4).toString('hex')}@localhost`;
   await mkdir(home);
-  await writeFile(join(home, '.erlang.cookie'), erlangCookie(), { mode: 0o400 });
+  await writeFile(join(home, '.erlang.cookie'), options.cookie ?? erlangCookie(), { mode: 0o400 });
   await writeFile(join(base, 'enabled_plugins'), '[].\n');
   await writeFile(
     join(base, 'rabbitmq.conf'),
@@ -116,6 +123,7 @@ export async function startPrivateRabbit(
   const url = `amqp://guest:guest@127.0.0.1:${port}`;
   const unregister = registerRabbitNode(nodeName, home, port);
   let child: ChildProcess | undefined;
+  let up = false;
   let disposed: Promise<void> | undefined;
 
   // A test process that dies must not leave a broker behind.
@@ -155,9 +163,11 @@ export async function startPrivateRabbit(
       }
       await sleep(250);
     }
+    up = true;
   };
 
   const kill = async () => {
+    up = false;
     const current = child;
     if (current === undefined || !isRunning(current)) return;
     const exited = once(current, 'exit');
@@ -169,6 +179,7 @@ export async function startPrivateRabbit(
   };
 
   const stop = async () => {
+    up = false;
     const current = child;
     if (current === undefined || !isRunning(current)) return;
     const exited = once(current, 'exit');
@@ -216,6 +227,9 @@ export async function startPrivateRabbit(
     port,
     nodeName,
     home,
+    get up() {
+      return up;
+    },
     stop,
     kill,
     start,

@@ -165,12 +165,14 @@ export async function closeConnections(options: CloseConnectionsOptions = {}): P
 
 interface ConnectionRow {
   readonly name: string;
-  /** `[name, type, value]` triples. */
-  readonly client_properties: readonly (readonly [string, string, unknown])[] | [];
+  /** `[name, type, value]` triples; `{}` for a connection still in its handshake. */
+  readonly client_properties: readonly (readonly [string, string, unknown])[] | object;
 }
 
 function connectionName(row: ConnectionRow): string {
-  const property = row.client_properties.find(([name]) => name === 'connection_name');
+  if (!Array.isArray(row.client_properties)) return '';
+  const properties = row.client_properties as readonly (readonly [string, string, unknown])[];
+  const property = properties.find(([name]) => name === 'connection_name');
   return typeof property?.[2] === 'string' ? property[2] : '';
 }
 

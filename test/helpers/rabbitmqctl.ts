@@ -5,12 +5,19 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
+/** The RabbitMQ command-line tools the test bed runs. */
+export type RabbitmqTool = 'rabbitmqctl' | 'rabbitmq-upgrade' | 'rabbitmq-queues';
+
+/** Where Debian puts the real scripts of the tools. */
+const RABBITMQ_BIN = '/usr/lib/rabbitmq/bin';
+
 /**
- * The real CLI script. The Debian `/usr/sbin/rabbitmqctl` is a wrapper that, run as root, switches
- * to the `rabbitmq` user and its HOME (and so its Erlang cookie); a private node started by the
- * test bed is reached with this script and the node's own HOME instead.
+ * The real CLI script. The Debian `/usr/sbin/rabbitmqctl` (like the other tools there) is a
+ * wrapper that, run as root, switches to the `rabbitmq` user and its HOME (and so its Erlang
+ * cookie); a private node started by the test bed is reached with this script and the node's own
+ * HOME instead.
  */
-export const RABBITMQCTL_SCRIPT = '/usr/lib/rabbitmq/bin/rabbitmqctl';
+export const RABBITMQCTL_SCRIPT = `${RABBITMQ_BIN}/rabbitmqctl`;
 
 /** Which node a `rabbitmqctl` call addresses, and with which HOME (whose `.erlang.cookie`). */
 export interface RabbitmqctlTarget {
@@ -83,14 +90,18 @@ function allKnownNodes(): KnownNode[] {
   return nodes;
 }
 
-/** The rabbitmqctl executable to use, or undefined when RabbitMQ is not installed. */
-export function findRabbitmqctl(target: RabbitmqctlTarget = {}): string | undefined {
-  if (target.home !== undefined && isExecutable(RABBITMQCTL_SCRIPT)) return RABBITMQCTL_SCRIPT;
+/** The executable of `tool` to use, or undefined when RabbitMQ is not installed. */
+export function findRabbitmqTool(
+  tool: RabbitmqTool,
+  target: RabbitmqctlTarget = {},
+): string | undefined {
+  const script = `${RABBITMQ_BIN}/${tool}`;
+  if (target.home !== undefined && isExecutable(script)) return script;
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
   for (const dir of dirs) {
-    if (dir !== '' && isExecutable(join(dir, 'rabbitmqctl'))) return join(dir, 'rabbitmqctl');
+    if (dir !== '' && isExecutable(join(dir, tool))) return join(dir, tool);
   }
-  return isExecutable(RABBITMQCTL_SCRIPT) ? RABBITMQCTL_SCRIPT : undefined;
+  return isExecutable(script) ? script : undefined;
 }
 
 function isExecutable(path: string): boolean {
@@ -106,17 +117,33 @@ function isExecutable(path: string): boolean {
  * Runs `rabbitmqctl [-n node] ...args` and resolves with its stdout. Thrown when rabbitmqctl is
  * not installed, fails, or takes longer than `timeoutMs`; the message carries its stderr.
  */
-export async function rabbitmqctl(
+export function rabbitmqctl(
   args: readonly string[],
   target: RabbitmqctlTarget = defaultTarget(),
   timeoutMs = 30_000,
 ): Promise<string> {
-  const executable = findRabbitmqctl(target);
+  return runRabbitmqTool('rabbitmqctl', args, target, timeoutMs);
+}
+
+/** Runs `tool [-n node] ...args` like {@link rabbitmqctl}. */
+export async function runRabbitmqTool(
+  tool: RabbitmqTool,
+  args: readonly string[],
+  target: RabbitmqctlTarget = defaultTarget(),
+  timeoutMs = 30_000,
+): Promise<string> {
+  const executable = findRabbitmqTool(tool, target);
   if (executable === undefined) {
-    throw new Error('rabbitmqctl is not installed (apt-get install rabbitmq-server)');
+    throw new Error(`${tool} is not installed (apt-get install rabbitmq-server)`);
   }
   const fullArgs = target.node === undefined ? [...args] : ['-n', target.node, ...args];
-  const env = target.home === undefined ? process.env : { ...process.env, HOME: target.home };
+  // A CLI run against a node being torn down can crash its Erlang VM: no erl_crash.dump in the
+  // working directory (the repository) for that.
+  const env = {
+    ...process.env,
+    ERL_CRASH_DUMP_SECONDS: '0',
+    ...(target.home === undefined ? {} : { HOME: target.home }),
+  };
   try {
     const { stdout } = await execFileAsync(executable, fullArgs, {
       env,
@@ -127,7 +154,7 @@ export async function rabbitmqctl(
   } catch (err) {
     const { stderr, stdout } = err as { stderr?: string; stdout?: string };
     throw new Error(
-      `rabbitmqctl ${fullArgs.join(' ')} failed: ${(stderr ?? '').trim() || (stdout ?? '').trim()}`,
+      `${tool} ${fullArgs.join(' ')} failed: ${(stderr ?? '').trim() || (stdout ?? '').trim()}`,
       { cause: err },
     );
   }

@@ -324,10 +324,11 @@ describe('RabbitMQ helpers', () => {
     prefix = uniquePrefix('delete');
     const connection = await connectAmqp(url);
     const channel = await connection.createChannel();
-    const names = await declareTopology(channel, {
+    const names = await declareTopology(connection, {
       prefix,
       retryDelaysMs: [5000, 60_000],
       deliveryLimit: 5,
+      quorumGroupSize: 3,
     });
     await channel.assertQueue(`${prefix}.extra`, { durable: true });
     await channel.assertQueue(`${prefix}x.other`, { durable: true });

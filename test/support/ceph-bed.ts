@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, GetObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import { loadConfig, type Config } from '@s3relay/core';
 import { PROVENANCE_METADATA_NAMES } from '@s3relay/core/s3';
-import type { Worker } from '@s3relay/worker';
+import { createWorker, type Worker } from '@s3relay/worker';
 import {
   createBucket,
   createCephTopic,
@@ -11,11 +11,11 @@ import {
   notifyBucket,
 } from '../helpers/ceph-buckets.js';
 import { cephClient, cephConnection, cephEnv, type CephConnection } from '../helpers/ceph-rgw.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { rabbitUrl } from '../helpers/rabbit.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { sha256 } from '../helpers/s3.js';
 import { startTestIngress, type TestIngress } from './ingress-bed.js';
-import { LoggedWorkers } from './logged-worker.js';
 
 /**
  * The pipeline on the ceph tier's cluster: a source bucket of user `source` whose real bucket
@@ -134,10 +134,11 @@ export async function startCephBed(options: CephBedOptions): Promise<CephBed> {
       ...overrides,
     });
     const config = (overrides?: Record<string, string>) => loadConfig(env(overrides));
-    const workers = new LoggedWorkers();
+    const workers: Worker[] = [];
+    const log = captureLog('worker');
     // Workers stop before the queues, the topic and the buckets go.
     cleanups.push(async () => {
-      await workers.close();
+      await Promise.allSettled(workers.map((worker) => worker.close()));
     });
     return {
       ceph,
@@ -150,8 +151,13 @@ export async function startCephBed(options: CephBedOptions): Promise<CephBed> {
       backupProxy,
       env,
       config,
-      startWorker: (overrides) => workers.start(config(overrides)),
-      logs: () => workers.logs(),
+      async startWorker(overrides) {
+        const worker = createWorker({ config: config(overrides), logger: log.logger });
+        workers.push(worker);
+        await worker.start();
+        return worker;
+      },
+      logs: log.lines,
       backupKey: (key) => destPrefix + key,
       close: run,
     };

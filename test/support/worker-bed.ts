@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { createTask, loadConfig, type Config, type Task } from '@s3relay/core';
 import { topologyNames, type TopologyNames } from '@s3relay/core/amqp';
-import type { Worker } from '@s3relay/worker';
+import { createWorker, type Worker } from '@s3relay/worker';
 import {
   deleteQueuesWithPrefix,
   publishToQueue,
   rabbitUrl,
   uniquePrefix,
 } from '../helpers/rabbit.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { getObjectBytes, s3Env, startS3Server, type TestS3 } from '../helpers/s3.js';
-import { LoggedWorkers } from './logged-worker.js';
 
 export const SOURCE_BUCKET = 'source';
 export const BACKUP_BUCKET = 'backup';
@@ -54,7 +54,8 @@ export async function startWorkerBed(options: WorkerBedOptions): Promise<WorkerB
   ]);
   const retryDelays = '200ms,500ms';
   const names = topologyNames({ prefix, retryDelaysMs: [200, 500] });
-  const workers = new LoggedWorkers();
+  const workers: Worker[] = [];
+  const log = captureLog('worker');
   const env = (overrides: Record<string, string> = {}) => ({
     AMQP_URL: url,
     AMQP_PREFIX: prefix,
@@ -83,8 +84,13 @@ export async function startWorkerBed(options: WorkerBedOptions): Promise<WorkerB
     backup,
     env,
     config,
-    startWorker: (overrides) => workers.start(config(overrides)),
-    logs: () => workers.logs(),
+    async startWorker(overrides) {
+      const worker = createWorker({ config: config(overrides), logger: log.logger });
+      workers.push(worker);
+      await worker.start();
+      return worker;
+    },
+    logs: log.lines,
     async publish(tasks, headers = {}) {
       await publishToQueue(
         url,
@@ -97,7 +103,7 @@ export async function startWorkerBed(options: WorkerBedOptions): Promise<WorkerB
     },
     backupKey: (key) => destPrefix + key,
     async close() {
-      await workers.close();
+      await Promise.allSettled(workers.map((worker) => worker.close()));
       await deleteQueuesWithPrefix(url, prefix).catch(() => undefined);
       await Promise.allSettled([source.close(), backup.close()]);
     },

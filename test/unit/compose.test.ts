@@ -429,17 +429,20 @@ describe('docker-compose.yml', () => {
     expect(ingress.amqp.prefix).toBe(worker.amqp.prefix);
     expect(ingress.amqp.deliveryLimit).toBe(worker.amqp.deliveryLimit);
     expect(ingress.worker.retryDelaysMs).toEqual(worker.worker.retryDelaysMs);
-    expect(ingress.amqp.url).toBe(worker.amqp.url);
+    expect(ingress.amqp.quorumGroupSize).toBe(worker.amqp.quorumGroupSize);
+    expect(ingress.amqp.urls).toEqual(worker.amqp.urls);
   });
 
   it('connects to the stack broker with its credentials', () => {
     const rabbitmq = environment(service('rabbitmq'));
     for (const name of S3RELAY_SERVICES) {
-      const url = new URL(serviceConfig(name).amqp.url);
-      expect(url.hostname).toBe('rabbitmq');
-      expect(url.port === '' ? 5672 : Number(url.port)).toBe(5672);
-      expect(decodeURIComponent(url.username)).toBe(rabbitmq.RABBITMQ_DEFAULT_USER);
-      expect(decodeURIComponent(url.password)).toBe(rabbitmq.RABBITMQ_DEFAULT_PASS);
+      for (const entry of serviceConfig(name).amqp.urls) {
+        const url = new URL(entry);
+        expect(url.hostname).toBe('rabbitmq');
+        expect(url.port === '' ? 5672 : Number(url.port)).toBe(5672);
+        expect(decodeURIComponent(url.username)).toBe(rabbitmq.RABBITMQ_DEFAULT_USER);
+        expect(decodeURIComponent(url.password)).toBe(rabbitmq.RABBITMQ_DEFAULT_PASS);
+      }
     }
   });
 

@@ -395,15 +395,18 @@ describe('the broker', () => {
   });
 
   it.each(ROLES)("is what the %s's AMQP_URL points at", (_command, role) => {
-    const url = new URL(containerConfig(role.container).amqp.url);
-    expect(url.hostname.split('.')[0]).toBe(cluster.metadata.name);
-    expect(url.port === '' ? 5672 : Number(url.port)).toBe(5672);
+    for (const entry of containerConfig(role.container).amqp.urls) {
+      const url = new URL(entry);
+      expect(url.hostname.split('.')[0]).toBe(cluster.metadata.name);
+      expect(url.port === '' ? 5672 : Number(url.port)).toBe(5672);
+    }
   });
 
   it('is declared with the same queue arguments by both roles', () => {
     const [a, b] = ROLES.map(([, role]) => containerConfig(role.container));
     expect(a?.amqp.prefix).toBe(b?.amqp.prefix);
     expect(a?.amqp.deliveryLimit).toBe(b?.amqp.deliveryLimit);
+    expect(a?.amqp.quorumGroupSize).toBe(b?.amqp.quorumGroupSize);
     expect(a?.worker.retryDelaysMs).toEqual(b?.worker.retryDelaysMs);
   });
 });

@@ -1,6 +1,6 @@
 import type { ChannelModel } from 'amqplib';
-import { RelayError, redactUrl, silentLogger, type Config, type Logger } from '@s3relay/core';
-import { Broker } from '@s3relay/core/amqp';
+import { RelayError, silentLogger, type Config, type Logger } from '@s3relay/core';
+import { Broker, redactUrls } from '@s3relay/core/amqp';
 import { CliError, ExitCode } from './exit-codes.js';
 
 /** An open connection for one operator command. */
@@ -20,25 +20,28 @@ export async function withBroker<T>(
   options: { logger?: Logger; timeoutMs?: number } = {},
 ): Promise<T> {
   const broker = new Broker({
-    url: config.amqp.url,
+    urls: config.amqp.urls,
     heartbeatSeconds: config.amqp.heartbeatSeconds,
     connectionName: 's3relay-cli',
     topology: {
       prefix: config.amqp.prefix,
       retryDelaysMs: config.worker.retryDelaysMs,
       deliveryLimit: config.amqp.deliveryLimit,
+      quorumGroupSize: config.amqp.quorumGroupSize,
     },
     logger: options.logger ?? silentLogger,
   });
   try {
     let connection: ChannelModel;
     try {
-      connection = await broker.waitConnected(options.timeoutMs ?? 5000, { failFast: true });
+      // Each node of a cluster may take the whole time before the next one is tried.
+      const timeoutMs = (options.timeoutMs ?? 5000) * config.amqp.urls.length;
+      connection = await broker.waitConnected(timeoutMs, { failFast: true });
     } catch (err) {
       if (err instanceof RelayError && !err.retryable) {
         throw new CliError(ExitCode.usage, err.message, { cause: err });
       }
-      throw new CliError(ExitCode.unavailable, brokerUnreachableMessage(config.amqp.url), {
+      throw new CliError(ExitCode.unavailable, brokerUnreachableMessage(config.amqp.urls), {
         cause: err,
       });
     }
@@ -49,9 +52,9 @@ export async function withBroker<T>(
 }
 
 /** What to tell an operator when RabbitMQ does not answer. */
-export function brokerUnreachableMessage(url: string): string {
+export function brokerUnreachableMessage(urls: readonly string[]): string {
   return [
-    `RabbitMQ is not reachable at ${redactUrl(url)}.`,
+    `RabbitMQ is not reachable at ${redactUrls(urls)}.`,
     'Start one and try again, for example:',
     '  rabbitmq-server -detached                       # Debian/Ubuntu (apt-get install rabbitmq-server)',
     '  docker run -d -p 5672:5672 -p 15672:15672 rabbitmq:3.13-management',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseBrokerUrls } from './amqp/endpoints.js';
 import { ConfigError } from './errors.js';
 import { REDACTED, redactUrl } from './redact-url.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
@@ -36,7 +37,6 @@ const optionalString = z
   .string()
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
-const urlString = z.string().refine((value) => URL.canParse(value), 'must be a URL');
 const optionalUrl = z
   .string()
   .optional()
@@ -106,14 +106,19 @@ const VARIABLES = {
   AMQP_URL: {
     spec: {
       group: 'broker',
-      description: 'RabbitMQ URL',
+      description:
+        'RabbitMQ URL; for a cluster, the URL of every node, comma-separated (each process tries them in an order of its own and moves on when one fails)',
       default: 'amqp://guest:guest@127.0.0.1:5672',
       secret: true,
     },
-    schema: urlString.refine(
-      (value) => /^amqps?:$/.test(new URL(value).protocol),
-      'must be amqp:// or amqps://',
-    ),
+    schema: z.string().transform((raw, ctx) => {
+      try {
+        return parseBrokerUrls(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   },
   AMQP_PREFIX: {
     spec: {
@@ -141,6 +146,15 @@ const VARIABLES = {
       default: '10',
     },
     schema: int(1, 1000),
+  },
+  AMQP_QUORUM_GROUP_SIZE: {
+    spec: {
+      group: 'broker',
+      description:
+        'Nodes a queue is replicated on when s3relay creates it (`x-quorum-initial-group-size`; every node when the cluster has fewer); existing queues keep theirs',
+      default: '3',
+    },
+    schema: int(1, 99),
   },
   PUBLISH_TIMEOUT_MS: {
     spec: {
@@ -473,10 +487,12 @@ export interface S3EndpointConfig {
 /** The compiled, fully defaulted configuration of every s3relay process. */
 export interface Config {
   readonly amqp: {
-    readonly url: string;
+    /** One URL per node (one for a single broker). */
+    readonly urls: readonly string[];
     readonly prefix: string;
     readonly heartbeatSeconds: number;
     readonly deliveryLimit: number;
+    readonly quorumGroupSize: number;
     readonly publishTimeoutMs: number;
   };
   readonly http: {
@@ -559,10 +575,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   return deepFreeze({
     amqp: {
-      url: e.AMQP_URL,
+      urls: e.AMQP_URL,
       prefix: e.AMQP_PREFIX,
       heartbeatSeconds: e.AMQP_HEARTBEAT_SECONDS,
       deliveryLimit: e.AMQP_DELIVERY_LIMIT,
+      quorumGroupSize: e.AMQP_QUORUM_GROUP_SIZE,
       publishTimeoutMs: e.PUBLISH_TIMEOUT_MS,
     },
     http: {
@@ -610,7 +627,7 @@ export function redactConfig(config: Config): Config {
   const token = config.http.webhookToken;
   return {
     ...config,
-    amqp: { ...config.amqp, url: redactUrl(config.amqp.url) },
+    amqp: { ...config.amqp, urls: config.amqp.urls.map((url) => redactUrl(url)) },
     http: {
       ...config.http,
       webhookToken: redact(token),

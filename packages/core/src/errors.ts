@@ -268,6 +268,13 @@ export const ERROR_CATALOGUE = {
     meaning: 'The body is not UTF-8 JSON.',
     action: 'Check what the sender posts (and any proxy that rewrites bodies).',
   },
+  RELAY_WEBHOOK_TOO_DEEP: {
+    retryable: false,
+    httpStatus: 400,
+    meaning:
+      'The body nests arrays or objects deeper than any webhook does (64 levels); refused before parsing, which would take the CPU for seconds.',
+    action: 'None for a stranger; otherwise check what the sender posts.',
+  },
   RELAY_WEBHOOK_INVALID_BODY: {
     retryable: false,
     httpStatus: 400,

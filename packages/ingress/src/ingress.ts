@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config, Logger } from '@s3relay/core';
-import { Broker, Publisher } from '@s3relay/core/amqp';
+import { Broker, Publisher, registerBrokerMetrics } from '@s3relay/core/amqp';
 import { createApp } from './app.js';
 import type { SubscriptionConfirmer } from './sns-fetchers.js';
 import type { CertificateFetcher } from './sns-signature.js';
@@ -72,12 +72,13 @@ export function createIngress(options: IngressOptions): Ingress {
   const broker =
     options.broker ??
     new Broker({
-      url: config.amqp.url,
+      urls: config.amqp.urls,
       heartbeatSeconds: config.amqp.heartbeatSeconds,
       topology: {
         prefix: config.amqp.prefix,
         retryDelaysMs: config.worker.retryDelaysMs,
         deliveryLimit: config.amqp.deliveryLimit,
+        quorumGroupSize: config.amqp.quorumGroupSize,
       },
       // The prefix lets operators (and tests) find one deployment's connections.
       connectionName: `s3relay-ingress ${config.amqp.prefix} ${hostname()}:${process.pid}`,
@@ -112,6 +113,7 @@ export function createIngress(options: IngressOptions): Ingress {
     broker.start();
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
+    registerBrokerMetrics(registry, broker);
     const app = createApp({
       config,
       logger,

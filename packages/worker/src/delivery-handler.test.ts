@@ -1,5 +1,12 @@
 import type { ConsumeMessage } from 'amqplib';
-import { PermanentError, TransientError, createTask, silentLogger, type Task } from '@s3relay/core';
+import {
+  PermanentError,
+  TransientError,
+  createTask,
+  silentLogger,
+  type Logger,
+  type Task,
+} from '@s3relay/core';
 import { topologyNames, type OutgoingMessage } from '@s3relay/core/amqp';
 import { describe, expect, it } from 'vitest';
 import type { TaskAction } from './action.js';
@@ -42,7 +49,10 @@ function message(body: unknown, headers: Record<string, unknown> = {}): ConsumeM
   } as unknown as ConsumeMessage;
 }
 
-function setup(action: TaskAction, options: { publishFails?: boolean; maxAttempts?: number } = {}) {
+function setup(
+  action: TaskAction,
+  options: { publishFails?: boolean; maxAttempts?: number; logger?: Logger } = {},
+) {
   const published: OutgoingMessage[] = [];
   const metrics = createWorkerMetrics();
   const running = new Set<AbortController>();
@@ -60,7 +70,7 @@ function setup(action: TaskAction, options: { publishFails?: boolean; maxAttempt
     names,
     worker: { retryDelaysMs, maxAttempts: options.maxAttempts ?? 3 },
     metrics,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     running,
     keyLock: new KeyLock(),
   });
@@ -90,6 +100,35 @@ describe('delivery handler', () => {
     const lag = 's3relay_worker_replication_lag_seconds';
     expect(await count(lag, {}, `${lag}_count`)).toBe(1);
     expect(await count(lag, {}, `${lag}_sum`)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('counts and logs a redelivery with the delivery count the broker gives', async () => {
+    const lines: { message: string; meta: Record<string, unknown> }[] = [];
+    const recording = (context: Record<string, unknown>): Logger => {
+      const write = (message: string, meta: Record<string, unknown> = {}) => {
+        lines.push({ message, meta: { ...context, ...meta } });
+      };
+      return {
+        debug: write,
+        info: write,
+        warn: write,
+        error: write,
+        child: (more) => recording({ ...context, ...more }),
+      };
+    };
+    const t = task();
+    const { handler, count } = setup(() => Promise.resolve({ outcome: 'unchanged' }), {
+      logger: recording({}),
+    });
+    expect(await handler(message(t))).toBe('ack');
+    expect(await count('s3relay_worker_redeliveries_total')).toBe(0);
+    const again = message(t, { 'x-delivery-count': 2 });
+    again.fields.redelivered = true;
+    expect(await handler(again)).toBe('ack');
+    expect(await count('s3relay_worker_redeliveries_total')).toBe(1);
+    const logged = lines.filter((line) => line.message === 'task redelivered');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]?.meta).toMatchObject({ taskId: t.id, deliveryCount: 2 });
   });
 
   it('dead-letters an invalid task at once, body unchanged, with the reason', async () => {

@@ -62,6 +62,12 @@ export function createDeliveryHandler(options: DeliveryHandlerOptions): MessageH
       origin: task.origin,
       attempt,
     });
+    if (message.fields.redelivered) {
+      // A worker or broker node that went away, a requeue, or a task that crashes its worker:
+      // the broker counts each towards AMQP_DELIVERY_LIMIT, so operators should see them.
+      metrics.redeliveries.inc();
+      logger.info('task redelivered', { deliveryCount: deliveryCountOf(headers) });
+    }
     const controller = new AbortController();
     options.running.add(controller);
     metrics.inFlight.inc();
@@ -153,6 +159,12 @@ export function createDeliveryHandler(options: DeliveryHandlerOptions): MessageH
     }
     return 'ack';
   }
+}
+
+/** Earlier deliveries of this message, as a quorum queue counts them (`x-delivery-count`). */
+function deliveryCountOf(headers: Record<string, unknown>): number | undefined {
+  const count = headers['x-delivery-count'];
+  return typeof count === 'number' ? count : undefined;
 }
 
 /** The message id to carry on: the publisher's, else the task's, else a hash of the body. */

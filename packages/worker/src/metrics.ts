@@ -32,6 +32,7 @@ export interface WorkerMetrics {
   readonly retries: Counter<'code'>;
   readonly deadLetters: Counter<'code'>;
   readonly rechecks: Counter;
+  readonly redeliveries: Counter;
 }
 
 /**
@@ -87,6 +88,11 @@ export function createWorkerMetrics(): WorkerMetrics {
     rechecks: new Counter({
       name: 's3relay_worker_rechecks_total',
       help: 'Extra tasks enqueued because the source changed while it was being replicated',
+      registers,
+    }),
+    redeliveries: new Counter({
+      name: 's3relay_worker_redeliveries_total',
+      help: 'Deliveries the broker marked as redelivered (each counts towards AMQP_DELIVERY_LIMIT)',
       registers,
     }),
   };

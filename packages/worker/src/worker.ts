@@ -13,7 +13,13 @@ import {
   type Logger,
   type Task,
 } from '@s3relay/core';
-import { Broker, Consumer, Publisher, type TopologyNames } from '@s3relay/core/amqp';
+import {
+  Broker,
+  Consumer,
+  Publisher,
+  registerBrokerMetrics,
+  type TopologyNames,
+} from '@s3relay/core/amqp';
 import { createS3Client, normalizeETag, type SourceState } from '@s3relay/core/s3';
 import type { Registry } from 'prom-client';
 import type { TaskAction } from './action.js';
@@ -101,18 +107,20 @@ class RelayWorker implements Worker {
     this.#broker =
       deps.broker ??
       new Broker({
-        url: amqp.url,
+        urls: amqp.urls,
         heartbeatSeconds: amqp.heartbeatSeconds,
         topology: {
           prefix: amqp.prefix,
           retryDelaysMs: worker.retryDelaysMs,
           deliveryLimit: amqp.deliveryLimit,
+          quorumGroupSize: amqp.quorumGroupSize,
         },
         // The prefix tells apart workers of several deployments on one broker.
         connectionName: `s3relay-worker ${amqp.prefix} ${hostname()} pid ${process.pid}`,
         logger: deps.logger,
       });
     this.#metrics = createWorkerMetrics();
+    registerBrokerMetrics(this.#metrics.registry, this.#broker);
     this.#publisher = new Publisher(this.#broker, {
       timeoutMs: amqp.publishTimeoutMs,
       // Every running task publishes at most one message at a time (a retry, a dead letter or a

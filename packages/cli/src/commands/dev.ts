@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { redactUrl } from '@s3relay/core';
+import { redactUrls } from '@s3relay/core/amqp';
 import { withBroker } from '../broker-session.js';
 import { configFromFlags } from '../config-from-flags.js';
 import { startDevStack, type DevStack } from '../dev/dev-stack.js';
@@ -21,7 +21,11 @@ interface DevFlags {
 }
 
 /** The "what to do next" text: every command in it works as printed. */
-export function devInstructions(stack: DevStack, flags: DevFlags, amqpUrl: string): string {
+export function devInstructions(
+  stack: DevStack,
+  flags: DevFlags,
+  amqpUrls: readonly string[],
+): string {
   const src = stack.source.endpoint;
   const dst = stack.backup.endpoint;
   const { accessKeyId, secretAccessKey } = stack.source.credentials;
@@ -31,7 +35,7 @@ s3relay is running: emulated VK Cloud bucket → ingress → RabbitMQ → ${flag
   source (VK Cloud emulator)  ${src}   bucket ${flags.sourceBucket}
   backup (local S3)           ${dst}   bucket ${flags.backupBucket}
   ingress                     ${stack.ingressUrl}   webhook registered (VK handshake passed): ${stack.webhookUrl}
-  RabbitMQ                    ${redactUrl(amqpUrl)}   queues ${flags.amqpPrefix}.*
+  RabbitMQ                    ${redactUrls(amqpUrls)}   queues ${flags.amqpPrefix}.*
 
 Try it in another terminal:
 
@@ -95,10 +99,10 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
       out.warn('starting the local stack…');
       const stack = await startDevStack({
         ...flags,
-        amqpUrl: config.amqp.url,
+        amqpUrl: config.amqp.urls.join(','),
         write: (line) => out.stdout.write(`${line}\n`),
       });
-      out.stdout.write(devInstructions(stack, flags, config.amqp.url));
+      out.stdout.write(devInstructions(stack, flags, config.amqp.urls));
       const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
       const crashed = Promise.race(
         stack.services.map((service) => service.exited.then(() => service.name)),

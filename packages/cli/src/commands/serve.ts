@@ -77,13 +77,14 @@ function serviceLogger(config: Config, service: string): Logger {
 
 function sharedBroker(config: Config, logger: Logger): Broker {
   return new Broker({
-    url: config.amqp.url,
+    urls: config.amqp.urls,
     heartbeatSeconds: config.amqp.heartbeatSeconds,
     connectionName: 's3relay-all',
     topology: {
       prefix: config.amqp.prefix,
       retryDelaysMs: config.worker.retryDelaysMs,
       deliveryLimit: config.amqp.deliveryLimit,
+      quorumGroupSize: config.amqp.quorumGroupSize,
     },
     logger,
   });

@@ -3,15 +3,22 @@ import amqp, { type ChannelModel } from 'amqplib';
 import { RelayError, TransientError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { redactUrl } from '../redact-url.js';
+import { connectionOrder, nodeLabel, redactUrls } from './endpoints.js';
 import {
   declareTopology,
   topologyNames,
+  type KeptGroupSize,
   type TopologyNames,
   type TopologyOptions,
 } from './topology.js';
 
 export interface BrokerOptions {
-  readonly url: string;
+  /**
+   * The URL of every node this process may connect to (one for a single broker), as parsed from
+   * `AMQP_URL` by `parseBrokerUrls`. Tried in an order of this process's own (see
+   * {@link BrokerOptions.random}); on a failure or a lost connection, the next one.
+   */
+  readonly urls: readonly string[];
   readonly heartbeatSeconds: number;
   readonly topology: TopologyOptions;
   /** Shown in the RabbitMQ management UI and `rabbitmqctl list_connections`. */
@@ -21,22 +28,29 @@ export interface BrokerOptions {
   readonly reconnectDelayMs?: number;
   /** @default 5000 */
   readonly maxReconnectDelayMs?: number;
-  /** TCP connect and handshake time limit. @default 5000 */
+  /** TCP connect and handshake time limit, per node. @default 5000 */
   readonly connectTimeoutMs?: number;
+  /** Shuffles the node order of this process. @default Math.random */
+  readonly random?: () => number;
 }
 
 /** `idle` → `connecting` ⇄ `connected` → `closing` → `closed`. */
 export type BrokerState = 'idle' | 'connecting' | 'connected' | 'closing' | 'closed';
 
 export interface BrokerEvents {
-  /** A connection is open and the topology is declared. */
-  connected: [connection: ChannelModel];
+  /** A connection to `node` (`host:port`) is open and the topology is declared. */
+  connected: [connection: ChannelModel, node: string];
   /** The connection is gone; a reconnect is scheduled unless closing. */
   disconnected: [error: Error | undefined];
   /** The broker stopped reading from us (memory or disk alarm). */
   blocked: [reason: string];
   unblocked: [];
-  /** A connect attempt failed; `permanent` when retrying the same way cannot help. */
+  /** One node of a connect attempt failed; the attempt goes on with the next node, if any. */
+  'node-failed': [node: string, error: Error];
+  /**
+   * A connect attempt failed on every node; `permanent` when retrying the same way cannot help
+   * (some node refused the credentials or the topology). `error` is the last node's.
+   */
   'connect-failed': [error: Error, permanent: boolean];
 }
 
@@ -44,20 +58,31 @@ export interface BrokerEvents {
  * One AMQP connection that reconnects by itself with capped exponential backoff and declares the
  * topology on every connect. It never buffers anything: users ask for the current connection and
  * fail fast when there is none.
+ *
+ * With several node URLs (a cluster), a connect attempt tries them in this process's order until
+ * one answers, starting with the node it was last connected to; a lost connection starts the next
+ * attempt at the node after the lost one, since a dropped node is the likeliest reason.
  */
 export class Broker extends EventEmitter<BrokerEvents> {
   readonly names: TopologyNames;
   #state: BrokerState = 'idle';
   #connection: ChannelModel | undefined;
+  /** The URL of the connected node. */
+  #url: string | undefined;
+  /** This process's order of the node URLs, and where the next attempt starts in it. */
+  readonly #order: readonly string[];
+  #cursor = 0;
   #blocked = false;
+  readonly #reportedKept = new Set<string>();
   #attempt = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #closePromise: Promise<void> | undefined;
-  readonly #options: Required<Omit<BrokerOptions, 'logger'>>;
+  readonly #options: Required<Omit<BrokerOptions, 'logger' | 'random'>>;
   readonly #logger: Logger;
 
   constructor(options: BrokerOptions) {
     super();
+    if (options.urls.length === 0) throw new Error('Broker needs at least one node URL');
     this.#options = {
       reconnectDelayMs: 250,
       maxReconnectDelayMs: 5000,
@@ -66,6 +91,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     };
     this.#logger = options.logger ?? silentLogger;
     this.names = topologyNames(options.topology);
+    this.#order = connectionOrder(options.urls, options.random);
   }
 
   get state(): BrokerState {
@@ -75,6 +101,18 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** The open connection, or undefined while disconnected. */
   get connection(): ChannelModel | undefined {
     return this.#state === 'connected' ? this.#connection : undefined;
+  }
+
+  /** `host:port` of the node connected to now, or undefined while disconnected. */
+  get node(): string | undefined {
+    return this.#state === 'connected' && this.#url !== undefined
+      ? nodeLabel(this.#url)
+      : undefined;
+  }
+
+  /** `host:port` of every node, in the order given. */
+  get nodes(): readonly string[] {
+    return this.#options.urls.map(nodeLabel);
   }
 
   /** True while the broker has told us it stopped accepting publishes (resource alarm). */
@@ -120,7 +158,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         reject(
           new TransientError(
             'RELAY_AMQP_UNAVAILABLE',
-            `RabbitMQ did not answer within ${timeoutMs} ms at ${redactUrl(this.#options.url)}`,
+            `RabbitMQ did not answer within ${timeoutMs} ms at ${redactUrls(this.#options.urls)}`,
           ),
         );
       }, timeoutMs);
@@ -137,36 +175,75 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }, delayMs);
   }
 
+  /** One attempt: every node in turn from the cursor until one connects and declares. */
   async #connect(): Promise<void> {
+    let lastError: Error | undefined;
+    let permanent = false;
+    const failed: string[] = [];
+    for (let tried = 0; tried < this.#order.length; tried += 1) {
+      const index = (this.#cursor + tried) % this.#order.length;
+      const url = this.#order[index] as string;
+      let connection: ChannelModel;
+      try {
+        connection = await this.#open(url);
+      } catch (err) {
+        lastError = err instanceof Error ? err : new Error(String(err));
+        permanent ||= isPermanent(lastError);
+        failed.push(redactUrl(url));
+        if (this.#state !== 'connecting') return;
+        this.#logger.debug('broker node failed', { url: redactUrl(url), error: lastError });
+        this.emit('node-failed', nodeLabel(url), lastError);
+        continue;
+      }
+      if (this.#state !== 'connecting') {
+        // close() was called while the connection was being opened.
+        await connection.close().catch(() => undefined);
+        return;
+      }
+      this.#cursor = index;
+      this.#onConnected(connection, url, failed);
+      return;
+    }
+    this.#onConnectFailed(lastError ?? new Error('no node to connect to'), permanent);
+  }
+
+  /** Opens a connection to one node and declares the topology on it. */
+  async #open(url: string): Promise<ChannelModel> {
     let connection: ChannelModel | undefined;
     try {
-      connection = await amqp.connect(
-        withHeartbeat(this.#options.url, this.#options.heartbeatSeconds),
-        {
-          timeout: this.#options.connectTimeoutMs,
-          clientProperties: { connection_name: this.#options.connectionName },
-        },
-      );
+      connection = await amqp.connect(withHeartbeat(url, this.#options.heartbeatSeconds), {
+        timeout: this.#options.connectTimeoutMs,
+        clientProperties: { connection_name: this.#options.connectionName },
+      });
       connection.on('error', (err: Error) => {
         this.#logger.warn('broker connection error', { error: err });
       });
-      const setup = await connection.createChannel();
-      setup.on('error', () => undefined);
-      await declareTopology(setup, this.#options.topology);
-      await setup.close();
+      await declareTopology(connection, this.#options.topology, (kept) => this.#reportKept(kept));
+      return connection;
     } catch (err) {
-      await connection?.close().catch(() => undefined);
-      this.#onConnectFailed(err instanceof Error ? err : new Error(String(err)));
-      return;
+      if (connection !== undefined)
+        await closeConnection(connection, this.#options.connectTimeoutMs);
+      throw err;
     }
-    if (this.#state !== 'connecting') {
-      // close() was called while the connection was being opened.
-      await connection.close().catch(() => undefined);
-      return;
-    }
+  }
+
+  /** Once per queue and process: every reconnect declares again. */
+  #reportKept(kept: KeptGroupSize): void {
+    if (this.#reportedKept.has(kept.queue)) return;
+    this.#reportedKept.add(kept.queue);
+    this.#logger.info('queue keeps its replication', {
+      queue: kept.queue,
+      groupSize: kept.groupSize ?? 'the broker default',
+      configured: this.#options.topology.quorumGroupSize,
+      hint: 'AMQP_QUORUM_GROUP_SIZE applies to queues being created; change the members of an existing queue with rabbitmq-queues grow/shrink',
+    });
+  }
+
+  #onConnected(connection: ChannelModel, url: string, failed: readonly string[]): void {
     this.#attempt = 0;
     this.#blocked = false;
     this.#connection = connection;
+    this.#url = url;
     this.#state = 'connected';
     connection.on('blocked', (reason: string) => {
       this.#blocked = true;
@@ -179,14 +256,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.emit('unblocked');
     });
     connection.on('close', (err?: Error) => this.#onClose(connection, err));
-    this.#logger.info('broker connected', { queue: this.names.tasks });
-    this.emit('connected', connection);
+    this.#logger.info('broker connected', {
+      queue: this.names.tasks,
+      url: redactUrl(url),
+      ...(failed.length > 0 ? { unreachable: failed } : {}),
+    });
+    this.emit('connected', connection, nodeLabel(url));
   }
 
-  #onConnectFailed(error: Error): void {
+  #onConnectFailed(error: Error, permanent: boolean): void {
     if (this.#state !== 'connecting') return;
-    const permanent =
-      (error instanceof RelayError && !error.retryable) || /ACCESS_REFUSED|403/.test(error.message);
     const delayMs = Math.min(
       this.#options.maxReconnectDelayMs,
       this.#options.reconnectDelayMs * 2 ** Math.min(this.#attempt, 16),
@@ -197,7 +276,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       error,
       attempt: this.#attempt,
       retryInMs: delayMs,
-      url: redactUrl(this.#options.url),
+      url: redactUrls(this.#options.urls),
     });
     this.emit('connect-failed', error, permanent);
     this.#connectSoon(delayMs);
@@ -205,10 +284,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   #onClose(connection: ChannelModel, err: Error | undefined): void {
     if (this.#connection !== connection) return;
+    const url = this.#url;
     this.#connection = undefined;
+    this.#url = undefined;
     this.#blocked = false;
     if (this.#state === 'closing' || this.#state === 'closed') return;
-    this.#logger.warn('broker disconnected', { error: err });
+    this.#cursor = (this.#cursor + 1) % this.#order.length;
+    this.#logger.warn('broker disconnected', {
+      error: err,
+      url: url === undefined ? undefined : redactUrl(url),
+    });
     this.emit('disconnected', err);
     this.#connectSoon(this.#options.reconnectDelayMs);
   }
@@ -225,25 +310,33 @@ export class Broker extends EventEmitter<BrokerEvents> {
     clearTimeout(this.#retryTimer);
     const connection = this.#connection;
     this.#connection = undefined;
-    if (connection !== undefined) {
-      // A black-holed broker never answers connection.close; do not wait for it forever.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        connection.close().catch(() => undefined),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, timeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      destroySocket(connection);
-    }
+    this.#url = undefined;
+    if (connection !== undefined) await closeConnection(connection, timeoutMs);
     this.#state = 'closed';
     if (wasConnected) this.emit('disconnected', undefined);
   }
 }
 
-/** Drops the TCP socket under a connection whose graceful close did not finish. */
-function destroySocket(connection: ChannelModel): void {
+/** Retrying cannot help: the credentials or the topology are refused (cluster-wide settings). */
+function isPermanent(error: Error): boolean {
+  return (
+    (error instanceof RelayError && !error.retryable) || /ACCESS_REFUSED|403/.test(error.message)
+  );
+}
+
+/**
+ * Closes gracefully within `timeoutMs`, then drops the TCP socket: a black-holed node never
+ * answers connection.close, and waiting for it would hold up a failover or a shutdown.
+ */
+async function closeConnection(connection: ChannelModel, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    connection.close().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
   (connection.connection as { stream?: { destroy?: () => void } }).stream?.destroy?.();
 }
 

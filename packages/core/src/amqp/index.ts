@@ -1,4 +1,5 @@
 export { Broker, type BrokerEvents, type BrokerOptions, type BrokerState } from './broker.js';
+export { registerBrokerMetrics } from './broker-metrics.js';
 export {
   Consumer,
   type ConsumerOptions,
@@ -10,7 +11,9 @@ export {
   declareTopology,
   deleteTopology,
   topologyNames,
+  type KeptGroupSize,
   type RetryTier,
   type TopologyNames,
   type TopologyOptions,
 } from './topology.js';
+export { nodeLabel, parseBrokerUrls, redactUrls } from './endpoints.js';

@@ -21,6 +21,8 @@ export interface PublisherOptions {
 
 interface Pending {
   readonly messageId: string;
+  /** The channel it was published on: its close fails only its own messages. */
+  readonly channel: ConfirmChannel;
   returned: boolean;
   settle(error: Error | undefined): void;
 }
@@ -79,18 +81,22 @@ export class Publisher {
         `${this.#pending.size} messages already await their confirm (limit ${this.#options.maxInFlight})`,
       );
     }
-    const channel = await this.#currentChannel();
-    const results = messages.map((message) => this.#publishOne(channel, message));
+    const deadline = Date.now() + this.#options.timeoutMs;
+    // Opening the channel counts against the timeout: on a connection that went silent (a
+    // black-holed node, before the heartbeat notices) it would never finish.
+    const channel = await this.#channelBefore(deadline);
+    const results = messages.map((message) => this.#publishOne(channel, message, deadline));
     const outcomes = await Promise.allSettled(results);
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');
     if (failure?.status === 'rejected') throw failure.reason;
   }
 
-  #publishOne(channel: ConfirmChannel, message: OutgoingMessage): Promise<void> {
+  #publishOne(channel: ConfirmChannel, message: OutgoingMessage, deadline: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined = undefined;
       const pending: Pending = {
         messageId: message.messageId,
+        channel,
         returned: false,
         settle: (error) => {
           if (!this.#pending.delete(pending)) return;
@@ -107,7 +113,7 @@ export class Publisher {
             `no confirm from the broker within ${this.#options.timeoutMs} ms`,
           ),
         );
-      }, this.#options.timeoutMs);
+      }, deadline - Date.now());
       try {
         channel.publish(
           '',
@@ -125,11 +131,13 @@ export class Publisher {
             if (err !== null && err !== undefined) {
               // amqplib fails unconfirmed messages with 'channel closed' when the channel or
               // connection goes away; only 'message nacked' is the broker's own refusal.
+              const nacked = (err as Error).message === 'message nacked';
               pending.settle(
-                (err as Error).message === 'message nacked'
+                nacked
                   ? new TransientError('RELAY_AMQP_NACKED', 'the broker nacked the message')
                   : unavailable('the channel closed before the confirm', err),
               );
+              if (nacked) this.#retire(channel);
             } else if (pending.returned) {
               pending.settle(
                 new TransientError(
@@ -146,6 +154,27 @@ export class Publisher {
         pending.settle(unavailable('the channel refused the message', err));
       }
     });
+  }
+
+  async #channelBefore(deadline: number): Promise<ConfirmChannel> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.#currentChannel(),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => {
+            reject(
+              new TransientError(
+                'RELAY_AMQP_PUBLISH_TIMEOUT',
+                `no channel from the broker within ${this.#options.timeoutMs} ms`,
+              ),
+            );
+          }, deadline - Date.now());
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #currentChannel(): Promise<ConfirmChannel> {
@@ -177,10 +206,26 @@ export class Publisher {
     });
     channel.on('close', () => {
       if (this.#channel === channel) this.#channel = undefined;
-      this.#failAll(unavailable('the publish channel closed before the confirm'));
+      const error = unavailable('the publish channel closed before the confirm');
+      for (const pending of [...this.#pending])
+        if (pending.channel === channel) pending.settle(error);
     });
     this.#channel = channel;
     return channel;
+  }
+
+  /**
+   * Publishes no more on `channel` after a nack, and closes it once its other confirms had their
+   * time. RabbitMQ 3.10 sets up a channel's quorum-queue client from the queue record, which
+   * still names the old leader for a while after a failover; a channel whose first publish went
+   * to that dead node nacks every later publish (rabbitmq-server#9241, fixed in 3.11). A new
+   * channel reads the record again.
+   */
+  #retire(channel: ConfirmChannel): void {
+    if (this.#channel !== channel) return;
+    this.#channel = undefined;
+    this.#logger.info('publish channel replaced after a nack');
+    setTimeout(() => void channel.close().catch(() => undefined), this.#options.timeoutMs).unref();
   }
 
   #failAll(error: Error): void {

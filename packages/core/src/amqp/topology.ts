@@ -1,4 +1,4 @@
-import type { Channel } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
 import { PermanentError } from '../errors.js';
 import { formatDuration } from '../units.js';
 
@@ -7,7 +7,22 @@ export interface TopologyOptions {
   readonly prefix: string;
   readonly retryDelaysMs: readonly number[];
   readonly deliveryLimit: number;
+  /**
+   * `x-quorum-initial-group-size` of every queue: on how many cluster nodes a new queue is
+   * replicated (the broker uses all nodes when there are fewer). It applies to queues being
+   * created; a queue that exists keeps its members (see {@link declareTopology}).
+   */
+  readonly quorumGroupSize: number;
 }
+
+/** A queue that already existed with another initial group size, which was kept. */
+export interface KeptGroupSize {
+  readonly queue: string;
+  /** Its `x-quorum-initial-group-size`; undefined when it was declared without one. */
+  readonly groupSize: number | undefined;
+}
+
+const GROUP_SIZE = 'x-quorum-initial-group-size';
 
 export interface RetryTier {
   readonly delayMs: number;
@@ -45,21 +60,29 @@ export function topologyNames(
  * Dead-lettering is `at-least-once` (RabbitMQ ≥ 3.10, needs `reject-publish` overflow), so a
  * message is removed from its queue only once the target queue has it.
  *
- * Thrown as {@link PermanentError} `RELAY_AMQP_TOPOLOGY_MISMATCH` when a queue already exists with
- * other arguments; the channel is closed by the broker in that case.
+ * Every queue is declared with `x-quorum-initial-group-size`. RabbitMQ checks that argument like
+ * the others on redeclaration (a different or missing value is a 406), although it only matters
+ * when the queue is created. So a queue that exists with another group size (or none: declared
+ * by an s3relay before AMQP_QUORUM_GROUP_SIZE) is declared again with its own, and reported
+ * through `onKept`: its replicas are changed with `rabbitmq-queues grow`/`shrink`, not here.
+ *
+ * Opens its own channels on `connection` and closes them. Thrown as {@link PermanentError}
+ * `RELAY_AMQP_TOPOLOGY_MISMATCH` when a queue already exists with other arguments.
  */
 export async function declareTopology(
-  channel: Channel,
+  connection: Pick<ChannelModel, 'createChannel'>,
   options: TopologyOptions,
+  onKept: (kept: KeptGroupSize) => void = () => undefined,
 ): Promise<TopologyNames> {
   const names = topologyNames(options);
   const atLeastOnce = { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' };
+  const quorum = { 'x-queue-type': 'quorum', [GROUP_SIZE]: options.quorumGroupSize };
   const queues: [string, Record<string, unknown>][] = [
-    [names.dlq, { 'x-queue-type': 'quorum' }],
+    [names.dlq, quorum],
     [
       names.tasks,
       {
-        'x-queue-type': 'quorum',
+        ...quorum,
         'x-delivery-limit': options.deliveryLimit,
         'x-dead-letter-exchange': '',
         'x-dead-letter-routing-key': names.dlq,
@@ -69,7 +92,7 @@ export async function declareTopology(
     ...names.retryTiers.map((tier): [string, Record<string, unknown>] => [
       tier.queue,
       {
-        'x-queue-type': 'quorum',
+        ...quorum,
         'x-message-ttl': tier.delayMs,
         'x-dead-letter-exchange': '',
         'x-dead-letter-routing-key': names.tasks,
@@ -77,23 +100,83 @@ export async function declareTopology(
       },
     ]),
   ];
-  for (const [queue, args] of queues) {
-    try {
-      await channel.assertQueue(queue, { durable: true, arguments: args });
-    } catch (err) {
-      if (isPreconditionFailed(err)) {
-        throw new PermanentError(
-          'RELAY_AMQP_TOPOLOGY_MISMATCH',
-          `queue "${queue}" already exists with other arguments (${describe(args)}); ` +
-            'restore the settings it was declared with (AMQP_DELIVERY_LIMIT, RETRY_DELAYS) or delete the queue ' +
-            'after draining it, or choose another AMQP_PREFIX',
-          { cause: err, context: { queue } },
-        );
+  const channels = new ChannelSource(connection);
+  try {
+    for (const [queue, args] of queues) {
+      try {
+        await channels.assertQueue(queue, args);
+      } catch (err) {
+        if (!isPreconditionFailed(err)) throw err;
+        const kept = existingGroupSize(err);
+        if (kept === 'other') throw mismatch(queue, args, err);
+        const own = { ...args };
+        if (kept === undefined) delete own[GROUP_SIZE];
+        else own[GROUP_SIZE] = kept;
+        try {
+          await channels.assertQueue(queue, own);
+        } catch (again) {
+          throw isPreconditionFailed(again) ? mismatch(queue, own, again) : again;
+        }
+        onKept({ queue, groupSize: kept });
       }
-      throw err;
     }
+  } finally {
+    await channels.close();
   }
   return names;
+}
+
+/** One channel at a time: a 406 closes the channel it happened on, so the next gets a new one. */
+class ChannelSource {
+  readonly #connection: Pick<ChannelModel, 'createChannel'>;
+  #channel: Channel | undefined;
+
+  constructor(connection: Pick<ChannelModel, 'createChannel'>) {
+    this.#connection = connection;
+  }
+
+  async assertQueue(queue: string, args: Record<string, unknown>): Promise<void> {
+    if (this.#channel === undefined) {
+      const channel = await this.#connection.createChannel();
+      channel.on('error', () => undefined);
+      channel.on('close', () => {
+        if (this.#channel === channel) this.#channel = undefined;
+      });
+      this.#channel = channel;
+    }
+    await this.#channel.assertQueue(queue, { durable: true, arguments: args });
+  }
+
+  async close(): Promise<void> {
+    const channel = this.#channel;
+    this.#channel = undefined;
+    await channel?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * From a 406 about `x-quorum-initial-group-size`, the existing queue's value (undefined: none);
+ * `'other'` for a 406 about another argument. RabbitMQ reports the first inequivalent argument, in the
+ * words of `rabbit_misc:assert_args_equivalence`: "… received '3' but current is none" or "… but
+ * current is the value '1' of type 'long'"; an error about another argument comes with the next
+ * declaration.
+ */
+function existingGroupSize(err: unknown): number | undefined | 'other' {
+  const match = new RegExp(
+    `inequivalent arg '${GROUP_SIZE}'.* but current is (?:none|(?:the value )?'(\\d+)')`,
+  ).exec((err as Error).message);
+  if (match === null) return 'other';
+  return match[1] === undefined ? undefined : Number(match[1]);
+}
+
+function mismatch(queue: string, args: Record<string, unknown>, cause: unknown): PermanentError {
+  return new PermanentError(
+    'RELAY_AMQP_TOPOLOGY_MISMATCH',
+    `queue "${queue}" already exists with other arguments (${describe(args)}); ` +
+      'restore the settings it was declared with (AMQP_DELIVERY_LIMIT, RETRY_DELAYS) or delete the queue ' +
+      'after draining it, or choose another AMQP_PREFIX',
+    { cause, context: { queue } },
+  );
 }
 
 function isPreconditionFailed(err: unknown): boolean {

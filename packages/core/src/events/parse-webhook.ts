@@ -1,6 +1,7 @@
 import { WEBHOOK_SOURCES, type Task, type WebhookSource } from '../task.js';
 import { keyEncodingOf } from './decode-key.js';
 import { bodyShape, detectRecordsSource } from './detect-source.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { describeValue, hasField, isJsonObject, type JsonObject } from './json-object.js';
 import { parseRecords, type RecordsOutcome } from './s3-records.js';
 import { parseSnsEnvelope } from './sns-envelope.js';
@@ -50,6 +51,12 @@ export function parseWebhook(input: WebhookInput): WebhookParseResult {
     text = UTF8.decode(input.body);
   } catch {
     return reject('RELAY_WEBHOOK_MALFORMED_JSON', 'the body is not UTF-8 text');
+  }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    return reject(
+      'RELAY_WEBHOOK_TOO_DEEP',
+      `the body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels; no webhook does`,
+    );
   }
   let json: unknown;
   try {
@@ -186,6 +193,10 @@ function snsEnvelope(
  * and a warning: the ingress still answers 2xx, since SNS drops a message on 4xx just the same.
  */
 function notificationTasks(text: string, receivedAt: Date, warnings: Warnings): RecordsOutcome {
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    warnings.add(`the SNS Message nests deeper than ${MAX_JSON_DEPTH} levels, so not an S3 event`);
+    return { ok: true, tasks: [] };
+  }
   let content: unknown;
   try {
     content = JSON.parse(text);

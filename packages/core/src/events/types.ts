@@ -36,6 +36,7 @@ export interface WebhookRejection {
   readonly code: Extract<
     PermanentCode,
     | 'RELAY_WEBHOOK_MALFORMED_JSON'
+    | 'RELAY_WEBHOOK_TOO_DEEP'
     | 'RELAY_WEBHOOK_INVALID_BODY'
     | 'RELAY_WEBHOOK_UNKNOWN_SOURCE'
     | 'RELAY_WEBHOOK_UNSUPPORTED'

@@ -1,0 +1,154 @@
+// The cluster tier: a local 3-node RabbitMQ cluster (test/helpers/rabbit-cluster.ts) and what
+// s3relay's AMQP layer does on it. Faults under load, judged by the ledger, are the fault suite's
+// cluster scenarios (test/faults, `npm run test:cluster` runs both).
+import { randomBytes } from 'node:crypto';
+import { Broker, Publisher, nodeLabel, type BrokerOptions } from '@s3relay/core/amqp';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
+import { startRabbitCluster, type RabbitCluster } from '../helpers/rabbit-cluster.js';
+import { deleteQueuesWithPrefix, peekQueue, uniquePrefix } from '../helpers/rabbit.js';
+import { awsRecord, startTestIngress } from '../support/ingress-bed.js';
+
+let cluster: RabbitCluster;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  cluster = await startRabbitCluster();
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  // A test that stopped or killed nodes leaves them running again for the next.
+  for (const node of cluster.nodes) if (!node.up) await node.start();
+  await cluster.waitAllRunning();
+});
+
+afterAll(async () => {
+  await cluster?.dispose();
+});
+
+function usePrefix(label: string): string {
+  const prefix = uniquePrefix(label);
+  cleanups.push(() => deleteQueuesWithPrefix(cluster.anyUp().url, prefix));
+  return prefix;
+}
+
+function broker(prefix: string, extra: Partial<BrokerOptions> = {}): Broker {
+  const created = new Broker({
+    urls: cluster.urls,
+    heartbeatSeconds: 2,
+    connectionName: `s3relay-test ${prefix}`,
+    topology: { prefix, retryDelaysMs: [1000], deliveryLimit: 5, quorumGroupSize: 3 },
+    connectTimeoutMs: 2000,
+    ...extra,
+  });
+  cleanups.push(() => created.close(1000));
+  return created;
+}
+
+describe('the local cluster', () => {
+  test('three nodes of their own on loopback form one cluster, with no plugin listeners', async () => {
+    const names = cluster.nodes.map((node) => node.nodeName);
+    expect(new Set(names).size).toBe(3);
+    expect(new Set(cluster.nodes.map((node) => node.port)).size).toBe(3);
+    const listed = await cluster.rabbitmqctl(['cluster_status', '--formatter', 'json']);
+    const status = JSON.parse(listed) as { running_nodes: string[] };
+    expect([...status.running_nodes].sort()).toEqual([...names].sort());
+    for (const node of cluster.nodes) {
+      const own = JSON.parse(await node.rabbitmqctl(['status', '--formatter', 'json'])) as {
+        listeners: { interface: string; port: number; protocol: string }[];
+      };
+      // AMQP on its own port and Erlang distribution; no management, no Prometheus.
+      expect(own.listeners.map((l) => l.protocol).sort()).toEqual(['amqp', 'clustering']);
+      expect(own.listeners.every((l) => l.interface === '127.0.0.1')).toBe(true);
+      expect(own.listeners.find((l) => l.protocol === 'amqp')?.port).toBe(node.port);
+    }
+  });
+
+  test('s3relay replicates its queues on AMQP_QUORUM_GROUP_SIZE nodes', async () => {
+    const three = usePrefix('cluster-group3');
+    await broker(three).waitConnected(20_000);
+    const one = usePrefix('cluster-group1');
+    await broker(one, {
+      topology: { prefix: one, retryDelaysMs: [1000], deliveryLimit: 5, quorumGroupSize: 1 },
+    }).waitConnected(20_000);
+    for (const queue of [`${three}.tasks`, `${three}.dlq`, `${three}.retry.1s`]) {
+      const status = await cluster.quorumStatus(queue);
+      expect(status.members, queue).toHaveLength(3);
+      expect(status.online, queue).toHaveLength(3);
+    }
+    expect((await cluster.quorumStatus(`${one}.tasks`)).members).toHaveLength(1);
+  });
+});
+
+describe('s3relay on the cluster', () => {
+  test('a Broker moves to another node when its node is killed, and publishes are confirmed again', async () => {
+    const prefix = usePrefix('cluster-failover');
+    const subject = broker(prefix);
+    await subject.waitConnected(20_000);
+    const publisher = new Publisher(subject, { timeoutMs: 5000, maxInFlight: 100 });
+    const confirmed: string[] = [];
+    const publish = async () => {
+      const messageId = randomBytes(8).toString('hex');
+      await publisher.publish([{ queue: subject.names.tasks, body: Buffer.from('{}'), messageId }]);
+      confirmed.push(messageId);
+    };
+    await publish();
+    const first = subject.node;
+    const victim = cluster.nodes.find((node) => nodeLabel(node.url) === first);
+    expect(victim).toBeDefined();
+    await victim?.kill();
+    const others = cluster.nodes
+      .filter((node) => node !== victim)
+      .map((node) => nodeLabel(node.url));
+    await eventually(() => expect(others).toContain(subject.node), { timeoutMs: 30_000 });
+    // A publish that timed out may still have reached the queue (at least once), so every
+    // confirmed message must be there, and possibly more.
+    await eventually(publish, { timeoutMs: 30_000, intervalMs: 500 });
+    expect(confirmed).toHaveLength(2);
+    const queued = await eventually(
+      async () => {
+        const messages = await peekQueue(cluster.anyUp().url, subject.names.tasks);
+        const ids = messages.map((message) => String(message.properties.messageId));
+        expect(ids).toEqual(expect.arrayContaining(confirmed));
+        return ids;
+      },
+      { timeoutMs: 30_000, intervalMs: 1000 },
+    );
+    expect(queued.length).toBeGreaterThanOrEqual(2);
+  });
+
+  test('without a majority of nodes nothing is confirmed: the ingress answers 503, never 2xx', async () => {
+    const started = await startTestIngress({
+      label: 'cluster-minority',
+      amqpUrl: cluster.urls.join(','),
+      env: { PUBLISH_TIMEOUT_MS: '2000', AMQP_HEARTBEAT_SECONDS: '2' },
+      cleanups,
+    });
+    cleanups.push(() => deleteQueuesWithPrefix(cluster.anyUp().url, started.prefix));
+    const post = (key: string) =>
+      fetch(`${started.url}/webhook/s3`, {
+        method: 'POST',
+        body: JSON.stringify({ Records: [awsRecord(key)] }),
+        headers: { 'content-type': 'application/json' },
+      });
+    expect((await post('before')).status).toBe(200);
+
+    // The node the ingress is connected to, from its own metrics; the other two go down.
+    const metrics = await (await fetch(`${started.url}/metrics`)).text();
+    const connected = /s3relay_broker_connected\{node="([^"]+)"\} 1/.exec(metrics)?.[1];
+    expect(connected).toBeDefined();
+    const others = cluster.nodes.filter((node) => nodeLabel(node.url) !== connected);
+    expect(others).toHaveLength(2);
+    await Promise.all(others.map((node) => node.kill()));
+
+    const during = await Promise.all([0, 1, 2].map((index) => post(`during-${index}`)));
+    expect(during.map((response) => response.status)).toEqual([503, 503, 503]);
+
+    await Promise.all(others.map((node) => node.start()));
+    await eventually(async () => expect((await post('after')).status).toBe(200), {
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+    });
+  });
+});
