@@ -550,8 +550,10 @@ describe('docker-compose.yml', () => {
     it('names the buckets the ingress accepts and the worker writes', () => {
       const ingress = serviceConfig('ingress');
       const worker = serviceConfig('worker');
-      if (ingress.http.sourceBuckets.length > 0) {
-        expect(ingress.http.sourceBuckets).toContain(init.SOURCE_BUCKET);
+      for (const config of [ingress, worker]) {
+        if (config.source.buckets.length > 0) {
+          expect(config.source.buckets).toContain(init.SOURCE_BUCKET);
+        }
       }
       expect(worker.dest.bucket.replaceAll('{bucket}', init.SOURCE_BUCKET ?? '')).toBe(
         init.BACKUP_BUCKET,

@@ -44,6 +44,22 @@ describe('loadConfig', () => {
     expect(config.http.snsMaxAgeMs).toBe(1_800_000);
   });
 
+  it('refuses one backup bucket for any number of source buckets, naming the variables', () => {
+    expect(() => loadConfig({ DEST_BUCKET: 'backup' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DEST_BUCKET: 'backup', SOURCE_BUCKETS: 'a,b' })).toThrow(
+      /DEST_BUCKET "backup" is one backup bucket for every source bucket and SOURCE_BUCKETS lists 2 buckets[^]*→ at DEST_BUCKET, DEST_PREFIX, SOURCE_BUCKETS/,
+    );
+    expect(loadConfig({ DEST_BUCKET: 'backup', SOURCE_BUCKETS: 'a' }).source.buckets).toEqual([
+      'a',
+    ]);
+    expect(loadConfig({ DEST_BUCKET: 'backup', DEST_PREFIX: '{bucket}/' }).dest.prefix).toBe(
+      '{bucket}/',
+    );
+    expect(() => loadConfig({ DEST_PREFIX: '{bucket}-' })).toThrow(
+      /DEST_PREFIX must follow \{bucket\} with "\/"/,
+    );
+  });
+
   it('reports every invalid variable in one error and never exits', () => {
     let error: unknown;
     try {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseBrokerUrls } from './amqp/endpoints.js';
 import { ConfigError } from './errors.js';
+import { backupNamingProblem } from './s3/backup-naming.js';
 import { REDACTED, redactUrl } from './redact-url.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { parseByteSize, parseCidr, parseDurationMs, type Cidr } from './units.js';
@@ -274,8 +275,9 @@ const VARIABLES = {
   },
   SOURCE_BUCKETS: {
     spec: {
-      group: 'ingress',
-      description: 'Comma-separated source buckets to accept events for (empty: any)',
+      group: 'all',
+      description:
+        'Comma-separated source buckets s3relay replicates (empty: any): the ingress refuses events of other buckets, workers park their tasks, `resync` and `verify` refuse them. Must name exactly one bucket when neither DEST_BUCKET nor DEST_PREFIX has `{bucket}`',
     },
     schema: z
       .string()
@@ -315,13 +317,19 @@ const VARIABLES = {
   DEST_BUCKET: {
     spec: {
       group: 'backup',
-      description: 'Backup bucket; `{bucket}` expands to the source bucket name',
+      description:
+        'Backup bucket; `{bucket}` expands to the source bucket name. Without `{bucket}` here or in DEST_PREFIX, SOURCE_BUCKETS must name exactly one bucket (no two source buckets may share backup keys)',
       default: '{bucket}',
     },
     schema: z.string().min(1),
   },
   DEST_PREFIX: {
-    spec: { group: 'backup', description: 'Prefix put before every backup key', default: '' },
+    spec: {
+      group: 'backup',
+      description:
+        'Prefix put before every backup key; `{bucket}/` expands to the source bucket (several source buckets in one backup bucket: `DEST_PREFIX={bucket}/`)',
+      default: '',
+    },
     schema: z.string().default(''),
   },
   WORKER_CONCURRENCY: {
@@ -504,12 +512,12 @@ export interface Config {
     readonly trustProxy: TrustProxy;
     readonly webhookToken: string | undefined;
     readonly allowedIps: readonly Cidr[];
-    readonly sourceBuckets: readonly string[];
     readonly snsTopicArns: readonly string[];
     readonly snsAllowAnyTopic: boolean;
     readonly snsMaxAgeMs: number;
   };
-  readonly source: S3EndpointConfig;
+  /** `buckets`: SOURCE_BUCKETS, the only source buckets replicated (empty: any). */
+  readonly source: S3EndpointConfig & { readonly buckets: readonly string[] };
   readonly dest: S3EndpointConfig & { readonly bucket: string; readonly prefix: string };
   readonly worker: {
     readonly concurrency: number;
@@ -571,6 +579,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.ACTION === 'script' && e.ACTION_SCRIPT === undefined) {
     problems.push('✖ ACTION_SCRIPT is required when ACTION=script\n  → at ACTION_SCRIPT');
   }
+  const naming = backupNamingProblem(
+    { bucket: e.DEST_BUCKET, prefix: e.DEST_PREFIX },
+    e.SOURCE_BUCKETS,
+  );
+  if (naming !== undefined)
+    problems.push(`✖ ${naming}\n  → at DEST_BUCKET, DEST_PREFIX, SOURCE_BUCKETS`);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
 
   return deepFreeze({
@@ -591,12 +605,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       trustProxy: e.TRUST_PROXY,
       webhookToken: e.WEBHOOK_TOKEN,
       allowedIps: e.ALLOWED_IPS,
-      sourceBuckets: e.SOURCE_BUCKETS,
       snsTopicArns: e.SNS_TOPIC_ARNS,
       snsAllowAnyTopic: e.SNS_ALLOW_ANY_TOPIC,
       snsMaxAgeMs: e.SNS_MAX_AGE,
     },
-    source: s3Endpoint(e, 'SOURCE'),
+    source: { ...s3Endpoint(e, 'SOURCE'), buckets: e.SOURCE_BUCKETS },
     dest: { ...s3Endpoint(e, 'DEST'), bucket: e.DEST_BUCKET, prefix: e.DEST_PREFIX },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,

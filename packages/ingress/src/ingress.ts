@@ -104,8 +104,12 @@ export function createIngress(options: IngressOptions): Ingress {
   async function start(): Promise<void> {
     if (state !== 'idle') throw new Error(`the ingress cannot start when ${state}`);
     transition('starting');
-    const { webhookToken, allowedIps, sourceBuckets } = config.http;
-    if (webhookToken === undefined && allowedIps.length === 0 && sourceBuckets.length === 0) {
+    const { webhookToken, allowedIps } = config.http;
+    if (
+      webhookToken === undefined &&
+      allowedIps.length === 0 &&
+      config.source.buckets.length === 0
+    ) {
       logger.warn(
         'the ingress accepts webhooks from anyone: set WEBHOOK_TOKEN, ALLOWED_IPS or SOURCE_BUCKETS before exposing it (README, "Exposing the ingress")',
       );

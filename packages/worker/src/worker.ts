@@ -137,6 +137,7 @@ class RelayWorker implements Worker {
         publisher: this.#publisher,
         names: this.#names,
         worker,
+        sourceBuckets: deps.config.source.buckets,
         metrics: this.#metrics,
         logger: deps.logger,
         running: this.#running,
