@@ -39,6 +39,7 @@ export const restoreBenchmark: Benchmark = {
         AMQP_URL,
         AMQP_PREFIX: prefix,
         DEST_BUCKET: 'bench-backup',
+        SOURCE_BUCKETS: 'bench-source',
         WORKER_CONCURRENCY: String(CONCURRENCY),
         METRICS_PORT: '0',
         LOG_LEVEL: 'warn',

@@ -4,6 +4,7 @@ import { backupBucket, backupKey, createS3Client } from '@s3relay/core/s3';
 import { withBroker } from '../broker-session.js';
 import { addBrokerOptions, brokerOverrides, type BrokerFlags } from '../common-options.js';
 import { configFromFlags } from '../config-from-flags.js';
+import { assertReplicated } from '../sync/s3-sides.js';
 import { checkBackup, checkNotifications, checkSource } from '../doctor/access-checks.js';
 import { ok, problem, warning, type Finding } from '../doctor/finding.js';
 import { checkLifecycle, checkVersioning } from '../doctor/history-checks.js';
@@ -39,6 +40,7 @@ export function doctorCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
   ).action(async (flags: DoctorFlags) => {
     const out = output();
     const config = configFromFlags(env, brokerOverrides(flags));
+    assertReplicated(config, flags.bucket);
     const retentionDays = Math.max(1, Math.round(flags.retention / DAY_MS));
     const source = createS3Client(config.source);
     const backup = createS3Client(config.dest);

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { backupBucket, backupKey, createS3Client } from '@s3relay/core/s3';
 import { configFromFlags } from '../config-from-flags.js';
+import { assertReplicated } from '../sync/s3-sides.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { detailVersion } from '../history/version-details.js';
 import { requireHistory } from '../history/versioning.js';
@@ -22,6 +23,7 @@ export function historyCommand(output: () => Output, env: NodeJS.ProcessEnv): Co
     .action(async (flags: HistoryFlags) => {
       const out = output();
       const config = configFromFlags(env, {});
+      assertReplicated(config, flags.bucket);
       const client = createS3Client(config.dest);
       const bucket = backupBucket(config.dest, flags.bucket);
       const root = backupKey(config.dest, flags.bucket, '');

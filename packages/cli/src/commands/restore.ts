@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { backupBucket, backupKey, classifyS3Error, createS3Client } from '@s3relay/core/s3';
 import { forEachConcurrent } from '../concurrency.js';
 import { configFromFlags } from '../config-from-flags.js';
+import { assertReplicated } from '../sync/s3-sides.js';
 import { confirm } from '../confirm.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { moment, positiveInt } from '../flag-parsers.js';
@@ -65,6 +66,7 @@ export function restoreCommand(output: () => Output, env: NodeJS.ProcessEnv): Co
     .action(async (flags: RestoreFlags) => {
       const out = output();
       const config = configFromFlags(env, {});
+      assertReplicated(config, flags.bucket);
       const at = new Date(flags.at);
       if (at.getTime() > Date.now()) {
         throw new CliError(ExitCode.usage, `--at ${at.toISOString()} is in the future`);
