@@ -775,7 +775,7 @@ describe('Dockerfile', () => {
       for (const source of sources) {
         expect(existsSync(path.join(ROOT, source)), source).toBe(true);
         const needed = listFiles(source).filter(
-          (file) => !file.endsWith('.test.ts') && /\.(ts|js|json)$/.test(file),
+          (file) => !file.endsWith('.test.ts') && /\.(ts|js|json|html|css)$/.test(file),
         );
         expect(needed.length, source).toBeGreaterThan(0);
         expect(needed.filter(ignored), source).toEqual([]);

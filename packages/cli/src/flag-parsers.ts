@@ -27,19 +27,22 @@ export function duration(raw: string): number {
 }
 
 /**
- * Commander argument parser for a moment: an ISO 8601 date-time (`2026-12-05T15:30:00Z`,
- * `2026-12-05T16:30:00+01:00`; without a zone it is local time) or a duration before now
- * (`90m ago`, `1d ago`). Returns epoch milliseconds.
+ * Commander argument parser for a point in time: an ISO 8601 time (`2026-11-29T10:00:00Z`,
+ * `2026-11-29T11:00:00+01:00`; without a zone it is local time), or a duration meaning that long
+ * ago (`2h`, or `2h ago`).
  */
-export function moment(raw: string, now = Date.now()): number {
-  const ago = /^(.+?)\s+ago$/i.exec(raw.trim());
-  if (ago !== null) return now - duration(ago[1] ?? '');
-  if (!/^\d{4}-\d\d-\d\d/.test(raw.trim())) {
-    throw new InvalidArgumentError(
-      'an ISO 8601 date-time (2026-12-05T15:30:00Z) or "<duration> ago"',
-    );
+export function pointInTime(raw: string): Date {
+  return pointInTimeAt(raw, Date.now());
+}
+
+/** {@link pointInTime} with ages counted back from `now` (epoch milliseconds). */
+export function pointInTimeAt(raw: string, now: number): Date {
+  const age = raw.trim().replace(/\s+ago$/i, '');
+  if (/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(age)) return new Date(now - duration(age));
+  // Date.parse alone would take "1" for the year 2001.
+  const time = /^\d{4}-\d\d-\d\d/.test(raw.trim()) ? Date.parse(raw) : Number.NaN;
+  if (Number.isNaN(time)) {
+    throw new InvalidArgumentError('an ISO 8601 time (2026-11-29T10:00:00Z) or an age (2h)');
   }
-  const at = Date.parse(raw);
-  if (!Number.isFinite(at)) throw new InvalidArgumentError(`not a date-time: ${raw}`);
-  return at;
+  return new Date(time);
 }

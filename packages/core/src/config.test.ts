@@ -175,6 +175,7 @@ describe('loadConfig', () => {
       WEBHOOK_TOKEN: 'tok3n-0123456789abc',
       SOURCE_S3_SECRET_ACCESS_KEY: 'src-key',
       DEST_S3_SECRET_ACCESS_KEY: 'dst-key',
+      CONSOLE_TOKEN: 'console-t0ken-0123456789',
       PUBLIC_URLS:
         'https://h.example.com/webhook/mcs?token=tok3n-0123456789abc,' +
         'https://h.example.com/webhook/ceph/tok3n-0123456789abc,' +
@@ -182,7 +183,7 @@ describe('loadConfig', () => {
     });
     const redacted = redactConfig(config);
     const text = JSON.stringify(redacted);
-    for (const secret of ['s3cret', 'tok3n', 'src-key', 'dst-key'])
+    for (const secret of ['s3cret', 'tok3n', 'src-key', 'dst-key', 'console-t0ken'])
       expect(text).not.toContain(secret);
     expect(redacted.amqp.urls).toEqual([
       'amqp://relay:***@rabbit:5672/prod',
@@ -202,9 +203,23 @@ describe('loadConfig', () => {
       .sort();
     expect(secrets).toEqual([
       'AMQP_URL',
+      'CONSOLE_TOKEN',
       'DEST_S3_SECRET_ACCESS_KEY',
       'SOURCE_S3_SECRET_ACCESS_KEY',
       'WEBHOOK_TOKEN',
     ]);
+  });
+
+  it('turns telemetry off with 0 and refuses intervals too short to be useful', () => {
+    expect(loadConfig({}).telemetryIntervalMs).toBe(5000);
+    expect(loadConfig({ TELEMETRY_INTERVAL_MS: '0' }).telemetryIntervalMs).toBe(0);
+    expect(() => loadConfig({ TELEMETRY_INTERVAL_MS: '10' })).toThrow(/TELEMETRY_INTERVAL_MS/);
+  });
+
+  it('refuses a console token short enough to guess', () => {
+    expect(() => loadConfig({ CONSOLE_TOKEN: 'short' })).toThrow(/CONSOLE_TOKEN/);
+    expect(loadConfig({ CONSOLE_TOKEN: 'long-enough-token-1' }).console.token).toBe(
+      'long-enough-token-1',
+    );
   });
 });

@@ -17,7 +17,7 @@ export interface VariableSpec {
   /** The default, as it would be written in the environment; absent when there is none. */
   readonly default?: string;
   readonly secret?: boolean;
-  readonly group: 'broker' | 'ingress' | 'source' | 'backup' | 'worker' | 'all';
+  readonly group: 'broker' | 'ingress' | 'source' | 'backup' | 'worker' | 'console' | 'all';
 }
 
 /** WEBHOOK_TOKEN's least length: shorter ones can be guessed by a sender that tries enough. */
@@ -437,6 +437,43 @@ const VARIABLES = {
     },
     schema: z.string().min(1),
   },
+  CONSOLE_HOST: {
+    spec: {
+      group: 'console',
+      description:
+        'Address `s3relay console` listens on; any other than loopback requires CONSOLE_TOKEN',
+      default: '127.0.0.1',
+    },
+    schema: z.string().min(1),
+  },
+  CONSOLE_PORT: {
+    spec: { group: 'console', description: 'Port of `s3relay console`', default: '9400' },
+    schema: int(0, 65535),
+  },
+  CONSOLE_TOKEN: {
+    spec: {
+      group: 'console',
+      description:
+        'Token the console asks for before showing anything (required unless it listens on loopback)',
+      secret: true,
+    },
+    schema: optionalString.refine(
+      (value) => value === undefined || value.length >= 16,
+      'at least 16 characters',
+    ),
+  },
+  TELEMETRY_INTERVAL_MS: {
+    spec: {
+      group: 'all',
+      description:
+        'How often each ingress and worker publishes its counters to `<prefix>.telemetry` for the console (0: never)',
+      default: '5000',
+    },
+    schema: int(0, 300_000).refine(
+      (value) => value === 0 || value >= 100,
+      '0 (off) or at least 100',
+    ),
+  },
   LOG_LEVEL: {
     spec: { group: 'all', description: '`error`, `warn`, `info` or `debug`', default: 'info' },
     schema: z.enum(['error', 'warn', 'info', 'debug']),
@@ -534,6 +571,13 @@ export interface Config {
     readonly metricsHost: string;
     readonly metricsPort: number;
   };
+  readonly console: {
+    readonly host: string;
+    readonly port: number;
+    readonly token: string | undefined;
+  };
+  /** How often a service publishes its telemetry snapshot; 0 turns it off. */
+  readonly telemetryIntervalMs: number;
   readonly log: {
     readonly level: 'error' | 'warn' | 'info' | 'debug';
     readonly format: 'json' | 'pretty';
@@ -626,6 +670,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       metricsHost: e.METRICS_HOST,
       metricsPort: e.METRICS_PORT,
     },
+    console: { host: e.CONSOLE_HOST, port: e.CONSOLE_PORT, token: e.CONSOLE_TOKEN },
+    telemetryIntervalMs: e.TELEMETRY_INTERVAL_MS,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   });
@@ -646,6 +692,7 @@ export function redactConfig(config: Config): Config {
       webhookToken: redact(token),
       publicUrls: config.http.publicUrls.map((url) => redactUrl(url, [token])),
     },
+    console: { ...config.console, token: redact(config.console.token) },
     source: { ...config.source, secretAccessKey: redact(config.source.secretAccessKey) },
     dest: { ...config.dest, secretAccessKey: redact(config.dest.secretAccessKey) },
   };

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config, Logger } from '@s3relay/core';
 import { Broker, Publisher, registerBrokerMetrics } from '@s3relay/core/amqp';
+import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import { createApp } from './app.js';
 import type { SubscriptionConfirmer } from './sns-fetchers.js';
 import type { CertificateFetcher } from './sns-signature.js';
@@ -91,6 +92,7 @@ export function createIngress(options: IngressOptions): Ingress {
   });
   let state: IngressState = 'idle';
   let server: Server | undefined;
+  let telemetry: TelemetryPublisher | undefined;
   let address: AddressInfo | undefined;
   let closePromise: Promise<void> | undefined;
 
@@ -118,6 +120,14 @@ export function createIngress(options: IngressOptions): Ingress {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     registerBrokerMetrics(registry, broker);
+    telemetry = new TelemetryPublisher({
+      broker,
+      prefix: config.amqp.prefix,
+      role: 'ingress',
+      registry,
+      intervalMs: config.telemetryIntervalMs,
+      logger,
+    });
     const app = createApp({
       config,
       logger,
@@ -156,6 +166,7 @@ export function createIngress(options: IngressOptions): Ingress {
     server = listening;
     address = listening.address() as AddressInfo;
     transition('running');
+    telemetry.start();
     logger.info('ingress listening', { host: address.address, port: address.port });
   }
 
@@ -182,6 +193,7 @@ export function createIngress(options: IngressOptions): Ingress {
         await closed;
       }
     }
+    await telemetry?.close();
     await publisher.close().catch((err: unknown) => {
       logger.warn('publisher close failed', { error: err });
     });

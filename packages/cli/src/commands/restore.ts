@@ -11,7 +11,7 @@ import { configFromFlags } from '../config-from-flags.js';
 import { assertReplicated } from '../sync/s3-sides.js';
 import { confirm } from '../confirm.js';
 import { CliError, ExitCode } from '../exit-codes.js';
-import { moment, positiveInt } from '../flag-parsers.js';
+import { pointInTime, positiveInt } from '../flag-parsers.js';
 import { applyRestoreAction } from '../history/restore-copy.js';
 import { planRestore, type RestoreAction, type RestoreSides } from '../history/restore-plan.js';
 import { requireHistory } from '../history/versioning.js';
@@ -22,7 +22,7 @@ import { s3Failure } from './s3-failure.js';
 interface RestoreFlags {
   bucket: string;
   prefix?: string;
-  at: number;
+  at: Date;
   toBucket?: string;
   toPrefix?: string;
   inPlace?: boolean;
@@ -49,8 +49,8 @@ export function restoreCommand(output: () => Output, env: NodeJS.ProcessEnv): Co
     .option('--prefix <prefix>', 'only keys under this prefix')
     .requiredOption(
       '--at <time>',
-      'the moment, by the source\'s clock: ISO 8601 (2026-12-05T15:30:00Z) or "<duration> ago"',
-      (raw: string) => moment(raw),
+      'the moment, by the source\'s clock: ISO 8601 (2026-12-05T15:30:00Z) or an age ("18h ago")',
+      (raw: string) => pointInTime(raw),
     )
     .option(
       '--to-bucket <bucket>',
@@ -67,7 +67,7 @@ export function restoreCommand(output: () => Output, env: NodeJS.ProcessEnv): Co
       const out = output();
       const config = configFromFlags(env, {});
       assertReplicated(config, flags.bucket);
-      const at = new Date(flags.at);
+      const { at } = flags;
       if (at.getTime() > Date.now()) {
         throw new CliError(ExitCode.usage, `--at ${at.toISOString()} is in the future`);
       }
