@@ -337,7 +337,14 @@ describe('docker-compose.yml', () => {
 
   it('listens on every interface inside the containers', () => {
     expect(serviceConfig('ingress').http.host).toBe('0.0.0.0');
+    expect(serviceConfig('ingress').http.metricsHost).toBe('0.0.0.0');
     expect(serviceConfig('worker').worker.metricsHost).toBe('0.0.0.0');
+  });
+
+  it("publishes the ingress's metrics port, apart from its webhook port", () => {
+    const { http } = serviceConfig('ingress');
+    expect(http.metricsPort).not.toBe(http.port);
+    expect(containerPorts(service('ingress'))).toContain(http.metricsPort);
   });
 
   it("publishes the ingress's port and checks its readiness there", () => {
@@ -746,6 +753,7 @@ describe('Dockerfile', () => {
       .flatMap((i) => i.args.split(/\s+/));
     expect(exposed).toContain(CONFIG_VARIABLES.HTTP_PORT.default);
     expect(exposed).toContain(CONFIG_VARIABLES.METRICS_PORT.default);
+    expect(exposed).toContain(CONFIG_VARIABLES.HTTP_METRICS_PORT.default);
   });
 
   describe('.dockerignore', () => {
