@@ -22,6 +22,7 @@ COPY packages/core/package.json packages/core/
 COPY packages/emulator/package.json packages/emulator/
 COPY packages/ingress/package.json packages/ingress/
 COPY packages/worker/package.json packages/worker/
+COPY packages/console/package.json packages/console/
 COPY packages/cli/package.json packages/cli/
 COPY test/package.json test/
 RUN npm ci --no-audit --no-fund
@@ -41,6 +42,7 @@ COPY packages/core/package.json packages/core/
 COPY packages/emulator/package.json packages/emulator/
 COPY packages/ingress/package.json packages/ingress/
 COPY packages/worker/package.json packages/worker/
+COPY packages/console/package.json packages/console/
 COPY packages/cli/package.json packages/cli/
 COPY test/package.json test/
 # No install scripts run: nothing the runtime needs builds native code, and it keeps the
@@ -51,6 +53,9 @@ COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/packages/emulator/dist packages/emulator/dist
 COPY --from=build /app/packages/ingress/dist packages/ingress/dist
 COPY --from=build /app/packages/worker/dist packages/worker/dist
+COPY --from=build /app/packages/console/dist packages/console/dist
+# The console's page: HTML and CSS as written (its scripts are compiled into dist/browser).
+COPY packages/console/public packages/console/public
 COPY --from=build /app/packages/cli/dist packages/cli/dist
 COPY packages/cli/bin packages/cli/bin
 # `s3relay dlq list` and friends by name inside the container (`docker compose exec worker s3relay …`).
@@ -58,8 +63,9 @@ RUN ln -s /app/packages/cli/bin/s3relay.js /usr/local/bin/s3relay
 
 # Files stay owned by root: the process can read its code but not change it.
 USER node
-# Ingress HTTP_PORT, worker METRICS_PORT and ingress HTTP_METRICS_PORT defaults.
-EXPOSE 8080 9090 9091
+# Ingress HTTP_PORT, worker METRICS_PORT, ingress HTTP_METRICS_PORT and console CONSOLE_PORT
+# defaults.
+EXPOSE 8080 9090 9091 9400
 # The CLI runs as PID 1 and handles SIGTERM itself: it stops taking work, finishes or requeues
 # what is in flight within SHUTDOWN_TIMEOUT_MS, then exits.
 STOPSIGNAL SIGTERM

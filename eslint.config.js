@@ -40,6 +40,16 @@ export default tseslint.config(
     },
   },
   {
+    // The console's page runs in the browser: its own project, with the DOM's types.
+    files: ['packages/console/ui/**/*.ts'],
+    languageOptions: {
+      parserOptions: {
+        project: ['./packages/console/ui/tsconfig.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
   },

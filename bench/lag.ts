@@ -145,6 +145,7 @@ async function startPipeline(
       AMQP_URL,
       AMQP_PREFIX: prefix,
       WORKER_CONCURRENCY: String(shape.concurrency),
+      SOURCE_BUCKETS: SOURCE_BUCKET,
       DEST_BUCKET: BACKUP_BUCKET,
       ...s3Env('SOURCE', sourceEndpoint),
       SOURCE_S3_REGION: 'ru-msk',

@@ -211,6 +211,7 @@ export const resyncBenchmark: Benchmark = {
       const verify = await runToEnd(process.execPath, [CLI, 'verify', '--bucket', SOURCE_BUCKET], {
         AMQP_URL,
         AMQP_PREFIX: benchPrefix('verify'),
+        SOURCE_BUCKETS: SOURCE_BUCKET,
         DEST_BUCKET: BACKUP_BUCKET,
         DEST_PREFIX: destPrefix,
         ...source.env('SOURCE'),

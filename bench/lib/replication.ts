@@ -79,6 +79,7 @@ export async function runWorkers(options: WorkerRunOptions): Promise<WorkerRun> 
     AMQP_URL,
     AMQP_PREFIX: prefix,
     WORKER_CONCURRENCY: String(options.concurrency),
+    SOURCE_BUCKETS: SOURCE_BUCKET,
     DEST_BUCKET: BACKUP_BUCKET,
     DEST_PREFIX: options.destPrefix,
     ...options.source.env('SOURCE', options.sourceEndpoint),

@@ -54,7 +54,8 @@ describe('npm start (s3relay dev)', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 's3relay-dev-e2e-'));
-    const [sourcePort, backupPort, ingressPort, metricsPort] = [
+    const [sourcePort, backupPort, ingressPort, metricsPort, consolePort] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -73,6 +74,8 @@ describe('npm start (s3relay dev)', () => {
         String(ingressPort),
         '--metrics-port',
         String(metricsPort),
+        '--console-port',
+        String(consolePort),
         '--data-dir',
         join(work, 'data'),
       ],
@@ -165,6 +168,27 @@ describe('npm start (s3relay dev)', () => {
     } finally {
       client.destroy();
     }
+  });
+
+  it("prints the console's address, where the console shows the stack's ingress and workers", async () => {
+    const url = /^\s+console\s+(http:\/\/127\.0\.0\.1:\d+\/)\s/m.exec(dev.output())?.[1];
+    expect(url, dev.output()).toBeDefined();
+    expect((await fetch(url ?? '')).headers.get('content-type')).toContain('text/html');
+    await eventually(
+      async () => {
+        const overview = (await (await fetch(`${url}api/overview`)).json()) as {
+          prefix: string;
+          processes: { role: string; state: string }[];
+        };
+        expect(overview.prefix).toBe(prefix);
+        expect(overview.processes.map((p) => `${p.role} ${p.state}`).sort()).toEqual([
+          'ingress live',
+          'worker live',
+          'worker live',
+        ]);
+      },
+      { timeoutMs: 20_000, intervalMs: 500, message: 'the console did not show the stack' },
+    );
   });
 
   it('answers health and metrics where it says', async () => {

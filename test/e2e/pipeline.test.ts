@@ -92,6 +92,7 @@ describe('the built services with the VK emulator as the source', () => {
       SOURCE_S3_ACCESS_KEY_ID: emulator.credentials.accessKeyId,
       SOURCE_S3_SECRET_ACCESS_KEY: emulator.credentials.secretAccessKey,
       ...backup.env('DEST'),
+      SOURCE_BUCKETS: SOURCE,
       DEST_BUCKET: BACKUP,
       PART_SIZE_MB: '5',
       LOG_LEVEL: 'warn',

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import amqp, { type ChannelModel, type Message, type Options } from 'amqplib';
 import { topologyNames } from '@s3relay/core/amqp';
+import { telemetryExchange } from '@s3relay/core/telemetry';
 import { rabbitmqctl, targetForNode, targetForUrl } from './rabbitmqctl.js';
 
 export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -69,10 +70,10 @@ export async function withChannel<T>(
 }
 
 /**
- * Deletes every queue named `<prefix>.*`. The names come from `rabbitmqctl list_queues` when it
- * can reach the broker behind `url`, plus the names the default topology would declare
- * (`tasks`, `dlq`, `retry.<delay>` for `RETRY_DELAYS=1s,10s,1m,10m,1h`), so a broker rabbitmqctl
- * cannot reach is cleaned up too. Missing queues are fine.
+ * Deletes every queue named `<prefix>.*`, and the telemetry exchange. The names come from
+ * `rabbitmqctl list_queues` when it can reach the broker behind `url`, plus the names the default
+ * topology would declare (`tasks`, `dlq`, `retry.<delay>` for `RETRY_DELAYS=1s,10s,1m,10m,1h`), so
+ * a broker rabbitmqctl cannot reach is cleaned up too. Missing queues are fine.
  */
 export async function deleteQueuesWithPrefix(url: string, prefix: string): Promise<void> {
   const names = new Set<string>();
@@ -107,6 +108,8 @@ export async function deleteQueuesWithPrefix(url: string, prefix: string): Promi
         channel = await connection.createChannel();
       }
     }
+    // Services declare it on their first telemetry snapshot; deleting a missing one is fine.
+    await channel.deleteExchange(telemetryExchange(prefix)).catch(() => undefined);
   } finally {
     await connection.close().catch(() => undefined);
   }

@@ -1,5 +1,5 @@
 /**
- * `s3relay dlq list|replay|purge` in-process against real RabbitMQ: the reason of a task a real
+ * `s3relay dlq list|replay|drop|purge` in-process against real RabbitMQ: the reason of a task a real
  * worker parked, replay once the cause is fixed, order and count kept by listing, filters, dry
  * runs, the purge guard, a broker-parked (delivery limit) task, and a replay whose tasks are
  * parked again while it runs.
@@ -78,7 +78,7 @@ async function declareTopology(env: Record<string, string>): Promise<void> {
 async function parkTasks(
   queues: Queues,
   count: number,
-  describe: (index: number) => { bucket: string; code: string },
+  describe: (index: number) => { bucket: string; code: string; failedAt?: string },
 ): Promise<Task[]> {
   const tasks = Array.from({ length: count }, (_, index) =>
     eventTask(`parked/${String(index).padStart(4, '0')}.txt`, 'created', {
@@ -98,7 +98,7 @@ async function parkTasks(
           'x-s3relay-error': `fake failure ${index}`,
           'x-s3relay-attempts': 3,
           'x-s3relay-first-failed-at': '2024-01-01T00:00:00.000Z',
-          'x-s3relay-last-failed-at': '2024-01-01T00:05:00.000Z',
+          'x-s3relay-last-failed-at': describe(index).failedAt ?? '2024-01-01T00:05:00.000Z',
         },
       },
     })),
@@ -183,7 +183,7 @@ describe('dlq: tasks a real worker parked', () => {
   });
 });
 
-describe('dlq: listing, filters, dry run, purge', () => {
+describe('dlq: listing, filters, dry run, drop, purge', () => {
   let queues: Queues;
   const bucketOf = (index: number) => (index % 3 === 0 ? 'bucket-b' : 'bucket-a');
   const codeOf = (index: number) =>
@@ -317,6 +317,90 @@ describe('dlq: listing, filters, dry run, purge', () => {
     const run = await cli(['dlq', 'replay'], queues.env);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--all or --id');
+  });
+
+  it('list and replay filter by the time of the last failure', async () => {
+    await declareTopology(queues.env);
+    // Task i last failed at minute i of 2024-01-01.
+    const minute = (index: number) => `2024-01-01T00:${String(index).padStart(2, '0')}:00.000Z`;
+    const parked = (
+      await parkTasks(queues, 10, (index) => ({
+        bucket: 'bucket-a',
+        code: 'RELAY_S3_ACCESS_DENIED',
+        failedAt: minute(index),
+      }))
+    ).map((task) => task.id);
+    const { env } = queues;
+
+    expect(await listIds(env, ['--since', minute(3), '--until', minute(6)])).toEqual(
+      parked.slice(3, 7),
+    );
+    expect(await listIds(env, ['--until', minute(1)])).toEqual(parked.slice(0, 2));
+    // An age: everything parked here failed long before the last 10 minutes.
+    expect(await listIds(env, ['--since', '10m'])).toEqual([]);
+    const bad = await cli(['dlq', 'list', '--since', 'yesterday-ish'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('ISO 8601');
+
+    const replay = await cli(['--json', 'dlq', 'replay', '--all', '--since', minute(8)], env);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(idsOf(await drainQueue(queues.url, queues.names.tasks))).toEqual(parked.slice(8));
+    expect(await listIds(env)).toEqual(parked.slice(0, 8));
+  });
+
+  it('list --json shows every header of a parked task', async () => {
+    const [id] = await park(1);
+    const run = await cli(['--json', 'dlq', 'list'], queues.env);
+    expect(run.code, run.stderr).toBe(0);
+    const [entry] = json<{ entries: { messageId: string; headers: Record<string, unknown> }[] }>(
+      run,
+    ).entries;
+    expect(entry?.messageId).toBe(id);
+    expect(entry?.headers).toMatchObject({
+      'x-s3relay-error-code': 'RELAY_S3_ACCESS_DENIED',
+      'x-s3relay-error': 'fake failure 0',
+      'x-s3relay-attempts': 3,
+      'x-s3relay-first-failed-at': '2024-01-01T00:00:00.000Z',
+    });
+  });
+
+  it('drop deletes exactly the selected tasks, keeps the rest in order, and asks first', async () => {
+    const parked = await park(12);
+    const { env } = queues;
+
+    const refused = await cli(['dlq', 'drop', '--all', '--bucket', 'bucket-b'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--yes');
+    expect(await listIds(env)).toEqual(parked);
+    const usage = await cli(['dlq', 'drop', '--yes'], env);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--all or --id');
+
+    const dry = await cli(
+      ['--json', 'dlq', 'drop', '--all', '--bucket', 'bucket-b', '--dry-run'],
+      env,
+    );
+    expect(dry.code, dry.stderr).toBe(0);
+    const wouldDrop = where(parked, (i) => bucketOf(i) === 'bucket-b');
+    expect(json<{ dropped: { messageId: string }[] }>(dry).dropped.map((d) => d.messageId)).toEqual(
+      wouldDrop,
+    );
+    expect(await listIds(env)).toEqual(parked);
+
+    const chosen = [parked[2] ?? '', parked[7] ?? ''];
+    const byId = await cli(['--json', 'dlq', 'drop', '--id', ...chosen, '--yes'], env);
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(await listIds(env)).toEqual(parked.filter((id) => !chosen.includes(id)));
+
+    const byBucket = await cli(
+      ['--json', 'dlq', 'drop', '--all', '--bucket', 'bucket-b', '--yes'],
+      env,
+    );
+    expect(byBucket.code, byBucket.stderr).toBe(0);
+    expect(idsOf(await drainQueue(queues.url, queues.names.dlq))).toEqual(
+      where(parked, (i) => bucketOf(i) !== 'bucket-b' && i !== 2 && i !== 7),
+    );
+    expect(await queueDepth(queues.url, queues.names.tasks)).toBe(0);
   });
 
   it('purge refuses without --yes and without a terminal, and empties with --yes', async () => {

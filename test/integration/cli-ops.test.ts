@@ -177,7 +177,12 @@ describe('janitor', () => {
       () => s3.close(),
       () => proxy.close(),
     );
-    return { ...s3Env('DEST', proxy.endpoint), DEST_BUCKET: 'backup', DEST_PREFIX: 'mirror/' };
+    return {
+      ...s3Env('DEST', proxy.endpoint),
+      DEST_BUCKET: 'backup',
+      DEST_PREFIX: 'mirror/',
+      SOURCE_BUCKETS: 'source',
+    };
   }
 
   async function openUpload(key: string): Promise<string> {
@@ -235,7 +240,11 @@ describe('janitor', () => {
   it('tells a store without ListMultipartUploads (exit 1) from an unreachable one (exit 3)', async () => {
     await startBackup();
     // s3rver itself answers 501 NotImplemented: reachable, but lacking the operation.
-    const direct = { ...s3Env('DEST', s3.endpoint), DEST_BUCKET: 'backup' };
+    const direct = {
+      ...s3Env('DEST', s3.endpoint),
+      DEST_BUCKET: 'backup',
+      SOURCE_BUCKETS: 'source',
+    };
     const lacking = await cli(['janitor'], direct);
     expect(lacking.code, lacking.stderr).toBe(1);
     expect(lacking.stderr).toContain('NotImplemented');

@@ -127,6 +127,7 @@ export async function startCephBed(options: CephBedOptions): Promise<CephBed> {
       SHUTDOWN_TIMEOUT_MS: '5000',
       METRICS_PORT: '0',
       LOG_LEVEL: 'debug',
+      SOURCE_BUCKETS: sourceBucket,
       DEST_BUCKET: backupBucket,
       DEST_PREFIX: destPrefix,
       ...cephEnv('SOURCE', sourceProxy?.endpoint ?? ceph.endpoint, ceph.users.source),

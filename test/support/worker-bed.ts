@@ -69,6 +69,7 @@ export async function startWorkerBed(options: WorkerBedOptions): Promise<WorkerB
     PUBLISH_TIMEOUT_MS: '5000',
     METRICS_PORT: '0',
     LOG_LEVEL: 'debug',
+    SOURCE_BUCKETS: SOURCE_BUCKET,
     DEST_BUCKET: BACKUP_BUCKET,
     DEST_PREFIX: destPrefix,
     ...s3Env('SOURCE', source.endpoint),

@@ -557,8 +557,10 @@ describe('docker-compose.yml', () => {
     it('names the buckets the ingress accepts and the worker writes', () => {
       const ingress = serviceConfig('ingress');
       const worker = serviceConfig('worker');
-      if (ingress.http.sourceBuckets.length > 0) {
-        expect(ingress.http.sourceBuckets).toContain(init.SOURCE_BUCKET);
+      for (const config of [ingress, worker]) {
+        if (config.source.buckets.length > 0) {
+          expect(config.source.buckets).toContain(init.SOURCE_BUCKET);
+        }
       }
       expect(worker.dest.bucket.replaceAll('{bucket}', init.SOURCE_BUCKET ?? '')).toBe(
         init.BACKUP_BUCKET,
@@ -781,7 +783,7 @@ describe('Dockerfile', () => {
       for (const source of sources) {
         expect(existsSync(path.join(ROOT, source)), source).toBe(true);
         const needed = listFiles(source).filter(
-          (file) => !file.endsWith('.test.ts') && /\.(ts|js|json)$/.test(file),
+          (file) => !file.endsWith('.test.ts') && /\.(ts|js|json|html|css)$/.test(file),
         );
         expect(needed.length, source).toBeGreaterThan(0);
         expect(needed.filter(ignored), source).toEqual([]);

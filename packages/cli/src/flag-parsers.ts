@@ -25,3 +25,16 @@ export function duration(raw: string): number {
     throw new InvalidArgumentError((err as Error).message);
   }
 }
+
+/**
+ * Commander argument parser for a point in time: an ISO 8601 time (`2026-11-29T10:00:00Z`), or a
+ * duration meaning that long ago (`2h`).
+ */
+export function pointInTime(raw: string): Date {
+  if (/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(raw.trim())) return new Date(Date.now() - duration(raw));
+  const time = Date.parse(raw);
+  if (Number.isNaN(time)) {
+    throw new InvalidArgumentError('an ISO 8601 time (2026-11-29T10:00:00Z) or an age (2h)');
+  }
+  return new Date(time);
+}

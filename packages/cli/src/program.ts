@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { configCommand } from './commands/config.js';
+import { consoleCommand } from './commands/console.js';
 import { devCommand } from './commands/dev.js';
 import { dlqCommand } from './commands/dlq.js';
 import { janitorCommand } from './commands/janitor.js';
@@ -45,6 +46,7 @@ export function createProgram(context: ProgramContext): Command {
   program.addCommand(janitorCommand(output, context.env));
   program.addCommand(signCommand(output));
   program.addCommand(configCommand(output, context.env));
+  program.addCommand(consoleCommand(context.env));
   program.addCommand(devCommand(output, context.env));
   return program;
 }

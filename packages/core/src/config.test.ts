@@ -44,6 +44,22 @@ describe('loadConfig', () => {
     expect(config.http.snsMaxAgeMs).toBe(1_800_000);
   });
 
+  it('refuses one backup bucket for any number of source buckets, naming the variables', () => {
+    expect(() => loadConfig({ DEST_BUCKET: 'backup' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DEST_BUCKET: 'backup', SOURCE_BUCKETS: 'a,b' })).toThrow(
+      /DEST_BUCKET "backup" is one backup bucket for every source bucket and SOURCE_BUCKETS lists 2 buckets[^]*→ at DEST_BUCKET, DEST_PREFIX, SOURCE_BUCKETS/,
+    );
+    expect(loadConfig({ DEST_BUCKET: 'backup', SOURCE_BUCKETS: 'a' }).source.buckets).toEqual([
+      'a',
+    ]);
+    expect(loadConfig({ DEST_BUCKET: 'backup', DEST_PREFIX: '{bucket}/' }).dest.prefix).toBe(
+      '{bucket}/',
+    );
+    expect(() => loadConfig({ DEST_PREFIX: '{bucket}-' })).toThrow(
+      /DEST_PREFIX must follow \{bucket\} with "\/"/,
+    );
+  });
+
   it('reports every invalid variable in one error and never exits', () => {
     let error: unknown;
     try {
@@ -159,6 +175,7 @@ describe('loadConfig', () => {
       WEBHOOK_TOKEN: 'tok3n-0123456789abc',
       SOURCE_S3_SECRET_ACCESS_KEY: 'src-key',
       DEST_S3_SECRET_ACCESS_KEY: 'dst-key',
+      CONSOLE_TOKEN: 'console-t0ken-0123456789',
       PUBLIC_URLS:
         'https://h.example.com/webhook/mcs?token=tok3n-0123456789abc,' +
         'https://h.example.com/webhook/ceph/tok3n-0123456789abc,' +
@@ -166,7 +183,7 @@ describe('loadConfig', () => {
     });
     const redacted = redactConfig(config);
     const text = JSON.stringify(redacted);
-    for (const secret of ['s3cret', 'tok3n', 'src-key', 'dst-key'])
+    for (const secret of ['s3cret', 'tok3n', 'src-key', 'dst-key', 'console-t0ken'])
       expect(text).not.toContain(secret);
     expect(redacted.amqp.urls).toEqual([
       'amqp://relay:***@rabbit:5672/prod',
@@ -186,9 +203,23 @@ describe('loadConfig', () => {
       .sort();
     expect(secrets).toEqual([
       'AMQP_URL',
+      'CONSOLE_TOKEN',
       'DEST_S3_SECRET_ACCESS_KEY',
       'SOURCE_S3_SECRET_ACCESS_KEY',
       'WEBHOOK_TOKEN',
     ]);
+  });
+
+  it('turns telemetry off with 0 and refuses intervals too short to be useful', () => {
+    expect(loadConfig({}).telemetryIntervalMs).toBe(5000);
+    expect(loadConfig({ TELEMETRY_INTERVAL_MS: '0' }).telemetryIntervalMs).toBe(0);
+    expect(() => loadConfig({ TELEMETRY_INTERVAL_MS: '10' })).toThrow(/TELEMETRY_INTERVAL_MS/);
+  });
+
+  it('refuses a console token short enough to guess', () => {
+    expect(() => loadConfig({ CONSOLE_TOKEN: 'short' })).toThrow(/CONSOLE_TOKEN/);
+    expect(loadConfig({ CONSOLE_TOKEN: 'long-enough-token-1' }).console.token).toBe(
+      'long-enough-token-1',
+    );
   });
 });

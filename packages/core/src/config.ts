@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseBrokerUrls } from './amqp/endpoints.js';
 import { ConfigError } from './errors.js';
+import { backupNamingProblem } from './s3/backup-naming.js';
 import { REDACTED, redactUrl } from './redact-url.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { parseByteSize, parseCidr, parseDurationMs, type Cidr } from './units.js';
@@ -16,7 +17,7 @@ export interface VariableSpec {
   /** The default, as it would be written in the environment; absent when there is none. */
   readonly default?: string;
   readonly secret?: boolean;
-  readonly group: 'broker' | 'ingress' | 'source' | 'backup' | 'worker' | 'all';
+  readonly group: 'broker' | 'ingress' | 'source' | 'backup' | 'worker' | 'console' | 'all';
 }
 
 /** WEBHOOK_TOKEN's least length: shorter ones can be guessed by a sender that tries enough. */
@@ -283,8 +284,9 @@ const VARIABLES = {
   },
   SOURCE_BUCKETS: {
     spec: {
-      group: 'ingress',
-      description: 'Comma-separated source buckets to accept events for (empty: any)',
+      group: 'all',
+      description:
+        'Comma-separated source buckets s3relay replicates (empty: any): the ingress refuses events of other buckets, workers park their tasks, `resync` and `verify` refuse them. Must name exactly one bucket when neither DEST_BUCKET nor DEST_PREFIX has `{bucket}`',
     },
     schema: z
       .string()
@@ -324,13 +326,19 @@ const VARIABLES = {
   DEST_BUCKET: {
     spec: {
       group: 'backup',
-      description: 'Backup bucket; `{bucket}` expands to the source bucket name',
+      description:
+        'Backup bucket; `{bucket}` expands to the source bucket name. Without `{bucket}` here or in DEST_PREFIX, SOURCE_BUCKETS must name exactly one bucket (no two source buckets may share backup keys)',
       default: '{bucket}',
     },
     schema: z.string().min(1),
   },
   DEST_PREFIX: {
-    spec: { group: 'backup', description: 'Prefix put before every backup key', default: '' },
+    spec: {
+      group: 'backup',
+      description:
+        'Prefix put before every backup key; `{bucket}/` expands to the source bucket (several source buckets in one backup bucket: `DEST_PREFIX={bucket}/`)',
+      default: '',
+    },
     schema: z.string().default(''),
   },
   WORKER_CONCURRENCY: {
@@ -439,6 +447,43 @@ const VARIABLES = {
     },
     schema: z.string().min(1),
   },
+  CONSOLE_HOST: {
+    spec: {
+      group: 'console',
+      description:
+        'Address `s3relay console` listens on; any other than loopback requires CONSOLE_TOKEN',
+      default: '127.0.0.1',
+    },
+    schema: z.string().min(1),
+  },
+  CONSOLE_PORT: {
+    spec: { group: 'console', description: 'Port of `s3relay console`', default: '9400' },
+    schema: int(0, 65535),
+  },
+  CONSOLE_TOKEN: {
+    spec: {
+      group: 'console',
+      description:
+        'Token the console asks for before showing anything (required unless it listens on loopback)',
+      secret: true,
+    },
+    schema: optionalString.refine(
+      (value) => value === undefined || value.length >= 16,
+      'at least 16 characters',
+    ),
+  },
+  TELEMETRY_INTERVAL_MS: {
+    spec: {
+      group: 'all',
+      description:
+        'How often each ingress and worker publishes its counters to `<prefix>.telemetry` for the console (0: never)',
+      default: '5000',
+    },
+    schema: int(0, 300_000).refine(
+      (value) => value === 0 || value >= 100,
+      '0 (off) or at least 100',
+    ),
+  },
   LOG_LEVEL: {
     spec: { group: 'all', description: '`error`, `warn`, `info` or `debug`', default: 'info' },
     schema: z.enum(['error', 'warn', 'info', 'debug']),
@@ -516,12 +561,12 @@ export interface Config {
     readonly trustProxy: TrustProxy;
     readonly webhookToken: string | undefined;
     readonly allowedIps: readonly Cidr[];
-    readonly sourceBuckets: readonly string[];
     readonly snsTopicArns: readonly string[];
     readonly snsAllowAnyTopic: boolean;
     readonly snsMaxAgeMs: number;
   };
-  readonly source: S3EndpointConfig;
+  /** `buckets`: SOURCE_BUCKETS, the only source buckets replicated (empty: any). */
+  readonly source: S3EndpointConfig & { readonly buckets: readonly string[] };
   readonly dest: S3EndpointConfig & { readonly bucket: string; readonly prefix: string };
   readonly worker: {
     readonly concurrency: number;
@@ -538,6 +583,13 @@ export interface Config {
     readonly metricsHost: string;
     readonly metricsPort: number;
   };
+  readonly console: {
+    readonly host: string;
+    readonly port: number;
+    readonly token: string | undefined;
+  };
+  /** How often a service publishes its telemetry snapshot; 0 turns it off. */
+  readonly telemetryIntervalMs: number;
   readonly log: {
     readonly level: 'error' | 'warn' | 'info' | 'debug';
     readonly format: 'json' | 'pretty';
@@ -583,6 +635,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.ACTION === 'script' && e.ACTION_SCRIPT === undefined) {
     problems.push('✖ ACTION_SCRIPT is required when ACTION=script\n  → at ACTION_SCRIPT');
   }
+  const naming = backupNamingProblem(
+    { bucket: e.DEST_BUCKET, prefix: e.DEST_PREFIX },
+    e.SOURCE_BUCKETS,
+  );
+  if (naming !== undefined)
+    problems.push(`✖ ${naming}\n  → at DEST_BUCKET, DEST_PREFIX, SOURCE_BUCKETS`);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
 
   return deepFreeze({
@@ -605,12 +663,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       trustProxy: e.TRUST_PROXY,
       webhookToken: e.WEBHOOK_TOKEN,
       allowedIps: e.ALLOWED_IPS,
-      sourceBuckets: e.SOURCE_BUCKETS,
       snsTopicArns: e.SNS_TOPIC_ARNS,
       snsAllowAnyTopic: e.SNS_ALLOW_ANY_TOPIC,
       snsMaxAgeMs: e.SNS_MAX_AGE,
     },
-    source: s3Endpoint(e, 'SOURCE'),
+    source: { ...s3Endpoint(e, 'SOURCE'), buckets: e.SOURCE_BUCKETS },
     dest: { ...s3Endpoint(e, 'DEST'), bucket: e.DEST_BUCKET, prefix: e.DEST_PREFIX },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
@@ -627,6 +684,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       metricsHost: e.METRICS_HOST,
       metricsPort: e.METRICS_PORT,
     },
+    console: { host: e.CONSOLE_HOST, port: e.CONSOLE_PORT, token: e.CONSOLE_TOKEN },
+    telemetryIntervalMs: e.TELEMETRY_INTERVAL_MS,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   });
@@ -647,6 +706,7 @@ export function redactConfig(config: Config): Config {
       webhookToken: redact(token),
       publicUrls: config.http.publicUrls.map((url) => redactUrl(url, [token])),
     },
+    console: { ...config.console, token: redact(config.console.token) },
     source: { ...config.source, secretAccessKey: redact(config.source.secretAccessKey) },
     dest: { ...config.dest, secretAccessKey: redact(config.dest.secretAccessKey) },
   };

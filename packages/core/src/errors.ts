@@ -99,6 +99,13 @@ export const ERROR_CATALOGUE = {
     action:
       "Look for worker crashes or OOM kills at the task's key, then `s3relay dlq replay --error-code RELAY_TASK_DELIVERY_LIMIT`.",
   },
+  RELAY_TASK_BUCKET_NOT_ALLOWED: {
+    retryable: false,
+    meaning:
+      'A task names a source bucket outside `SOURCE_BUCKETS`; the worker parked it without running it (it could have overwritten or deleted the backup of another bucket).',
+    action:
+      'Find who published it (another deployment on the same `AMQP_PREFIX`, a forged message); add the bucket to `SOURCE_BUCKETS` and replay only if it is yours.',
+  },
   RELAY_S3_ACCESS_DENIED: {
     retryable: false,
     meaning: 'S3 refused the request (AccessDenied): the credentials lack a permission.',

@@ -97,7 +97,7 @@ export function createApp(deps: IngressDeps): express.Express {
     retryDelaysMs: config.worker.retryDelaysMs,
   }).tasks;
   const isAllowedIp = createIpAllowList(http.allowedIps);
-  const sourceBuckets = new Set(http.sourceBuckets);
+  const sourceBuckets = new Set(config.source.buckets);
   const snsTopics = new Set(http.snsTopicArns);
   const verifier = createSnsVerifier({
     fetchCertificate: deps.fetchCertificate ?? fetchSnsCertificate,

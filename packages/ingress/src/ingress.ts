@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { startMetricsServer, type Config, type Logger, type MetricsServer } from '@s3relay/core';
 import { Broker, Publisher, registerBrokerMetrics } from '@s3relay/core/amqp';
+import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import { createApp } from './app.js';
 import type { SubscriptionConfirmer } from './sns-fetchers.js';
 import type { CertificateFetcher } from './sns-signature.js';
@@ -93,6 +94,7 @@ export function createIngress(options: IngressOptions): Ingress {
   });
   let state: IngressState = 'idle';
   let server: Server | undefined;
+  let telemetry: TelemetryPublisher | undefined;
   let address: AddressInfo | undefined;
   let metricsServer: MetricsServer | undefined;
   let closePromise: Promise<void> | undefined;
@@ -108,8 +110,12 @@ export function createIngress(options: IngressOptions): Ingress {
   async function start(): Promise<void> {
     if (state !== 'idle') throw new Error(`the ingress cannot start when ${state}`);
     transition('starting');
-    const { webhookToken, allowedIps, sourceBuckets } = config.http;
-    if (webhookToken === undefined && allowedIps.length === 0 && sourceBuckets.length === 0) {
+    const { webhookToken, allowedIps } = config.http;
+    if (
+      webhookToken === undefined &&
+      allowedIps.length === 0 &&
+      config.source.buckets.length === 0
+    ) {
       logger.warn(
         'the ingress accepts webhooks from anyone: set WEBHOOK_TOKEN, ALLOWED_IPS or SOURCE_BUCKETS before exposing it (README, "Exposing the ingress")',
       );
@@ -131,6 +137,14 @@ export function createIngress(options: IngressOptions): Ingress {
       if (ownsBroker) await broker.close();
       throw err;
     }
+    telemetry = new TelemetryPublisher({
+      broker,
+      prefix: config.amqp.prefix,
+      role: 'ingress',
+      registry,
+      intervalMs: config.telemetryIntervalMs,
+      logger,
+    });
     const app = createApp({
       config,
       logger,
@@ -170,6 +184,7 @@ export function createIngress(options: IngressOptions): Ingress {
     server = listening;
     address = listening.address() as AddressInfo;
     transition('running');
+    telemetry.start();
     logger.info('ingress listening', {
       host: address.address,
       port: address.port,
@@ -200,6 +215,7 @@ export function createIngress(options: IngressOptions): Ingress {
         await closed;
       }
     }
+    await telemetry?.close();
     await publisher.close().catch((err: unknown) => {
       logger.warn('publisher close failed', { error: err });
     });

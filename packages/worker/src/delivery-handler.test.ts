@@ -51,7 +51,12 @@ function message(body: unknown, headers: Record<string, unknown> = {}): ConsumeM
 
 function setup(
   action: TaskAction,
-  options: { publishFails?: boolean; maxAttempts?: number; logger?: Logger } = {},
+  options: {
+    publishFails?: boolean;
+    maxAttempts?: number;
+    logger?: Logger;
+    sourceBuckets?: string[];
+  } = {},
 ) {
   const published: OutgoingMessage[] = [];
   const metrics = createWorkerMetrics();
@@ -69,6 +74,7 @@ function setup(
     },
     names,
     worker: { retryDelaysMs, maxAttempts: options.maxAttempts ?? 3 },
+    sourceBuckets: options.sourceBuckets ?? [],
     metrics,
     logger: options.logger ?? silentLogger,
     running,
@@ -143,6 +149,30 @@ describe('delivery handler', () => {
     expect(await count('s3relay_worker_dead_letters_total', { code: 'RELAY_TASK_INVALID' })).toBe(
       1,
     );
+  });
+
+  it('parks a task for a bucket outside SOURCE_BUCKETS without running it', async () => {
+    let ran = 0;
+    const { handler, published, count } = setup(
+      () => {
+        ran += 1;
+        return Promise.resolve({ outcome: 'copied' });
+      },
+      { sourceBuckets: ['data', 'logs'] },
+    );
+    expect(await handler(message(task()))).toBe('ack');
+    expect(ran).toBe(0);
+    expect(published).toHaveLength(1);
+    expect(published[0]?.queue).toBe('p.dlq');
+    expect(published[0]?.headers?.[TaskHeaders.errorCode]).toBe('RELAY_TASK_BUCKET_NOT_ALLOWED');
+    expect(String(published[0]?.headers?.[TaskHeaders.error])).toBe(
+      'bucket "photos" is not in SOURCE_BUCKETS (data, logs); the task was not run',
+    );
+    expect(
+      await count('s3relay_worker_dead_letters_total', { code: 'RELAY_TASK_BUCKET_NOT_ALLOWED' }),
+    ).toBe(1);
+    expect(await handler(message({ ...task(), bucket: 'logs' }))).toBe('ack');
+    expect(ran).toBe(1);
   });
 
   it('sends a transient failure to the retry tier of its attempt, then acks', async () => {

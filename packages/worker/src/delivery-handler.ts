@@ -20,6 +20,8 @@ export interface DeliveryHandlerOptions {
   readonly publisher: Pick<Publisher, 'publish'>;
   readonly names: TopologyNames;
   readonly worker: Pick<Config['worker'], 'retryDelaysMs' | 'maxAttempts'>;
+  /** SOURCE_BUCKETS: a task for any other bucket is parked, never run (empty: any). */
+  readonly sourceBuckets: readonly string[];
   readonly metrics: WorkerMetrics;
   readonly logger: Logger;
   /** One controller per running task; the worker aborts them when its grace period is over. */
@@ -32,15 +34,19 @@ export interface DeliveryHandlerOptions {
  *
  * 1. validates the body against the task contract; an invalid task is dead-lettered at once with
  *    the reason (it could never succeed, so it must not loop);
- * 2. runs the action, one task per key at a time in this process;
- * 3. on failure publishes a copy — to the delay tier of its attempt, or to the DLQ when the error
+ * 2. parks a task for a bucket outside SOURCE_BUCKETS at once, unrun: the broker may carry
+ *    tasks no ingress of this deployment accepted (a forged or foreign publish, another
+ *    deployment's resync), and running one could overwrite or delete another bucket's backup;
+ * 3. runs the action, one task per key at a time in this process;
+ * 4. on failure publishes a copy — to the delay tier of its attempt, or to the DLQ when the error
  *    is permanent or the attempts are used up — and acks the original only once the broker has
  *    confirmed the copy. When the copy cannot be published the original is requeued instead,
  *    so a task is never lost between the two;
- * 4. a task aborted by shutdown is requeued as it was.
+ * 5. a task aborted by shutdown is requeued as it was.
  */
 export function createDeliveryHandler(options: DeliveryHandlerOptions): MessageHandler {
   const { metrics } = options;
+  const allowed = new Set(options.sourceBuckets);
 
   return async (message) => {
     const headers = message.properties.headers ?? {};
@@ -67,6 +73,14 @@ export function createDeliveryHandler(options: DeliveryHandlerOptions): MessageH
       // the broker counts each towards AMQP_DELIVERY_LIMIT, so operators should see them.
       metrics.redeliveries.inc();
       logger.info('task redelivered', { deliveryCount: deliveryCountOf(headers) });
+    }
+    if (allowed.size > 0 && !allowed.has(task.bucket)) {
+      const error = new PermanentError(
+        'RELAY_TASK_BUCKET_NOT_ALLOWED',
+        `bucket "${task.bucket}" is not in SOURCE_BUCKETS (${[...allowed].join(', ')}); the task was not run`,
+        { context: { bucket: task.bucket, key: task.key, messageId: task.id } },
+      );
+      return settleFailure(message, messageIdOf(message, task.id), error, attempt, logger);
     }
     const controller = new AbortController();
     options.running.add(controller);

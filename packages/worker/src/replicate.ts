@@ -124,7 +124,7 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
 
   return async (task, { signal, logger }) => {
     const context: ErrorContext = { bucket: task.bucket, key: task.key, messageId: task.id };
-    if (!backupKeyFits(options.backup, task.key)) {
+    if (!backupKeyFits(options.backup, task.bucket, task.key)) {
       throw new PermanentError(
         'RELAY_COPY_KEY_TOO_LONG',
         "the backup key (DEST_PREFIX + key) is longer than S3's 1,024 bytes",

@@ -23,6 +23,7 @@ import {
   type TopologyNames,
 } from '@s3relay/core/amqp';
 import { createS3Client, normalizeETag, type SourceState } from '@s3relay/core/s3';
+import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import type { Registry } from 'prom-client';
 import type { TaskAction } from './action.js';
 import { SourceBucketProof } from './bucket-proof.js';
@@ -92,6 +93,7 @@ class RelayWorker implements Worker {
   readonly #publisher: Publisher;
   readonly #consumer: Consumer;
   readonly #metrics: WorkerMetrics;
+  readonly #telemetry: TelemetryPublisher;
   readonly #clients: S3Client[] = [];
   readonly #running = new Set<AbortController>();
   #state: WorkerState = 'idle';
@@ -121,6 +123,15 @@ class RelayWorker implements Worker {
       });
     this.#metrics = createWorkerMetrics();
     registerBrokerMetrics(this.#metrics.registry, this.#broker);
+    this.#telemetry = new TelemetryPublisher({
+      broker: this.#broker,
+      prefix: amqp.prefix,
+      role: 'worker',
+      registry: this.#metrics.registry,
+      intervalMs: deps.config.telemetryIntervalMs,
+      details: { concurrency: worker.concurrency, action: worker.action },
+      logger: deps.logger,
+    });
     this.#publisher = new Publisher(this.#broker, {
       timeoutMs: amqp.publishTimeoutMs,
       // Every running task publishes at most one message at a time (a retry, a dead letter or a
@@ -137,6 +148,7 @@ class RelayWorker implements Worker {
         publisher: this.#publisher,
         names: this.#names,
         worker,
+        sourceBuckets: deps.config.source.buckets,
         metrics: this.#metrics,
         logger: deps.logger,
         running: this.#running,
@@ -188,6 +200,7 @@ class RelayWorker implements Worker {
     });
     this.#consumer.start();
     this.#broker.start();
+    this.#telemetry.start();
     await this.#untilConsuming();
     // close() during start: it owns the state from here.
     if (this.#closing !== undefined) return;
@@ -226,6 +239,8 @@ class RelayWorker implements Worker {
     const steps: [string, () => Promise<void>][] = [
       ['stop consuming', () => this.#consumer.stop()],
       ['finish running tasks', () => this.#drain()],
+      // After the drain, so the console counts the worker until its last task is settled.
+      ['say goodbye to the console', () => this.#telemetry.close()],
       ['close the channel', () => this.#consumer.close()],
       ['close the publisher', () => this.#publisher.close()],
       [

@@ -9,6 +9,7 @@ const GROUP_TITLES: Readonly<Record<VariableSpec['group'], string>> = {
   source: 'source S3',
   backup: 'backup S3',
   worker: 'worker',
+  console: 'console',
   all: 'all processes',
 };
 

@@ -16,6 +16,7 @@ interface DevFlags {
   backupPort: number;
   ingressPort: number;
   metricsPort: number;
+  consolePort: number;
   workers: number;
   dataDir: string;
 }
@@ -31,6 +32,8 @@ export function devInstructions(
   const { accessKeyId, secretAccessKey } = stack.source.credentials;
   return `
 s3relay is running: emulated VK Cloud bucket → ingress → RabbitMQ → ${flags.workers} workers → local backup bucket
+
+  console                     ${stack.consoleUrl}   queues, workers, lag, dead letters, resync
 
   source (VK Cloud emulator)  ${src}   bucket ${flags.sourceBucket}
   backup (local S3)           ${dst}   bucket ${flags.backupBucket}
@@ -81,6 +84,11 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
       new Option('--metrics-port <port>', "first metrics port: the workers', then the ingress's")
         .argParser(positiveInt)
         .default(9090),
+    )
+    .addOption(
+      new Option('--console-port <port>', "the operator's console")
+        .argParser(positiveInt)
+        .default(9400),
     )
     .addOption(new Option('--workers <n>').argParser(positiveInt).default(2))
     .addOption(

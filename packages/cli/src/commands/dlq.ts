@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'commander';
-import { positiveInt } from '../flag-parsers.js';
+import { pointInTime, positiveInt } from '../flag-parsers.js';
 import type { Config } from '@s3relay/core';
 import { Publisher, type Broker } from '@s3relay/core/amqp';
 import { withBroker } from '../broker-session.js';
@@ -9,8 +9,8 @@ import { configFromFlags } from '../config-from-flags.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { table, type Output } from '../output.js';
 import { createProgress } from '../progress.js';
-import { listDlq, purgeDlq, replayDlq } from '../dlq/dlq-operations.js';
-import type { ParkedTask } from '../dlq/parked-task.js';
+import { dropDlq, listDlq, purgeDlq, replayDlq } from '../dlq/dlq-operations.js';
+import type { ParkedFilter, ParkedTask } from '../dlq/parked-task.js';
 
 function rows(entries: readonly ParkedTask[]): string[][] {
   return entries.map((entry) => [
@@ -35,6 +35,62 @@ const HEADERS = [
   'LAST FAILED',
   'ERROR',
 ];
+
+interface FilterFlags {
+  bucket?: string;
+  errorCode?: string;
+  since?: Date;
+  until?: Date;
+}
+
+/** What selects parked tasks in `list`, `replay` and `drop`. */
+function addFilterOptions(command: Command): Command {
+  return command
+    .option('--bucket <bucket>', 'only tasks of this source bucket')
+    .option('--error-code <code>', 'only tasks parked with this error code')
+    .addOption(
+      new Option('--since <time>', 'only tasks that last failed at or after this time').argParser(
+        pointInTime,
+      ),
+    )
+    .addOption(
+      new Option('--until <time>', 'only tasks that last failed at or before this time').argParser(
+        pointInTime,
+      ),
+    )
+    .addHelpText(
+      'after',
+      '\nTimes are ISO 8601 (2026-11-29T10:00:00Z) or ages (90m: 90 minutes ago).',
+    );
+}
+
+function filterOf(flags: FilterFlags & { id?: string[] }): ParkedFilter {
+  return {
+    ids: flags.id,
+    bucket: flags.bucket,
+    errorCode: flags.errorCode,
+    since: flags.since,
+    until: flags.until,
+  };
+}
+
+/** Asks on the terminal before something that cannot be undone; `--yes` skips the question. */
+async function confirmed(
+  out: Output,
+  question: string,
+  yes: boolean | undefined,
+): Promise<boolean> {
+  if (yes === true) return true;
+  if (process.stdin.isTTY !== true) {
+    throw new CliError(ExitCode.usage, 'refusing without a terminal to ask; pass --yes');
+  }
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await prompt.question(`${question} This cannot be undone. [y/N] `);
+  prompt.close();
+  if (/^y(es)?$/i.test(answer.trim())) return true;
+  out.warn('nothing changed');
+  return false;
+}
 
 /**
  * Runs `work` with a confirming publisher: listing republishes what it keeps, replaying what it
@@ -63,24 +119,28 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
   );
 
   addBrokerOptions(
-    dlq
-      .command('list')
-      .description(
-        'show parked tasks with their reason, attempts and failure times (keeps every task, in order)',
-      )
-      .addOption(
-        new Option('--limit <n>', 'show at most n tasks').argParser(positiveInt).default(100),
-      )
-      .option('--bucket <bucket>', 'only tasks of this source bucket')
-      .option('--error-code <code>', 'only tasks parked with this error code'),
-  ).action(async (flags: BrokerFlags & { limit: number; bucket?: string; errorCode?: string }) => {
+    addFilterOptions(
+      dlq
+        .command('list')
+        .description(
+          'show parked tasks with their reason, attempts and failure times (keeps every task, in order)',
+        )
+        .addOption(
+          new Option('--limit <n>', 'show at most n tasks').argParser(positiveInt).default(100),
+        ),
+    ),
+  ).action(async (flags: BrokerFlags & FilterFlags & { limit: number }) => {
     const out = output();
     const config = configFromFlags(env, brokerOverrides(flags));
     const progress = createProgress(out, 'scanning the DLQ');
     const result = await withBroker(config, ({ broker, connection }) =>
       withPublisher(config, broker, (publisher) =>
-        listDlq(connection, broker.names, publisher, flags, (scanned) =>
-          progress.update({ scanned }),
+        listDlq(
+          connection,
+          broker.names,
+          publisher,
+          { ...filterOf(flags), limit: flags.limit },
+          (scanned) => progress.update({ scanned }),
         ),
       ),
     );
@@ -93,23 +153,17 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
   });
 
   addBrokerOptions(
-    dlq
-      .command('replay')
-      .description('move parked tasks back to the tasks queue with the attempt count reset')
-      .option('--all', 'replay every parked task (or those matching --bucket / --error-code)')
-      .option('--id <id...>', 'replay the tasks with these ids')
-      .option('--bucket <bucket>', 'only tasks of this source bucket')
-      .option('--error-code <code>', 'only tasks parked with this error code')
-      .option('--dry-run', 'show what would be replayed, change nothing'),
+    addFilterOptions(
+      dlq
+        .command('replay')
+        .description('move parked tasks back to the tasks queue with the attempt count reset')
+        .option('--all', 'replay every parked task (or those matching the filters)')
+        .option('--id <id...>', 'replay the tasks with these ids')
+        .option('--dry-run', 'show what would be replayed, change nothing'),
+    ),
   ).action(
     async (
-      flags: BrokerFlags & {
-        all?: boolean;
-        id?: string[];
-        bucket?: string;
-        errorCode?: string;
-        dryRun?: boolean;
-      },
+      flags: BrokerFlags & FilterFlags & { all?: boolean; id?: string[]; dryRun?: boolean },
     ) => {
       const out = output();
       if (flags.all !== true && (flags.id === undefined || flags.id.length === 0)) {
@@ -123,12 +177,7 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
             connection,
             broker.names,
             publisher,
-            {
-              ids: flags.id,
-              bucket: flags.bucket,
-              errorCode: flags.errorCode,
-              dryRun: flags.dryRun === true,
-            },
+            { ...filterOf(flags), dryRun: flags.dryRun === true },
             (scanned, replayed) => progress.update({ scanned, replayed }),
           ),
         ),
@@ -142,6 +191,60 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
   );
 
   addBrokerOptions(
+    addFilterOptions(
+      dlq
+        .command('drop')
+        .description(
+          'delete the selected parked tasks for good (asks first); the others stay, in order',
+        )
+        .option('--all', 'drop every parked task matching the filters')
+        .option('--id <id...>', 'drop the tasks with these ids')
+        .option('--dry-run', 'show what would be dropped, change nothing')
+        .option('-y, --yes', 'do not ask'),
+    ),
+  ).action(
+    async (
+      flags: BrokerFlags &
+        FilterFlags & { all?: boolean; id?: string[]; dryRun?: boolean; yes?: boolean },
+    ) => {
+      const out = output();
+      if (flags.all !== true && (flags.id === undefined || flags.id.length === 0)) {
+        throw new CliError(ExitCode.usage, 'say which tasks to drop: --all or --id <id...>');
+      }
+      const config = configFromFlags(env, brokerOverrides(flags));
+      const dryRun = flags.dryRun === true;
+      if (
+        !dryRun &&
+        !(await confirmed(
+          out,
+          `Delete the selected parked tasks from ${config.amqp.prefix}.dlq? Their events will not be replicated.`,
+          flags.yes,
+        ))
+      ) {
+        return;
+      }
+      const progress = createProgress(out, dryRun ? 'dry run' : 'dropping');
+      const result = await withBroker(config, ({ broker, connection }) =>
+        withPublisher(config, broker, (publisher) =>
+          dropDlq(
+            connection,
+            broker.names,
+            publisher,
+            { ...filterOf(flags), dryRun },
+            (scanned, dropped) => progress.update({ scanned, dropped }),
+          ),
+        ),
+      );
+      progress.done({ scanned: result.scanned, dropped: result.dropped.length });
+      out.result(result);
+      out.line(
+        `${result.dryRun ? 'would drop' : 'dropped'} ${result.dropped.length} of ${result.scanned} parked tasks`,
+      );
+      if (result.dropped.length > 0) out.line(table(HEADERS, rows(result.dropped)));
+    },
+  );
+
+  addBrokerOptions(
     dlq
       .command('purge')
       .description('delete every parked task (asks first)')
@@ -149,22 +252,10 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
   ).action(async (flags: BrokerFlags & { yes?: boolean }) => {
     const out = output();
     const config = configFromFlags(env, brokerOverrides(flags));
-    if (flags.yes !== true) {
-      if (process.stdin.isTTY !== true) {
-        throw new CliError(
-          ExitCode.usage,
-          'refusing to purge without a terminal to ask; pass --yes',
-        );
-      }
-      const prompt = createInterface({ input: process.stdin, output: process.stderr });
-      const answer = await prompt.question(
-        `Delete every parked task in ${config.amqp.prefix}.dlq? This cannot be undone. [y/N] `,
-      );
-      prompt.close();
-      if (!/^y(es)?$/i.test(answer.trim())) {
-        out.warn('nothing purged');
-        return;
-      }
+    if (
+      !(await confirmed(out, `Delete every parked task in ${config.amqp.prefix}.dlq?`, flags.yes))
+    ) {
+      return;
     }
     const purged = await withBroker(config, ({ broker, connection }) =>
       purgeDlq(connection, broker.names),

@@ -1,6 +1,6 @@
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
-import { backupBucket, createS3Client } from '@s3relay/core/s3';
+import { backupBucket, backupKeyPrefix, createS3Client, sharedKeyPrefix } from '@s3relay/core/s3';
 import { configFromFlags } from '../config-from-flags.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { duration } from '../flag-parsers.js';
@@ -45,6 +45,11 @@ export function janitorCommand(output: () => Output, env: NodeJS.ProcessEnv): Co
         );
       }
       const bucket = backupBucket(config.dest, flags.bucket ?? '');
+      // Without --bucket, every source bucket's uploads under a DEST_PREFIX={bucket}/.
+      const prefix =
+        flags.bucket === undefined
+          ? sharedKeyPrefix(config.dest)
+          : backupKeyPrefix(config.dest, flags.bucket);
       const client = createS3Client(config.dest);
       const cutoff = Date.now() - flags.olderThan;
       const aborted: OpenUpload[] = [];
@@ -56,7 +61,7 @@ export function janitorCommand(output: () => Output, env: NodeJS.ProcessEnv): Co
           const page = await client.send(
             new ListMultipartUploadsCommand({
               Bucket: bucket,
-              Prefix: config.dest.prefix === '' ? undefined : config.dest.prefix,
+              Prefix: prefix === '' ? undefined : prefix,
               KeyMarker: keyMarker,
               UploadIdMarker: uploadIdMarker,
             }),

@@ -3,13 +3,7 @@ import { withBroker } from '../broker-session.js';
 import { addBrokerOptions, brokerOverrides, type BrokerFlags } from '../common-options.js';
 import { configFromFlags } from '../config-from-flags.js';
 import { table, type Output } from '../output.js';
-
-export interface QueueStatus {
-  readonly role: string;
-  readonly queue: string;
-  readonly messages: number;
-  readonly consumers: number;
-}
+import { queueStatuses } from '../queue-status.js';
 
 /** `s3relay status`: queue depths and consumers; exit 3 when the broker is unreachable. */
 export function statusCommand(output: () => Output, env: NodeJS.ProcessEnv): Command {
@@ -18,24 +12,9 @@ export function statusCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
   ).action(async (flags: BrokerFlags) => {
     const out = output();
     const config = configFromFlags(env, brokerOverrides(flags));
-    const queues = await withBroker(config, async ({ broker, connection }) => {
-      const channel = await connection.createChannel();
-      try {
-        const targets = [
-          { role: 'tasks', queue: broker.names.tasks },
-          ...broker.names.retryTiers.map((tier) => ({ role: 'retry', queue: tier.queue })),
-          { role: 'dlq', queue: broker.names.dlq },
-        ];
-        const statuses: QueueStatus[] = [];
-        for (const target of targets) {
-          const { messageCount, consumerCount } = await channel.checkQueue(target.queue);
-          statuses.push({ ...target, messages: messageCount, consumers: consumerCount });
-        }
-        return statuses;
-      } finally {
-        await channel.close().catch(() => undefined);
-      }
-    });
+    const queues = await withBroker(config, ({ broker, connection }) =>
+      queueStatuses(connection, broker.names),
+    );
     out.result({ broker: 'reachable', queues });
     out.line(
       table(

@@ -14,6 +14,7 @@ export interface DevStackOptions {
   readonly ingressPort: number;
   /** Workers' metrics ports are this, this + 1, …; the ingress's follows theirs. */
   readonly metricsPort: number;
+  readonly consolePort: number;
   readonly workers: number;
   /** Where the emulated buckets keep their objects between runs. */
   readonly dataDir: string;
@@ -31,6 +32,7 @@ export interface DevStack {
   readonly ingressMetricsUrl: string;
   /** Where each worker serves /metrics. */
   readonly metricsUrls: readonly string[];
+  readonly consoleUrl: string;
   readonly services: readonly ChildService[];
   /** The variables the services run with, also written to `<dataDir>/env`. */
   readonly settings: Readonly<Record<string, string>>;
@@ -90,6 +92,10 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       DEST_S3_SECRET_ACCESS_KEY: backup.credentials.secretAccessKey,
       DEST_BUCKET: options.backupBucket,
       METRICS_HOST: HOST,
+      CONSOLE_HOST: HOST,
+      CONSOLE_PORT: String(options.consolePort),
+      // Livelier than the default for a demo; production keeps 5 s.
+      TELEMETRY_INTERVAL_MS: '2000',
       LOG_FORMAT: 'pretty',
     };
     const env: NodeJS.ProcessEnv = { ...process.env, ...settings };
@@ -130,11 +136,15 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         ),
       );
     }
+    const consoleUrl = `http://${HOST}:${options.consolePort}/`;
+    const consoleService = startChildService('console', ['console'], env, options.write);
+    services.push(consoleService);
     await waitReady(`${ingressUrl}/readyz`, ingress);
     for (const [index, url] of metricsUrls.entries()) {
       const worker = services[index + 1];
       if (worker !== undefined) await waitReady(`${url}/readyz`, worker);
     }
+    await waitReady(`${consoleUrl}healthz`, consoleService);
     // Like VK, the emulator calls the ingress during this request and keeps the webhook only
     // when the handshake signature is right.
     await source.registerWebhook(options.sourceBucket, webhookUrl);
@@ -145,6 +155,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       webhookUrl,
       ingressMetricsUrl,
       metricsUrls,
+      consoleUrl,
       services,
       settings,
       envFile: join(options.dataDir, 'env'),

@@ -3,6 +3,8 @@ import type { ChannelModel, GetMessage } from 'amqplib';
 import type { OutgoingMessage, Publisher, TopologyNames } from '@s3relay/core/amqp';
 import { TaskHeaders } from '@s3relay/core';
 import {
+  DELIVERY_HEADERS,
+  WALK_HEADER,
   describeParked,
   matchesFilter,
   type ParkedFilter,
@@ -10,26 +12,23 @@ import {
 } from './parked-task.js';
 
 /**
- * Marks the copies one walk puts back at the DLQ's tail. Meeting one means the walk has come
- * round to its own copies, because someone else took messages from the DLQ meanwhile.
- */
-const WALK_HEADER = 'x-s3relay-dlq-walk';
-/** Headers that describe a delivery from the DLQ itself, not the parked task: not copied. */
-const DELIVERY_HEADERS = new Set(['x-delivery-count', WALK_HEADER]);
-/**
  * Messages taken per round: got one after another, then republished together, then acked.
  * A `basic.get` that follows an ack or a publish on a quorum queue waits tens of milliseconds
  * (RabbitMQ 3.10), so interleaving them per message is 40 times slower than rounds.
  */
 const WALK_BATCH = 500;
 
-/** Where a walked message goes: back to the DLQ's tail (undefined), or this message instead. */
-type Route = (parked: ParkedTask, message: GetMessage) => OutgoingMessage | undefined;
+/**
+ * Where a walked message goes: back to the DLQ's tail (`keep`), nowhere (`drop`), or this
+ * message instead.
+ */
+type Route = (parked: ParkedTask, message: GetMessage) => OutgoingMessage | 'keep' | 'drop';
 
 /**
  * Walks the DLQ once from head to tail. Each message is republished — to where `route` says, or
  * to the DLQ's own tail — and acked only once its copy is confirmed, so an interrupted walk loses
- * nothing (at worst a message is in two places, which reconciling makes harmless).
+ * nothing (at worst a message is in two places, which reconciling makes harmless). A dropped
+ * message is acked without a copy.
  *
  * Messages are kept by republishing rather than by leaving them unacked: RabbitMQ 3.10 quorum
  * queues put returned messages into a returns queue served first, in no particular order
@@ -65,12 +64,14 @@ async function walkDlq(
       }
       left -= batch.length;
       if (batch.length === 0) break;
-      await publisher.publish(
-        batch.map((message) => {
-          const parked = describeParked(message);
-          return route(parked, message) ?? copyToTail(message, parked, names, walk);
-        }),
-      );
+      const copies: OutgoingMessage[] = [];
+      for (const message of batch) {
+        const parked = describeParked(message);
+        const destination = route(parked, message);
+        if (destination === 'keep') copies.push(copyToTail(message, parked, names, walk));
+        else if (destination !== 'drop') copies.push(destination);
+      }
+      await publisher.publish(copies);
       // One ack for the whole batch (every delivery of this channel up to its last): a quorum
       // queue ignores most of a run of single acks when the channel closes right after them
       // (rabbitmq/rabbitmq-server#10327), which would leave replayed tasks in the DLQ as well.
@@ -124,7 +125,7 @@ export async function listDlq(
     scanned += 1;
     if (entries.length < filter.limit && matchesFilter(parked, filter)) entries.push(parked);
     onProgress?.(scanned);
-    return undefined;
+    return 'keep';
   });
   return { total: depth, scanned, entries };
 }
@@ -153,7 +154,7 @@ export async function replayDlq(
     const matches = matchesFilter(parked, options);
     if (matches) replayed.push(parked);
     onProgress?.(scanned, replayed.length);
-    if (!matches || options.dryRun) return undefined;
+    if (!matches || options.dryRun) return 'keep';
     return {
       queue: names.tasks,
       body: message.content,
@@ -166,6 +167,35 @@ export async function replayDlq(
     };
   });
   return { scanned, replayed, dryRun: options.dryRun };
+}
+
+export interface DropResult {
+  readonly scanned: number;
+  readonly dropped: readonly ParkedTask[];
+  readonly dryRun: boolean;
+}
+
+/**
+ * Deletes the matching parked tasks for good, keeping the others in their order. A dry run
+ * deletes nothing.
+ */
+export async function dropDlq(
+  connection: ChannelModel,
+  names: TopologyNames,
+  publisher: Publisher,
+  options: ParkedFilter & { readonly dryRun: boolean },
+  onProgress?: (scanned: number, dropped: number) => void,
+): Promise<DropResult> {
+  const dropped: ParkedTask[] = [];
+  let scanned = 0;
+  await walkDlq(connection, names, publisher, (parked) => {
+    scanned += 1;
+    const matches = matchesFilter(parked, options);
+    if (matches) dropped.push(parked);
+    onProgress?.(scanned, dropped.length);
+    return matches && !options.dryRun ? 'drop' : 'keep';
+  });
+  return { scanned, dropped, dryRun: options.dryRun };
 }
 
 /** Deletes every parked task; returns how many. */

@@ -13,7 +13,25 @@ export interface ParkedTask {
   readonly attempts: number | undefined;
   readonly firstFailedAt: string | undefined;
   readonly lastFailedAt: string | undefined;
+  /** Every header of the message, as JSON can show it. */
+  readonly headers: Readonly<Record<string, unknown>>;
+  /** The body (its first 4 KiB), when it is not a valid task. */
+  readonly body: string | undefined;
 }
+
+/**
+ * Marks the copies one walk of the DLQ puts back at its tail. Meeting one means the walk has come
+ * round to its own copies, because someone else took messages from the DLQ meanwhile.
+ */
+export const WALK_HEADER = 'x-s3relay-dlq-walk';
+/**
+ * Headers that describe a delivery from the DLQ itself, not the parked task: not shown, and not
+ * copied when a walk puts a message back.
+ */
+export const DELIVERY_HEADERS: ReadonlySet<string> = new Set(['x-delivery-count', WALK_HEADER]);
+
+/** How much of an invalid body a listing shows. */
+const BODY_PREVIEW_BYTES = 4096;
 
 type Headers = Record<string, unknown>;
 
@@ -62,14 +80,45 @@ export function describeParked(message: Message): ParkedTask {
     attempts: asNumber(headers[TaskHeaders.attempts]),
     firstFailedAt: asString(headers[TaskHeaders.firstFailedAt]) ?? deathIso,
     lastFailedAt: asString(headers[TaskHeaders.lastFailedAt]) ?? deathIso,
+    headers: Object.fromEntries(
+      Object.entries(headers)
+        .filter(([name]) => !DELIVERY_HEADERS.has(name))
+        .map(([name, value]) => [name, jsonSafe(value)]),
+    ),
+    body: parsed.ok ? undefined : message.content.subarray(0, BODY_PREVIEW_BYTES).toString('utf8'),
   };
 }
 
-/** Filters of `dlq list` and `dlq replay`. */
+/**
+ * A header value as JSON shows it: AMQP byte strings as text, timestamps (amqplib decodes them
+ * as `{ '!': 'timestamp', value: seconds }`) as ISO times, 64-bit integers as numbers or text.
+ */
+function jsonSafe(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint')
+    return Number.isSafeInteger(Number(value)) ? Number(value) : String(value);
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value !== null && typeof value === 'object') {
+    const typed = value as { '!'?: unknown; value?: unknown };
+    if (typed['!'] === 'timestamp' && typeof typed.value === 'number') {
+      return new Date(typed.value * 1000).toISOString();
+    }
+    return Object.fromEntries(
+      Object.entries(value).map(([name, inner]) => [name, jsonSafe(inner)]),
+    );
+  }
+  return value;
+}
+
+/** Filters of `dlq list`, `replay` and `drop`: every condition given must hold. */
 export interface ParkedFilter {
   readonly ids?: readonly string[];
   readonly bucket?: string;
   readonly errorCode?: string;
+  /** Bounds of the last failure; a task without a failure time matches neither. */
+  readonly since?: Date;
+  readonly until?: Date;
 }
 
 export function matchesFilter(parked: ParkedTask, filter: ParkedFilter): boolean {
@@ -79,5 +128,11 @@ export function matchesFilter(parked: ParkedTask, filter: ParkedFilter): boolean
   }
   if (filter.bucket !== undefined && parked.task?.bucket !== filter.bucket) return false;
   if (filter.errorCode !== undefined && parked.errorCode !== filter.errorCode) return false;
+  if (filter.since !== undefined || filter.until !== undefined) {
+    const failedAt = Date.parse(parked.lastFailedAt ?? '');
+    if (Number.isNaN(failedAt)) return false;
+    if (filter.since !== undefined && failedAt < filter.since.getTime()) return false;
+    if (filter.until !== undefined && failedAt > filter.until.getTime()) return false;
+  }
   return true;
 }

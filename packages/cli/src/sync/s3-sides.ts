@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '@s3relay/core';
 import { backupBucket, backupKey, createS3Client } from '@s3relay/core/s3';
+import { CliError, ExitCode } from '../exit-codes.js';
 import { compareKey, type CompareContext, type KeyComparison } from './compare.js';
 import { listObjects, mergeListings, type KeyPair } from './listing.js';
 
@@ -14,7 +15,20 @@ export interface Sides {
   close(): void;
 }
 
+/**
+ * Opens both sides of `sourceBucket`. Thrown as a usage error for a bucket outside
+ * SOURCE_BUCKETS: the workers park its tasks, and its backup keys may be another bucket's.
+ */
 export function openSides(config: Config, sourceBucket: string, concurrency: number): Sides {
+  const allowed = config.source.buckets;
+  if (allowed.length > 0 && !allowed.includes(sourceBucket)) {
+    throw new CliError(
+      ExitCode.usage,
+      `bucket "${sourceBucket}" is not in SOURCE_BUCKETS (${allowed.join(', ')}): s3relay ` +
+        'replicates only those buckets, and the workers would park its tasks; add it to ' +
+        'SOURCE_BUCKETS (with a DEST_BUCKET or DEST_PREFIX that has {bucket}) first',
+    );
+  }
   const source = createS3Client(config.source, { maxSockets: concurrency * 2 });
   const backup = createS3Client(config.dest, { maxSockets: concurrency * 2 });
   return {

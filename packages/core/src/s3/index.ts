@@ -1,19 +1,25 @@
 export { classifyS3Error, isObjectNotFound, s3ErrorCode } from './classify-error.js';
 export { assertListingOf, classifySourceError, isSourceObjectGone } from './source-absence.js';
+export {
+  BUCKET_PLACEHOLDER,
+  backupBucket,
+  backupKey,
+  backupKeyFits,
+  backupKeyPrefix,
+  backupNamingProblem,
+  sharedKeyPrefix,
+  type BackupLocation,
+} from './backup-naming.js';
 export { createS3Client, type S3ClientOptions } from './client.js';
 export {
   PROVENANCE_ETAG,
   PROVENANCE_LAST_MODIFIED,
   PROVENANCE_METADATA_NAMES,
-  backupBucket,
-  backupKey,
-  backupKeyFits,
   normalizeETag,
   provenanceMatches,
   provenanceMetadata,
   provenanceTimestamp,
   sameSourceState,
-  type BackupLocation,
   type BackupState,
   type SourceState,
 } from './provenance.js';

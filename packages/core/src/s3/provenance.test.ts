@@ -2,45 +2,17 @@ import { describe, expect, it } from 'vitest';
 import {
   PROVENANCE_ETAG,
   PROVENANCE_LAST_MODIFIED,
-  backupBucket,
-  backupKey,
-  backupKeyFits,
   normalizeETag,
   provenanceMatches,
   provenanceMetadata,
   sameSourceState,
 } from './provenance.js';
 
-const dest = { bucket: '{bucket}-backup', prefix: 'mirror/' };
 const source = {
   eTag: '"0cc175b9c0f1b6a831c399e269772661"',
   lastModified: new Date('2026-11-29T10:00:00.789Z'),
   size: 1,
 };
-
-describe('backup names', () => {
-  it('expands {bucket} in the backup bucket, every occurrence', () => {
-    expect(backupBucket(dest, 'photos')).toBe('photos-backup');
-    expect(backupBucket({ bucket: '{bucket}.{bucket}', prefix: '' }, 'a')).toBe('a.a');
-    expect(backupBucket({ bucket: 'fixed', prefix: '' }, 'a')).toBe('fixed');
-  });
-
-  it.each(['a b+c%20d', 'ünï/cödé', '../../etc/passwd', './x', 'a//b', '/lead', '?x=1#y'])(
-    'keeps %j byte for byte under the prefix',
-    (key) => {
-      const result = backupKey(dest, 'photos', key);
-      expect(result).toBe(`mirror/${key}`);
-      expect(Buffer.from(result, 'utf8').subarray(0, 7).toString()).toBe('mirror/');
-    },
-  );
-
-  it('tells when prefix + key exceeds 1,024 bytes of UTF-8', () => {
-    expect(backupKeyFits({ bucket: 'b', prefix: '' }, 'k'.repeat(1024))).toBe(true);
-    expect(backupKeyFits(dest, 'k'.repeat(1024 - 7))).toBe(true);
-    expect(backupKeyFits(dest, 'k'.repeat(1024 - 6))).toBe(false);
-    expect(backupKeyFits({ bucket: 'b', prefix: '' }, 'é'.repeat(513))).toBe(false);
-  });
-});
 
 describe('provenance', () => {
   it('writes the unquoted ETag and Last-Modified to the second', () => {

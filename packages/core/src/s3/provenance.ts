@@ -1,9 +1,8 @@
-import { MAX_KEY_BYTES } from '../task.js';
 import { PROVENANCE_TAGS } from './tags.js';
 
 /**
- * Where a source object goes and how its copy remembers where it came from. The worker writes
- * these names; `resync` and `verify` read them to tell an up-to-date backup from a stale one.
+ * How a backup object remembers where it came from. The worker writes these names; `resync` and
+ * `verify` read them to tell an up-to-date backup from a stale one.
  */
 
 /** User metadata (`x-amz-meta-…`) holding the source object's ETag, unquoted. */
@@ -17,34 +16,6 @@ export const PROVENANCE_METADATA_NAMES: readonly string[] = [
   PROVENANCE_LAST_MODIFIED,
   PROVENANCE_TAGS,
 ];
-
-/** The backup side of the configuration that names backup objects. */
-export interface BackupLocation {
-  /** The backup bucket; `{bucket}` expands to the source bucket. */
-  readonly bucket: string;
-  /** Put before every source key, byte for byte. */
-  readonly prefix: string;
-}
-
-/** The backup bucket of a source bucket: `DEST_BUCKET` with `{bucket}` expanded. */
-export function backupBucket(dest: BackupLocation, sourceBucket: string): string {
-  return dest.bucket.replaceAll('{bucket}', sourceBucket);
-}
-
-/**
- * The backup key of a source key: `DEST_PREFIX` + key, concatenated and nothing else. No path
- * normalisation happens anywhere, so `../` in a key stays literal and cannot leave the prefix.
- * Keys are compared as UTF-8 bytes by S3; a result above S3's 1,024-byte limit is the caller's
- * to refuse (see {@link backupKeyFits}).
- */
-export function backupKey(dest: BackupLocation, _sourceBucket: string, sourceKey: string): string {
-  return dest.prefix + sourceKey;
-}
-
-/** True when the backup key of `sourceKey` stays within S3's key length limit. */
-export function backupKeyFits(dest: BackupLocation, sourceKey: string): boolean {
-  return Buffer.byteLength(dest.prefix + sourceKey, 'utf8') <= MAX_KEY_BYTES;
-}
 
 /** What identifies one state of a source object. */
 export interface SourceState {
