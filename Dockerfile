@@ -33,8 +33,9 @@ RUN npm run build
 
 # --- runtime: production dependencies and compiled code, run as the unprivileged `node` user ---
 FROM ${NODE_IMAGE} AS runtime
-# Containers are reached from outside their loopback, so both listeners bind every interface.
-ENV NODE_ENV=production HTTP_HOST=0.0.0.0 METRICS_HOST=0.0.0.0
+# Containers are reached from outside their loopback, so every listener binds every interface
+# (the console then refuses to start without CONSOLE_TOKEN).
+ENV NODE_ENV=production HTTP_HOST=0.0.0.0 METRICS_HOST=0.0.0.0 CONSOLE_HOST=0.0.0.0
 WORKDIR /app
 
 COPY package.json package-lock.json ./

@@ -26,6 +26,11 @@ export interface PrivateRabbitOptions {
    * cookie when readable, else a random one
    */
   readonly cookie?: string;
+  /**
+   * Serve RabbitMQ's Prometheus metrics (the rabbitmq_prometheus plugin) on this port of
+   * 127.0.0.1; off when absent.
+   */
+  readonly prometheusPort?: number;
 }
 
 /** A RabbitMQ node of its own, beside the machine's broker, that tests may stop, kill and block. */
@@ -91,11 +96,18 @@ export async function startPrivateRabbit(
   const nodeName = `s3r-${randomBytes(4).toString('hex')}@localhost`;
   await mkdir(home);
   await writeFile(join(home, '.erlang.cookie'), options.cookie ?? erlangCookie(), { mode: 0o400 });
-  await writeFile(join(base, 'enabled_plugins'), '[].\n');
+  const prometheus = options.prometheusPort;
+  await writeFile(
+    join(base, 'enabled_plugins'),
+    prometheus === undefined ? '[].\n' : '[rabbitmq_prometheus].\n',
+  );
   await writeFile(
     join(base, 'rabbitmq.conf'),
     [
       `listeners.tcp.1 = 127.0.0.1:${port}`,
+      ...(prometheus === undefined
+        ? []
+        : [`prometheus.tcp.ip = 127.0.0.1`, `prometheus.tcp.port = ${prometheus}`]),
       `vm_memory_high_watermark.relative = ${watermark}`,
       // Temporary directories live on small disks in CI; the default 50 MB limit would block.
       'disk_free_limit.absolute = 1MB',

@@ -35,6 +35,7 @@ const CLI_COMMANDS = [
   'janitor',
   'config',
   'dev',
+  'console',
 ] as const;
 
 /** RabbitMQ's consumer_timeout default: a longer-held delivery closes the channel. */
@@ -307,16 +308,27 @@ const running = (command: string): [string, Service][] =>
   Object.entries(services).filter(([, svc]) => words(svc.command)[0] === command);
 
 describe('docker-compose.yml', () => {
-  it('defines the stack and runs the ingress and the worker from the CLI', () => {
+  it('defines the stack and runs the ingress, the worker and the console from the CLI', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['backup', 'ingress', 'init', 'rabbitmq', 'source', 'worker'].sort(),
+      [
+        'backup',
+        'console',
+        'grafana',
+        'ingress',
+        'init',
+        'prometheus',
+        'rabbitmq',
+        'source',
+        'worker',
+      ].sort(),
     );
     expect(words(service('ingress').command)).toEqual(['ingress']);
     expect(words(service('worker').command)).toEqual(['worker']);
-    expect(S3RELAY_SERVICES.sort()).toEqual(['ingress', 'worker']);
+    expect(words(service('console').command)).toEqual(['console']);
+    expect(S3RELAY_SERVICES.sort()).toEqual(['console', 'ingress', 'worker']);
   });
 
-  it.each(['ingress', 'worker'])('%s builds the image from this repository', (name) => {
+  it.each(['ingress', 'worker', 'console'])('%s builds the image from this repository', (name) => {
     const svc = service(name);
     expect(svc.build).toBe('.');
     expect(svc.image).toBe(service('ingress').image);
@@ -324,14 +336,14 @@ describe('docker-compose.yml', () => {
     expect(svc.init).toBe(true);
   });
 
-  it.each(['ingress', 'worker'])('%s sets only variables s3relay knows', (name) => {
+  it.each(['ingress', 'worker', 'console'])('%s sets only variables s3relay knows', (name) => {
     const unknown = Object.keys(environment(service(name))).filter(
       (variable) => !(variable in CONFIG_VARIABLES),
     );
     expect(unknown).toEqual([]);
   });
 
-  it.each(['ingress', 'worker'])('%s has a configuration that loads', (name) => {
+  it.each(['ingress', 'worker', 'console'])('%s has a configuration that loads', (name) => {
     expect(() => serviceConfig(name)).not.toThrow();
   });
 
@@ -339,12 +351,84 @@ describe('docker-compose.yml', () => {
     expect(serviceConfig('ingress').http.host).toBe('0.0.0.0');
     expect(serviceConfig('ingress').http.metricsHost).toBe('0.0.0.0');
     expect(serviceConfig('worker').worker.metricsHost).toBe('0.0.0.0');
+    expect(serviceConfig('console').console.host).toBe('0.0.0.0');
   });
 
-  it("publishes the ingress's metrics port, apart from its webhook port", () => {
+  it('gives the console a token (it refuses to listen beyond loopback without one), its port and the buckets of the workers', () => {
+    const settings = serviceConfig('console');
+    expect(settings.console.token?.length).toBeGreaterThanOrEqual(16);
+    expect(containerPorts(service('console'))).toContain(settings.console.port);
+    expect(healthcheckUrl(service('console')).port).toBe(String(settings.console.port));
+    const worker = serviceConfig('worker');
+    expect(settings.source).toEqual(worker.source);
+    expect(settings.dest).toEqual(worker.dest);
+    expect(settings.amqp).toEqual(worker.amqp);
+  });
+
+  describe('the monitoring profile', () => {
+    const monitoring = ['prometheus', 'grafana'];
+    const mounted = (name: string, target: string) =>
+      (service(name).volumes ?? []).find((v) => v.split(':')[1] === target)?.split(':')[0] ?? '';
+
+    it('starts Prometheus and Grafana only when asked for', () => {
+      for (const name of monitoring) {
+        expect((service(name) as { profiles?: string[] }).profiles).toEqual(['monitoring']);
+      }
+      const profiled = Object.entries(services)
+        .filter(([, svc]) => (svc as { profiles?: string[] }).profiles !== undefined)
+        .map(([name]) => name);
+      expect(profiled.sort()).toEqual([...monitoring].sort());
+    });
+
+    it("mounts the repository's Prometheus config and rules where the config names them", () => {
+      const config = mounted('prometheus', '/etc/prometheus/prometheus.yml');
+      expect(config).toBe('./deploy/monitoring/prometheus.yml');
+      const prometheus = parse(read(config)) as {
+        rule_files: string[];
+        scrape_configs: {
+          job_name: string;
+          static_configs?: { targets: string[] }[];
+          dns_sd_configs?: { names: string[]; port: number }[];
+        }[];
+      };
+      for (const rules of prometheus.rule_files) {
+        expect(mounted('prometheus', `/etc/prometheus/${rules}`)).toBe(
+          `./deploy/monitoring/${rules}`,
+        );
+      }
+      const job = (name: string) => prometheus.scrape_configs.find((c) => c.job_name === name);
+      // It scrapes what the stack serves: the ingress's HTTP_METRICS_PORT, the workers'
+      // METRICS_PORT (every replica, by the service's DNS name) and RabbitMQ's Prometheus plugin.
+      expect(job('s3relay-ingress')?.static_configs?.[0]?.targets).toEqual([
+        `ingress:${serviceConfig('ingress').http.metricsPort}`,
+      ]);
+      expect(job('s3relay-worker')?.dns_sd_configs?.[0]).toMatchObject({
+        names: ['worker'],
+        port: serviceConfig('worker').worker.metricsPort,
+      });
+      expect(job('rabbitmq')?.static_configs?.[0]?.targets).toEqual(['rabbitmq:15692']);
+    });
+
+    it('provisions the Prometheus data source and the s3relay dashboard in Grafana', () => {
+      const datasources = parse(
+        read(mounted('grafana', '/etc/grafana/provisioning/datasources/s3relay.yml')),
+      ) as { datasources: { type: string; url: string }[] };
+      expect(datasources.datasources).toEqual([
+        expect.objectContaining({ type: 'prometheus', url: 'http://prometheus:9090' }),
+      ]);
+      const providers = parse(
+        read(mounted('grafana', '/etc/grafana/provisioning/dashboards/s3relay.yml')),
+      ) as { providers: { options: { path: string } }[] };
+      const folder = providers.providers[0]?.options.path ?? '';
+      expect(mounted('grafana', `${folder}/s3relay-dashboard.json`)).toBe(
+        './deploy/monitoring/grafana/s3relay-dashboard.json',
+      );
+    });
+  });
+
+  it("serves the ingress's metrics apart from its webhook port", () => {
     const { http } = serviceConfig('ingress');
     expect(http.metricsPort).not.toBe(http.port);
-    expect(containerPorts(service('ingress'))).toContain(http.metricsPort);
   });
 
   it("publishes the ingress's port and checks its readiness there", () => {
