@@ -82,7 +82,7 @@ async function verify(args: readonly string[] = []): Promise<{ run: CliRun; resu
 }
 
 describe('resync and verify', () => {
-  it('resync heals a backup that missed 100 webhooks and deletes extras; verify agrees', async () => {
+  it('resync heals a backup that missed 100 webhooks and, with --delete, deletes extras; verify agrees', async () => {
     const plain = Array.from({ length: 110 }, (_, i) => `obj-${String(i).padStart(3, '0')}.txt`);
     const keys = [...SPECIAL_KEYS, ...plain];
     await Promise.all(
@@ -122,18 +122,45 @@ describe('resync and verify', () => {
     const dryRun = await cli(['--json', 'resync', '--bucket', SOURCE_BUCKET, '--dry-run'], env);
     expect(dryRun.code, dryRun.stderr).toBe(0);
     expect(json<ResyncJson>(dryRun)).toMatchObject({ dryRun: true, enqueued: 0, missing: 100 });
+    // Without --delete, extras are only reported.
+    const reportOnly = await cli(['resync', '--bucket', SOURCE_BUCKET, '--dry-run'], env);
+    expect(reportOnly.stdout).toContain(
+      'dry run: would copy 100 objects and delete 0 backup objects',
+    );
+    expect(reportOnly.stdout).toContain(
+      '3 extra backup objects (in the backup, not in the source) left alone: --delete enqueues their deletes',
+    );
+    const withDelete = await cli(
+      ['resync', '--bucket', SOURCE_BUCKET, '--dry-run', '--delete'],
+      env,
+    );
+    expect(withDelete.stdout).toContain(
+      'dry run: would copy 100 objects and delete 3 backup objects',
+    );
     const keepDeletes = await cli(['resync', '--bucket', SOURCE_BUCKET, '--dry-run'], {
       ...env,
       REPLICATE_DELETES: 'false',
     });
     expect(keepDeletes.stdout).toContain(
-      '3 extra backup objects left alone: REPLICATE_DELETES is off',
+      '3 extra backup objects (in the backup, not in the source) left alone: deletes are off',
     );
+    const deletesOff = await cli(['resync', '--bucket', SOURCE_BUCKET, '--delete'], {
+      ...env,
+      REPLICATE_DELETES: 'false',
+    });
+    expect(deletesOff.code).toBe(2);
+    expect(deletesOff.stderr).toContain('--delete asks for deletes, but deletes are off');
     expect(await queueDepth(bed.url, bed.names.tasks)).toBe(0);
 
-    const resync = await cli(['--json', 'resync', '--bucket', SOURCE_BUCKET], env);
+    const resync = await cli(['--json', 'resync', '--bucket', SOURCE_BUCKET, '--delete'], env);
     expect(resync.code, resync.stderr).toBe(0);
-    expect(json<ResyncJson>(resync)).toMatchObject({ dryRun: false, enqueued: 103, missing: 100 });
+    expect(json<ResyncJson>(resync)).toMatchObject({
+      dryRun: false,
+      enqueued: 103,
+      missing: 100,
+      copies: 100,
+      deletes: 3,
+    });
     expect(await queueDepth(bed.url, bed.names.tasks)).toBe(103);
 
     await bed.startWorker();

@@ -8,6 +8,16 @@ export function positiveInt(raw: string): number {
   return value;
 }
 
+/** Commander argument parser for a limit that may be lifted: a positive integer or `all`. */
+export function positiveIntOrAll(raw: string): number | 'all' {
+  if (raw === 'all') return 'all';
+  try {
+    return positiveInt(raw);
+  } catch {
+    throw new InvalidArgumentError('a positive integer, or all');
+  }
+}
+
 /** Commander argument parser for TCP ports (0: any free port). */
 export function port(raw: string): number {
   const value = Number(raw);

@@ -203,7 +203,7 @@ export interface ResyncResult {
   readonly different: number;
   readonly extra: number;
   readonly enqueued: number;
-  /** Backup objects not touched because REPLICATE_DELETES is off. */
+  /** Extra backup objects not deleted: the console's resync never deletes (`resync --delete` does). */
   readonly extraLeftAlone: number;
   readonly differences: readonly { readonly key: string; readonly status: string }[];
 }

@@ -100,7 +100,7 @@ export class ResyncPage {
         ? el(
             'p',
             { class: 'notice' },
-            `${plural(result.extraLeftAlone, 'extra backup object')} left alone: REPLICATE_DELETES is off.`,
+            `${plural(result.extraLeftAlone, 'extra backup object')} (in the backup, not in the source) left alone: the console never deletes them; \`s3relay resync --delete\` does, with its guards.`,
           )
         : undefined,
       toEnqueue === 0 && result.dryRun

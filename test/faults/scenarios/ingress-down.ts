@@ -12,7 +12,7 @@ const DOWN_MS = 10_000;
  */
 export const ingressDown: Scenario = {
   name: 'ingress-down',
-  fault: `the ingress killed (SIGKILL) for ${DOWN_MS / 1000} s while the sender gives records up after ${SENDER_MAX_AGE_MS / 1000} s; then \`s3relay resync\``,
+  fault: `the ingress killed (SIGKILL) for ${DOWN_MS / 1000} s while the sender gives records up after ${SENDER_MAX_AGE_MS / 1000} s; then \`s3relay resync --delete\``,
   broker: 'shared',
   workers: 3,
   delivery: { maxAgeMs: SENDER_MAX_AGE_MS },
@@ -35,7 +35,8 @@ export const ingressDown: Scenario = {
     context.expect(dropped > 0, 'the sender gave no event up: the outage was too short');
     const { exit, output } = await context.stack.group.run(
       'resync',
-      ['--json', 'resync', '--bucket', 'source'],
+      // --delete: the deletes the sender gave up are extras in the backup.
+      ['--json', 'resync', '--bucket', 'source', '--delete'],
       {},
       120_000,
     );

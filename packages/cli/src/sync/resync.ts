@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createTask, type Config, type TaskKind } from '@s3relay/core';
+import { createTask, type Config, type Task, type TaskKind } from '@s3relay/core';
 import type { Publisher } from '@s3relay/core/amqp';
 import type { KeyComparison } from './compare.js';
+import { DEFAULT_MAX_DELETE, decideExtras, type ExtrasDecision } from './extras-decision.js';
+import { KeySpool } from './key-spool.js';
 import { openSides } from './s3-sides.js';
 import { scanBucket, type ScanCounts } from './scan.js';
 import { TaskBatcher } from './task-batcher.js';
@@ -13,6 +15,12 @@ export interface ResyncOptions {
   /** Also compare the tags of keys that are otherwise equal. */
   readonly tags: boolean;
   readonly dryRun: boolean;
+  /** Enqueue deletes of extra backup objects too (see {@link decideExtras}). @default false */
+  readonly delete?: boolean;
+  /** With `delete`: refuse more extras than this. @default DEFAULT_MAX_DELETE */
+  readonly maxDelete?: number | 'all';
+  /** With `delete`: delete even when the source listing is empty. @default false */
+  readonly allowEmptySource?: boolean;
   readonly onProgress?: (counts: ScanCounts) => void;
 }
 
@@ -28,8 +36,18 @@ export interface ResyncReport extends ScanCounts {
   readonly backupBucket: string;
   readonly dryRun: boolean;
   readonly enqueued: number;
-  /** Extra backup objects left alone because REPLICATE_DELETES is off. */
+  /** Copies of missing and different keys, enqueued (or, in a dry run, to enqueue). */
+  readonly copies: number;
+  /** Deletes of extra backup objects, enqueued (or, in a dry run, to enqueue). */
+  readonly deletes: number;
+  /** What became of the extras: deleted, only reported, or refused. */
+  readonly extras: ExtrasDecision['action'];
+  /** Why deleting the extras was refused (then `extras` is `refuse`). */
+  readonly refusal: string | undefined;
+  /** Extra backup objects not deleted (no `delete`, or refused). */
   readonly extraLeftAlone: number;
+  /** True when the source listed nothing while the backup holds objects. */
+  readonly sourceEmpty: boolean;
   /** The first keys that differ, with how. */
   readonly differences: readonly KeyComparison[];
 }
@@ -37,16 +55,13 @@ export interface ResyncReport extends ScanCounts {
 /** How many differing keys a report lists. */
 const REPORTED_DIFFERENCES = 1000;
 
-const KIND: Readonly<Record<Exclude<KeyComparison['status'], 'equal'>, TaskKind>> = {
-  missing: 'created',
-  different: 'created',
-  extra: 'removed',
-};
-
 /**
- * Lists source and backup side by side and enqueues one task per key whose backup is missing,
- * stale or extra (extras only when REPLICATE_DELETES is on); the workers' reconcile does the rest.
- * A dry run compares and reports without enqueueing. S3 failures are thrown as the SDK threw them.
+ * Lists source and backup side by side and enqueues a copy per key whose backup is missing or
+ * stale; the workers' reconcile does the rest. Extra backup objects are set aside (on disk) and
+ * only once the whole listing is compared does {@link decideExtras} say whether their deletes
+ * are enqueued: never without `delete`, never against an empty source listing, never more than
+ * `maxDelete`. A dry run compares and reports without enqueueing. S3 failures are thrown as the
+ * SDK threw them.
  */
 export async function runResync(
   config: Config,
@@ -59,7 +74,23 @@ export async function runResync(
     target === undefined || options.dryRun
       ? undefined
       : new TaskBatcher(target.publisher, target.queue);
+  const spool = await KeySpool.create();
   const runId = randomUUID();
+  const taskOf = (status: Exclude<KeyComparison['status'], 'equal'>, key: string): Task => {
+    const kind: TaskKind = status === 'extra' ? 'removed' : 'created';
+    return createTask({
+      origin: 'resync',
+      eventName: `Resync:${status}`,
+      kind,
+      bucket: options.bucket,
+      key,
+      size: null,
+      eTag: null,
+      versionId: null,
+      sequencer: runId,
+      eventTime: null,
+    });
+  };
   const differences: KeyComparison[] = [];
   try {
     const counts = await scanBucket(sides, {
@@ -70,25 +101,27 @@ export async function runResync(
       onProgress: options.onProgress,
       onKey: async (comparison) => {
         if (comparison.status === 'equal') return;
-        if (comparison.status === 'extra' && !config.worker.replicateDeletes) return;
         if (differences.length < REPORTED_DIFFERENCES) differences.push(comparison);
-        await batcher?.add(
-          createTask({
-            origin: 'resync',
-            eventName: `Resync:${comparison.status}`,
-            kind: KIND[comparison.status],
-            bucket: options.bucket,
-            key: comparison.key,
-            size: null,
-            eTag: null,
-            versionId: null,
-            sequencer: runId,
-            eventTime: null,
-          }),
-        );
+        if (comparison.status === 'extra') await spool.add(comparison.key);
+        else await batcher?.add(taskOf(comparison.status, comparison.key));
       },
     });
+    const sourceObjects = counts.equal + counts.missing + counts.different;
+    const decision = decideExtras({
+      extras: counts.extra,
+      sourceObjects,
+      wantDelete: options.delete === true && config.worker.replicateDeletes,
+      maxDelete: options.maxDelete ?? DEFAULT_MAX_DELETE,
+      allowEmptySource: options.allowEmptySource === true,
+      sourceBucket: options.bucket,
+      prefix: options.prefix,
+      backupBucket: sides.backupBucket,
+    });
+    if (decision.action === 'delete' && batcher !== undefined) {
+      for await (const key of spool.keys()) await batcher.add(taskOf('extra', key));
+    }
     await batcher?.flush();
+    const deletes = decision.action === 'delete' ? counts.extra : 0;
     return {
       ...counts,
       bucket: options.bucket,
@@ -96,10 +129,16 @@ export async function runResync(
       backupBucket: sides.backupBucket,
       dryRun: options.dryRun,
       enqueued: batcher?.published ?? 0,
-      extraLeftAlone: config.worker.replicateDeletes ? 0 : counts.extra,
+      copies: counts.missing + counts.different,
+      deletes,
+      extras: decision.action,
+      refusal: decision.action === 'refuse' ? decision.reason : undefined,
+      extraLeftAlone: counts.extra - deletes,
+      sourceEmpty: sourceObjects === 0 && counts.extra > 0,
       differences,
     };
   } finally {
     sides.close();
+    await spool.close();
   }
 }
