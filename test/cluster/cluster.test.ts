@@ -1,12 +1,12 @@
 // The cluster tier: a local 3-node RabbitMQ cluster (test/helpers/rabbit-cluster.ts) and what
-// s3relay's AMQP layer does on it. Faults under load, judged by the ledger, are the fault suite's
-// cluster scenarios (test/faults, `npm run test:cluster` runs both).
-import { randomBytes } from 'node:crypto';
-import { Broker, Publisher, nodeLabel, type BrokerOptions } from '@s3relay/core/amqp';
+// s3relay's AMQP layer does on it. Failovers under load, judged by the ledger, are the fault
+// suite's cluster scenarios (test/faults; `npm run test:cluster` runs both); a Broker's moving
+// between nodes is tested without a cluster in test/integration/broker-nodes.test.ts.
+import { Broker, nodeLabel, type BrokerOptions } from '@s3relay/core/amqp';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { startRabbitCluster, type RabbitCluster } from '../helpers/rabbit-cluster.js';
-import { deleteQueuesWithPrefix, peekQueue, uniquePrefix } from '../helpers/rabbit.js';
+import { deleteQueuesWithPrefix, uniquePrefix } from '../helpers/rabbit.js';
 import { awsRecord, startTestIngress } from '../support/ingress-bed.js';
 
 let cluster: RabbitCluster;
@@ -82,42 +82,6 @@ describe('the local cluster', () => {
 });
 
 describe('s3relay on the cluster', () => {
-  test('a Broker moves to another node when its node is killed, and publishes are confirmed again', async () => {
-    const prefix = usePrefix('cluster-failover');
-    const subject = broker(prefix);
-    await subject.waitConnected(20_000);
-    const publisher = new Publisher(subject, { timeoutMs: 5000, maxInFlight: 100 });
-    const confirmed: string[] = [];
-    const publish = async () => {
-      const messageId = randomBytes(8).toString('hex');
-      await publisher.publish([{ queue: subject.names.tasks, body: Buffer.from('{}'), messageId }]);
-      confirmed.push(messageId);
-    };
-    await publish();
-    const first = subject.node;
-    const victim = cluster.nodes.find((node) => nodeLabel(node.url) === first);
-    expect(victim).toBeDefined();
-    await victim?.kill();
-    const others = cluster.nodes
-      .filter((node) => node !== victim)
-      .map((node) => nodeLabel(node.url));
-    await eventually(() => expect(others).toContain(subject.node), { timeoutMs: 30_000 });
-    // A publish that timed out may still have reached the queue (at least once), so every
-    // confirmed message must be there, and possibly more.
-    await eventually(publish, { timeoutMs: 30_000, intervalMs: 500 });
-    expect(confirmed).toHaveLength(2);
-    const queued = await eventually(
-      async () => {
-        const messages = await peekQueue(cluster.anyUp().url, subject.names.tasks);
-        const ids = messages.map((message) => String(message.properties.messageId));
-        expect(ids).toEqual(expect.arrayContaining(confirmed));
-        return ids;
-      },
-      { timeoutMs: 30_000, intervalMs: 1000 },
-    );
-    expect(queued.length).toBeGreaterThanOrEqual(2);
-  });
-
   test('without a majority of nodes nothing is confirmed: the ingress answers 503, never 2xx', async () => {
     const started = await startTestIngress({
       label: 'cluster-minority',

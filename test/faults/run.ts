@@ -3,10 +3,13 @@
  * workers, RabbitMQ, the backup S3 behind a fault proxy) under one fault per scenario, judged by
  * a ledger of every key at the end (ledger.ts).
  *
- *   npm run test:faults                               CI size, every scenario
+ *   npm run test:faults                               CI size, every single-broker scenario
+ *   npm run test:faults -- --cluster                  the cluster scenarios, on a local 3-node cluster
+ *                                                     (what `npm run test:cluster` runs after its own tier)
  *   npm run test:faults -- --minutes 5                each scenario's load lasts 5 minutes
  *   npm run test:faults -- --scenario storm           one scenario (repeatable)
- *   npm run test:faults -- --record                   also write results/last-run.json and RESULTS.md's figures
+ *   npm run test:faults -- --record                   also write results/last-run.json (last-cluster-run.json)
+ *                                                     and RESULTS.md's figures (cluster figures)
  *   npm run test:faults -- --env REPLICATE_DELETES=false   a service setting over the scenario's
  *                                                     (that one must make the ledger fail: a check of the check)
  *
@@ -23,6 +26,7 @@ import {
   startPrivateRabbit,
   type PrivateRabbit,
 } from '../helpers/private-rabbit.js';
+import { startRabbitCluster, type RabbitCluster } from '../helpers/rabbit-cluster.js';
 import { amqpAnswers, rabbitUrl } from '../helpers/rabbit.js';
 import { startCephRgw, type CephRgw } from '../helpers/ceph-rgw.js';
 import { rabbitmqctl, targetForUrl } from '../helpers/rabbitmqctl.js';
@@ -36,6 +40,10 @@ import {
 import { backupS3Faults } from './scenarios/backup-s3-faults.js';
 import { brokerBlackHoled } from './scenarios/broker-black-holed.js';
 import { brokerKilled } from './scenarios/broker-killed.js';
+import { clusterFollowerStopped } from './scenarios/cluster-follower-stopped.js';
+import { clusterLeaderKilled } from './scenarios/cluster-leader-killed.js';
+import { clusterNodeBlackHoled } from './scenarios/cluster-node-black-holed.js';
+import { clusterRollingRestart } from './scenarios/cluster-rolling-restart.js';
 import { connectionsClosed } from './scenarios/connections-closed.js';
 import { ingressDown } from './scenarios/ingress-down.js';
 import { memoryAlarm } from './scenarios/memory-alarm.js';
@@ -45,7 +53,7 @@ import { workersKilled } from './scenarios/workers-killed.js';
 import { killAllServices } from './service-process.js';
 import type { BrokerTarget } from './stack.js';
 
-/** In the order of the issue. */
+/** In the order of the issues; the cluster scenarios run with `--cluster`. */
 const SCENARIOS: readonly Scenario[] = [
   connectionsClosed,
   brokerKilled,
@@ -56,6 +64,10 @@ const SCENARIOS: readonly Scenario[] = [
   storm,
   stormCeph,
   ingressDown,
+  clusterLeaderKilled,
+  clusterFollowerStopped,
+  clusterRollingRestart,
+  clusterNodeBlackHoled,
 ];
 
 /** The load of one scenario in CI. */
@@ -65,8 +77,18 @@ const SCENARIO_HARD_LIMIT_MS = 8 * 60_000;
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const LOG_ROOT = `${HERE}results/logs`;
-const LAST_RUN = `${HERE}results/last-run.json`;
 const RESULTS_MD = `${HERE}RESULTS.md`;
+
+/** Where a run is recorded: the single-broker scenarios and the cluster ones apart. */
+interface RecordTarget {
+  readonly json: string;
+  /** The generated section of RESULTS.md (and, through it, of the README). */
+  readonly section: string;
+}
+const RECORDS: Record<'single' | 'cluster', RecordTarget> = {
+  single: { json: `${HERE}results/last-run.json`, section: 'figures' },
+  cluster: { json: `${HERE}results/last-cluster-run.json`, section: 'cluster-figures' },
+};
 
 const write = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -78,6 +100,7 @@ async function main(): Promise<number> {
       record: { type: 'boolean', default: false },
       env: { type: 'string', multiple: true },
       list: { type: 'boolean', default: false },
+      cluster: { type: 'boolean', default: false },
     },
   });
   if (values.list) {
@@ -96,7 +119,13 @@ async function main(): Promise<number> {
     );
   }
   const selected =
-    wanted.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => wanted.includes(s.name));
+    wanted.length === 0
+      ? SCENARIOS.filter((s) => (s.broker === 'cluster') === values.cluster)
+      : SCENARIOS.filter((s) => wanted.includes(s.name));
+  const clusterRun = selected.every((s) => s.broker === 'cluster');
+  if (values.record && !clusterRun && selected.some((s) => s.broker === 'cluster')) {
+    throw new Error('--record takes either cluster scenarios or single-broker ones, not both');
+  }
   const env = Object.fromEntries(
     (values.env ?? []).map((pair) => {
       const at = pair.indexOf('=');
@@ -116,11 +145,14 @@ async function main(): Promise<number> {
   await rm(LOG_ROOT, { recursive: true, force: true });
   let node: PrivateRabbit | undefined;
   let ceph: CephRgw | undefined;
+  let cluster: RabbitCluster | undefined;
   const results: ScenarioResult[] = [];
   try {
     const sharedUrl = rabbitUrl();
     const sharedAnswers = await amqpAnswers(sharedUrl, 3000);
-    const needsNode = !sharedAnswers || selected.some((scenario) => scenario.broker === 'private');
+    const needsNode =
+      selected.some((scenario) => scenario.broker === 'private') ||
+      (!sharedAnswers && selected.some((scenario) => scenario.broker === 'shared'));
     if (needsNode) {
       if (!rabbitmqServerInstalled()) {
         throw new Error(
@@ -141,10 +173,40 @@ async function main(): Promise<number> {
     const sharedTarget: BrokerTarget | undefined = sharedAnswers
       ? { url: sharedUrl, ctl: targetForUrl(sharedUrl) }
       : privateTarget;
+    let clusterTarget: BrokerTarget | undefined;
+    if (selected.some((scenario) => scenario.broker === 'cluster')) {
+      if (!rabbitmqServerInstalled()) {
+        throw new Error(
+          'the cluster scenarios need rabbitmq-server installed (apt-get install rabbitmq-server)',
+        );
+      }
+      write('starting a local 3-node RabbitMQ cluster…');
+      const startedCluster = await startRabbitCluster();
+      cluster = startedCluster;
+      clusterTarget = {
+        get url() {
+          return startedCluster.anyUp().url;
+        },
+        get ctl() {
+          return startedCluster.ctlTarget();
+        },
+        cluster: startedCluster,
+      };
+    }
 
     for (const scenario of selected) {
-      const broker = scenario.broker === 'private' ? privateTarget : sharedTarget;
+      const broker =
+        scenario.broker === 'cluster'
+          ? clusterTarget
+          : scenario.broker === 'private'
+            ? privateTarget
+            : sharedTarget;
       if (broker === undefined) throw new Error('no broker');
+      if (scenario.broker === 'cluster' && cluster !== undefined) {
+        // Every scenario starts from a whole cluster, whatever the one before left.
+        for (const member of cluster.nodes) if (!member.up) await member.start();
+        await cluster.waitAllRunning();
+      }
       write(`[${scenario.name}] ${scenario.fault}`);
       const scenarioStarted = Date.now();
       let result: ScenarioResult;
@@ -175,13 +237,16 @@ async function main(): Promise<number> {
   } finally {
     await node?.dispose();
     await ceph?.dispose();
+    await cluster?.dispose();
   }
 
   const passed = results.filter((result) => result.passed).length;
   // Scenarios not run (after a hang) count as failed.
   const failed = selected.length - passed;
   write(`${passed} passed, ${failed} failed (${seconds(Date.now() - started)})`);
-  if (values.record) await record(results, size, started);
+  if (values.record) {
+    await record(results, size, started, clusterRun ? RECORDS.cluster : RECORDS.single);
+  }
   return failed === 0 ? 0 : 1;
 }
 
@@ -256,8 +321,13 @@ async function withHardLimit<T>(name: string, limitMs: number, work: Promise<T>)
   }
 }
 
-/** Writes results/last-run.json and the figures table of RESULTS.md. */
-async function record(results: readonly ScenarioResult[], size: RunSize, started: number) {
+/** Writes the run's JSON and its figures table in RESULTS.md. */
+async function record(
+  results: readonly ScenarioResult[],
+  size: RunSize,
+  started: number,
+  target: RecordTarget,
+) {
   const rabbitVersion = await rabbitmqctl(['version']).then(
     (out) => out.trim(),
     () => 'unknown',
@@ -273,8 +343,8 @@ async function record(results: readonly ScenarioResult[], size: RunSize, started
   };
   await mkdir(`${HERE}results`, { recursive: true });
   // Formatted as `npm run format` would, so that the committed file passes format:check.
-  const options = { ...(await prettier.resolveConfig(LAST_RUN)), filepath: LAST_RUN };
-  await writeFile(LAST_RUN, await prettier.format(JSON.stringify(run), options));
+  const options = { ...(await prettier.resolveConfig(target.json)), filepath: target.json };
+  await writeFile(target.json, await prettier.format(JSON.stringify(run), options));
   const rows = results.map(
     (r) =>
       `| ${r.name} | ${r.passed ? 'pass' : '**FAIL**'} | ${r.writes} | ${r.acked} | ${r.lost} | ${r.unexpected} | ${r.wrong} | ${r.parked} | ${r.missed} | ${Object.entries(
@@ -291,14 +361,14 @@ async function record(results: readonly ScenarioResult[], size: RunSize, started
     ...rows,
   ].join('\n');
   const markdown = await readFile(RESULTS_MD, 'utf8').catch(() => '');
-  const start = '<!-- figures:start -->';
-  const end = '<!-- figures:end -->';
+  const start = `<!-- ${target.section}:start -->`;
+  const end = `<!-- ${target.section}:end -->`;
   if (markdown.includes(start) && markdown.includes(end)) {
     const before = markdown.slice(0, markdown.indexOf(start) + start.length);
     const after = markdown.slice(markdown.indexOf(end));
     await writeFile(RESULTS_MD, `${before}\n${table}\n${after}`);
   }
-  write(`recorded ${LAST_RUN}`);
+  write(`recorded ${target.json}`);
 }
 
 // The SDK is pinned to releases that support Node 20 (see the README); its reminder is noise here.

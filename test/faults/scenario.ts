@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryOptions } from '@s3relay/emulator';
 import type { CephConnection } from '../helpers/ceph-rgw.js';
 import type { PrivateRabbit } from '../helpers/private-rabbit.js';
+import type { RabbitCluster } from '../helpers/rabbit-cluster.js';
+import type { TcpProxy } from '../helpers/tcp-proxy.js';
 import { judge, type LedgerReport } from './ledger.js';
 import { watchServers, type LivenessMonitor } from './liveness.js';
 import { runLoad, type LoadOptions, type LoadResult } from './load.js';
@@ -43,6 +45,8 @@ export interface ScenarioContext {
   expect(condition: boolean, problem: string): void;
   /** How many lines of `service`'s log (every run of it) match `pattern`. */
   countInLog(service: string, pattern: RegExp): Promise<number>;
+  /** The lines of `service`'s log (every run of it, in run order) that match `pattern`. */
+  linesInLog(service: string, pattern: RegExp): Promise<string[]>;
   log(message: string): void;
 }
 
@@ -51,6 +55,28 @@ export function privateNode(context: ScenarioContext): PrivateRabbit {
   const node = context.stack.broker.node;
   if (node === undefined) throw new Error('this scenario needs a private node');
   return node;
+}
+
+/** The local cluster a cluster scenario kills, stops, restarts or black-holes nodes of. */
+export function clusterOf(context: ScenarioContext): RabbitCluster {
+  const cluster = context.stack.broker.cluster;
+  if (cluster === undefined) throw new Error('this scenario needs the local cluster');
+  return cluster;
+}
+
+/** Black-holes `proxy` (open and new connections go silent) for `ms`, counted as `black holes`. */
+export async function blackHole(
+  context: ScenarioContext,
+  proxy: TcpProxy,
+  ms: number,
+): Promise<void> {
+  proxy.setMode('drop');
+  context.count('black holes');
+  try {
+    await sleep(ms);
+  } finally {
+    proxy.setMode('pass');
+  }
 }
 
 /** The load of the broker-fault scenarios: steady small changes, a few large objects, 2 poisoned keys. */
@@ -65,8 +91,11 @@ export interface Scenario {
   readonly name: string;
   /** One line: what happens, for the summary and RESULTS.md. */
   readonly fault: string;
-  /** A private node when the scenario stops, kills, alarms or black-holes the broker. */
-  readonly broker: 'shared' | 'private';
+  /**
+   * A private node when the scenario stops, kills, alarms or black-holes the broker; the local
+   * 3-node cluster for the cluster scenarios (`npm run test:cluster`).
+   */
+  readonly broker: 'shared' | 'private' | 'cluster';
   readonly brokerProxy?: boolean;
   readonly workers: number;
   readonly delivery?: DeliveryOptions;
@@ -81,6 +110,11 @@ export interface Scenario {
   readonly env?: Readonly<Record<string, string>>;
   /** The load, for a run of `size`. */
   load(size: RunSize): Omit<LoadOptions, 'client' | 'bucket' | 'signal'>;
+  /**
+   * The load stops once the fault is over (`inject` resolved), its duration being the longest it
+   * may run: for faults whose length depends on the machine (a rolling restart).
+   */
+  readonly loadUntilFaultDone?: boolean;
   /** Injects the fault while the load runs, and restores everything before it resolves. */
   inject(context: ScenarioContext): Promise<void>;
   /**
@@ -88,6 +122,8 @@ export interface Scenario {
    * before it is kept as `before heal`.
    */
   heal?(context: ScenarioContext): Promise<void>;
+  /** Runs once the pipeline is quiet after the load (and the heal): figures of the aftermath. */
+  report?(context: ScenarioContext): Promise<void>;
 }
 
 export interface ScenarioResult {
@@ -173,17 +209,21 @@ export async function runScenario(
       expect(condition, problem) {
         if (!condition) problems.push(problem);
       },
-      countInLog: (service, pattern) => countInLogs(current, logDir, service, pattern),
+      countInLog: async (service, pattern) =>
+        (await linesInLogs(current, logDir, service, pattern)).length,
+      linesInLog: (service, pattern) => linesInLogs(current, logDir, service, pattern),
       log,
     };
 
     loadStarted = Date.now();
+    const faultDone = new AbortController();
     const loading = runLoad({
       ...scenario.load(options.size),
       client: current.sourceClient,
       bucket: SOURCE_BUCKET,
+      ...(scenario.loadUntilFaultDone === true ? { signal: faultDone.signal } : {}),
     }).finally(() => loadDone.abort());
-    const injecting = scenario.inject(context);
+    const injecting = scenario.inject(context).finally(() => faultDone.abort());
     const [loaded, injected] = await Promise.allSettled([loading, injecting]);
     if (injected.status === 'rejected') throw injected.reason;
     if (loaded.status === 'rejected') throw loaded.reason;
@@ -211,6 +251,7 @@ export async function runScenario(
     }
     if (drained !== true) problems.push(drained);
     problems.push(...report.problems);
+    await scenario.report?.(context);
 
     const openBefore = (await current.openUploads()).length;
     figures['uploads open before janitor'] = openBefore;
@@ -341,24 +382,24 @@ async function waitQuiet(
   return `the pipeline did not drain within ${seconds(timeoutMs)}: ${last}`;
 }
 
-async function countInLogs(
+async function linesInLogs(
   stack: Stack,
   logDir: string,
   service: string,
   pattern: RegExp,
-): Promise<number> {
+): Promise<string[]> {
   const runs = stack.group.processes.filter(
     (process: ServiceProcess) =>
       process.name === service ||
       process.name.startsWith(`${service}-`) ||
       process.name.startsWith(`${service}.`),
   );
-  let total = 0;
+  const matching: string[] = [];
   for (const run of runs) {
     const text = await readFile(join(logDir, `${run.name}.log`), 'utf8').catch(() => '');
-    for (const line of text.split('\n')) if (pattern.test(line)) total += 1;
+    for (const line of text.split('\n')) if (pattern.test(line)) matching.push(line);
   }
-  return total;
+  return matching;
 }
 
 export function seconds(ms: number): string {

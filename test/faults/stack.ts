@@ -16,6 +16,7 @@ import {
 } from '../helpers/ceph-buckets.js';
 import { cephClient, cephEnv, type CephConnection } from '../helpers/ceph-rgw.js';
 import type { PrivateRabbit } from '../helpers/private-rabbit.js';
+import type { RabbitCluster } from '../helpers/rabbit-cluster.js';
 import { deleteQueuesWithPrefix, uniquePrefix } from '../helpers/rabbit.js';
 import type { RabbitmqctlTarget } from '../helpers/rabbitmqctl.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
@@ -36,11 +37,14 @@ export const POISON_CODE = 'RELAY_S3_ACCESS_DENIED';
 
 /** The broker a scenario runs against. */
 export interface BrokerTarget {
+  /** Where the suite itself connects (for a cluster: a node that is up now). */
   readonly url: string;
-  /** How rabbitmqctl reaches its node. */
+  /** How rabbitmqctl reaches its node (for a cluster: a node that is up now). */
   readonly ctl: RabbitmqctlTarget;
   /** Set when it is a private node the scenario may stop, kill or alarm. */
   readonly node?: PrivateRabbit;
+  /** Set when it is the local cluster: the services get the URL of every node. */
+  readonly cluster?: RabbitCluster;
 }
 
 export interface StackOptions {
@@ -48,7 +52,7 @@ export interface StackOptions {
   readonly logDir: string;
   readonly broker: BrokerTarget;
   readonly workers: number;
-  /** Put a TCP proxy between every service and the broker (to black-hole it). */
+  /** Put a TCP proxy between every service and the broker, one per node (to black-hole it). */
   readonly brokerProxy?: boolean;
   /** The source's webhook delivery (retries, duplicates, reordering). */
   readonly delivery?: DeliveryOptions;
@@ -69,7 +73,10 @@ export interface Stack {
   readonly prefix: string;
   readonly names: TopologyNames;
   readonly broker: BrokerTarget;
+  /** The proxy in front of the broker (the first node's, for a cluster). */
   readonly brokerProxy: TcpProxy | undefined;
+  /** One proxy per node, in node order (one for a single broker); empty without proxies. */
+  readonly brokerProxies: readonly TcpProxy[];
   /** What sends the webhooks: the emulator's delivery queue, or for Ceph the recorder's own. */
   readonly source: WebhookSender;
   readonly sourceClient: S3Client;
@@ -178,18 +185,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       key: POISON_PATTERN,
       action: { type: 'status', status: 403 },
     });
-    let brokerProxy: TcpProxy | undefined;
-    let amqpUrl = options.broker.url;
+    const nodeUrls = options.broker.cluster?.urls ?? [options.broker.url];
+    const brokerProxies: TcpProxy[] = [];
+    let serviceUrls = nodeUrls;
     if (options.brokerProxy === true) {
-      const target = new URL(options.broker.url);
-      brokerProxy = await startTcpProxy({ port: Number(target.port || 5672) });
-      const started = brokerProxy;
-      cleanups.push(['broker TCP proxy', () => started.close()]);
-      amqpUrl = brokerProxy.url(options.broker.url);
+      for (const url of nodeUrls) {
+        const proxy = await startTcpProxy({ port: Number(new URL(url).port || 5672) });
+        brokerProxies.push(proxy);
+        cleanups.push(['broker TCP proxy', () => proxy.close()]);
+      }
+      serviceUrls = nodeUrls.map((url, index) => brokerProxies[index]?.url(url) ?? url);
     }
     const env: Record<string, string> = {
       ...DEFAULT_ENV,
-      AMQP_URL: amqpUrl,
+      AMQP_URL: serviceUrls.join(','),
       AMQP_PREFIX: prefix,
       HTTP_PORT: String(ingressPort),
       SOURCE_BUCKETS: SOURCE_BUCKET,
@@ -239,7 +248,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         retryDelaysMs: (env.RETRY_DELAYS ?? '').split(',').map(parseDurationMs),
       }),
       broker: options.broker,
-      brokerProxy,
+      brokerProxy: brokerProxies[0],
+      brokerProxies,
       source: sides.sender,
       sourceClient: sides.sourceClient,
       servers: sides.servers,

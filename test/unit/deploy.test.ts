@@ -271,7 +271,9 @@ describe('the ingress Service and PodDisruptionBudget', () => {
   const ingressLabels = ingress.deployment.spec.template.metadata.labels;
   const workerLabels = worker.deployment.spec.template.metadata.labels;
   const services = BASE.filter((m): m is Service => m.kind === 'Service');
-  const budgets = BASE.filter((m): m is Budget => m.kind === 'PodDisruptionBudget');
+  const budgets = BASE.filter(
+    (m): m is Budget => m.kind === 'PodDisruptionBudget' && m.metadata.name === 's3relay-ingress',
+  );
 
   it('routes to the ingress pods only, on HTTP_PORT', () => {
     expect(services).toHaveLength(1);
@@ -358,14 +360,26 @@ describe('worker sizing and autoscaling', () => {
     expect(trigger?.metadata).not.toHaveProperty('host');
   });
 
-  it("with the worker's own broker URL from the Secret", () => {
+  it("with one URL from the Secret that has the worker's broker user, at the cluster's Service", () => {
     const ref = (scaled[0] as ScaledObject).spec.triggers[0]?.authenticationRef;
     expect(ref?.kind ?? 'TriggerAuthentication').toBe('TriggerAuthentication');
     const auth = find<TriggerAuthentication>('TriggerAuthentication', ref?.name ?? '');
     const host = auth.spec.secretTargetRef.find((t) => t.parameter === 'host');
     const used = worker.container.env?.find((v) => v.name === 'AMQP_URL')?.valueFrom?.secretKeyRef;
-    expect(host).toBeDefined();
-    expect({ name: host?.name, key: host?.key }).toEqual({ name: used?.name, key: used?.key });
+    expect(host?.name).toBe(used?.name);
+    const secret = find<Secret>('Secret', host?.name ?? '');
+    // KEDA parses `host` as one URL: s3relay's list of nodes would not do.
+    const keda = new URL(secret.stringData?.[host?.key ?? ''] ?? '');
+    const cluster = BASE.find((m) => m.kind === 'RabbitmqCluster');
+    expect(keda.hostname).toBe(cluster?.metadata.name);
+    for (const entry of containerConfig(worker.container).amqp.urls) {
+      const node = new URL(entry);
+      expect([keda.username, keda.password, keda.pathname]).toEqual([
+        node.username,
+        node.password,
+        node.pathname,
+      ]);
+    }
   });
 });
 
@@ -373,6 +387,16 @@ describe('the broker', () => {
   interface RabbitmqCluster extends Manifest {
     readonly spec: {
       readonly replicas?: number;
+      readonly affinity?: {
+        readonly podAntiAffinity?: {
+          readonly preferredDuringSchedulingIgnoredDuringExecution?: readonly {
+            readonly podAffinityTerm: {
+              readonly topologyKey: string;
+              readonly labelSelector?: { readonly matchLabels?: Labels };
+            };
+          }[];
+        };
+      };
       readonly image?: string;
       readonly persistence?: { readonly storage?: string };
       readonly rabbitmq?: { readonly additionalConfig?: string };
@@ -401,11 +425,58 @@ describe('the broker', () => {
     expect(configured).toBe(timeout(read(`${DEPLOY}/compose/rabbitmq.conf`)));
   });
 
-  it.each(ROLES)("is what the %s's AMQP_URL points at", (_command, role) => {
-    for (const entry of containerConfig(role.container).amqp.urls) {
+  /** The labels the operator gives the cluster's pods (its documented internal labels). */
+  const podLabels = {
+    'app.kubernetes.io/name': cluster.metadata.name,
+    'app.kubernetes.io/component': 'rabbitmq',
+    'app.kubernetes.io/part-of': 'rabbitmq',
+  };
+
+  it.each(ROLES)("lists every node of the cluster in the %s's AMQP_URL", (_command, role) => {
+    const name = cluster.metadata.name;
+    const hosts = containerConfig(role.container).amqp.urls.map((entry) => {
       const url = new URL(entry);
-      expect(url.hostname.split('.')[0]).toBe(cluster.metadata.name);
       expect(url.port === '' ? 5672 : Number(url.port)).toBe(5672);
+      return url.hostname;
+    });
+    // The operator's pods `<name>-server-<n>` under its headless Service `<name>-nodes`.
+    const nodes = Array.from(
+      { length: cluster.spec.replicas ?? 1 },
+      (_, n) => `${name}-server-${n}.${name}-nodes`,
+    );
+    expect([...hosts].sort()).toEqual(nodes);
+  });
+
+  it('replicates every queue on every node', () => {
+    for (const [, role] of ROLES) {
+      expect(containerConfig(role.container).amqp.quorumGroupSize).toBe(cluster.spec.replicas);
+    }
+  });
+
+  it('loses at most one node to voluntary disruptions, and spreads its nodes over machines', () => {
+    interface Budget extends Manifest {
+      readonly spec: {
+        readonly maxUnavailable?: number;
+        readonly selector: { matchLabels: Labels };
+      };
+    }
+    const budgets = BASE.filter(
+      (m): m is Budget =>
+        m.kind === 'PodDisruptionBudget' &&
+        selects((m as Budget).spec.selector.matchLabels, podLabels),
+    );
+    expect(budgets).toHaveLength(1);
+    const replicas = cluster.spec.replicas ?? 1;
+    // A majority of the replicas stays up.
+    expect(replicas - (budgets[0]?.spec.maxUnavailable ?? replicas)).toBeGreaterThan(replicas / 2);
+    const terms =
+      cluster.spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution;
+    expect(terms?.length).toBeGreaterThan(0);
+    for (const term of terms ?? []) {
+      expect(term.podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+      const matchLabels = term.podAffinityTerm.labelSelector?.matchLabels ?? {};
+      expect(Object.keys(matchLabels)).not.toHaveLength(0);
+      expect(selects(matchLabels, podLabels)).toBe(true);
     }
   });
 

@@ -53,6 +53,7 @@ export function generatedSections(configTable: string): Record<string, string> {
     'config-table': configTable,
     'error-table': errorTableMarkdown(),
     'fault-figures': readSection(read('test/faults/RESULTS.md'), 'figures'),
+    'cluster-fault-figures': readSection(read('test/faults/RESULTS.md'), 'cluster-figures'),
     'bench-table': benchSummary(read('bench/RESULTS.md')),
   };
 }

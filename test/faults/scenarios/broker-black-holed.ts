@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { brokerFaultLoad, type Scenario } from '../scenario.js';
+import { blackHole, brokerFaultLoad, type Scenario } from '../scenario.js';
 
 const HEARTBEAT_SECONDS = 2;
 /** Longer than the heartbeat timeout (about twice the heartbeat) on both sides. */
@@ -23,13 +23,7 @@ export const brokerBlackHoled: Scenario = {
         Math.max(3000, ((round + 0.25) / rounds) * context.size.loadMs - context.elapsed()),
       );
       const from = Date.now();
-      proxy.setMode('drop');
-      context.count('black holes');
-      try {
-        await sleep(BLACK_HOLE_MS);
-      } finally {
-        proxy.setMode('pass');
-      }
+      await blackHole(context, proxy, BLACK_HOLE_MS);
       const refused = context.stack.recorder.posts.filter(
         (post) =>
           post.startedAt >= from && post.startedAt < from + BLACK_HOLE_MS && post.status !== 200,

@@ -197,7 +197,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       }
       if (this.#state !== 'connecting') {
         // close() was called while the connection was being opened.
-        await connection.close().catch(() => undefined);
+        await closeConnection(connection, this.#options.connectTimeoutMs);
         return;
       }
       this.#cursor = index;
