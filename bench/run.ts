@@ -25,6 +25,7 @@ import {
 import { ingressBenchmark } from './ingress.js';
 import { lagBenchmark } from './lag.js';
 import { largeObjectsBenchmark } from './large-objects.js';
+import { restoreBenchmark } from './restore.js';
 import { resyncBenchmark } from './resync.js';
 import { scriptBenchmark } from './script.js';
 import { smallObjectsBenchmark } from './small-objects.js';
@@ -39,6 +40,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   lagBenchmark,
   scriptBenchmark,
   resyncBenchmark,
+  restoreBenchmark,
 ];
 const ORDER = BENCHMARKS.map((benchmark) => benchmark.name);
 

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import { GetObjectCommand, GetObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createLogger, loadConfig, type Config } from '@s3relay/core';
+import { loadConfig, type Config } from '@s3relay/core';
 import { PROVENANCE_METADATA_NAMES } from '@s3relay/core/s3';
 import { createWorker, type Worker } from '@s3relay/worker';
 import {
@@ -12,6 +11,7 @@ import {
   notifyBucket,
 } from '../helpers/ceph-buckets.js';
 import { cephClient, cephConnection, cephEnv, type CephConnection } from '../helpers/ceph-rgw.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { rabbitUrl } from '../helpers/rabbit.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { sha256 } from '../helpers/s3.js';
@@ -135,8 +135,8 @@ export async function startCephBed(options: CephBedOptions): Promise<CephBed> {
       ...overrides,
     });
     const config = (overrides?: Record<string, string>) => loadConfig(env(overrides));
-    const lines: string[] = [];
     const workers: Worker[] = [];
+    const log = captureLog('worker');
     // Workers stop before the queues, the topic and the buckets go.
     cleanups.push(async () => {
       await Promise.allSettled(workers.map((worker) => worker.close()));
@@ -153,19 +153,12 @@ export async function startCephBed(options: CephBedOptions): Promise<CephBed> {
       env,
       config,
       async startWorker(overrides) {
-        const stream = new PassThrough();
-        stream.setEncoding('utf8').on('data', (chunk: string) => {
-          lines.push(...chunk.split('\n').filter((line) => line !== ''));
-        });
-        const worker = createWorker({
-          config: config(overrides),
-          logger: createLogger({ level: 'debug', format: 'json', service: 'worker', stream }),
-        });
+        const worker = createWorker({ config: config(overrides), logger: log.logger });
         workers.push(worker);
         await worker.start();
         return worker;
       },
-      logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+      logs: log.lines,
       backupKey: (key) => destPrefix + key,
       close: run,
     };

@@ -37,12 +37,20 @@ export function duration(raw: string): number {
 }
 
 /**
- * Commander argument parser for a point in time: an ISO 8601 time (`2026-11-29T10:00:00Z`), or a
- * duration meaning that long ago (`2h`).
+ * Commander argument parser for a point in time: an ISO 8601 time (`2026-11-29T10:00:00Z`,
+ * `2026-11-29T11:00:00+01:00`; without a zone it is local time), or a duration meaning that long
+ * ago (`2h`, or `2h ago`).
  */
 export function pointInTime(raw: string): Date {
-  if (/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(raw.trim())) return new Date(Date.now() - duration(raw));
-  const time = Date.parse(raw);
+  return pointInTimeAt(raw, Date.now());
+}
+
+/** {@link pointInTime} with ages counted back from `now` (epoch milliseconds). */
+export function pointInTimeAt(raw: string, now: number): Date {
+  const age = raw.trim().replace(/\s+ago$/i, '');
+  if (/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(age)) return new Date(now - duration(age));
+  // Date.parse alone would take "1" for the year 2001.
+  const time = /^\d{4}-\d\d-\d\d/.test(raw.trim()) ? Date.parse(raw) : Number.NaN;
   if (Number.isNaN(time)) {
     throw new InvalidArgumentError('an ISO 8601 time (2026-11-29T10:00:00Z) or an age (2h)');
   }

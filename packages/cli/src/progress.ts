@@ -1,7 +1,7 @@
 import { printable, type Output } from './output.js';
 
 /** Counters a long command reports while it runs. */
-export type ProgressCounters = Readonly<Record<string, number>>;
+export type ProgressCounters = Readonly<Record<string, number | string>>;
 
 export interface Progress {
   update(counters: ProgressCounters): void;

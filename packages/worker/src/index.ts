@@ -1,6 +1,8 @@
 export type { ActionContext, ActionOutcome, ActionResult, TaskAction } from './action.js';
 export { createWorkerMetrics, type TaskOutcome, type WorkerMetrics } from './metrics.js';
 export { attemptOf, decideFailure, type FailureDecision } from './retry-policy.js';
+export { uploadMultipart, type MultipartUploadOptions } from './multipart-upload.js';
+export { SourceStream } from './source-stream.js';
 export { createWorker, type Worker, type WorkerDeps, type WorkerState } from './worker.js';
 export {
   PROVENANCE_ETAG,

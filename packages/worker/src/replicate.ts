@@ -22,6 +22,7 @@ import {
   backupKey,
   backupKeyFits,
   classifySourceError,
+  contentHeaders,
   isObjectNotFound,
   isSourceObjectGone,
   provenanceMatches,
@@ -338,22 +339,6 @@ function sourceStateOf(
     );
   }
   return { eTag, lastModified, size };
-}
-
-/** The content headers a backup carries over from its source. */
-function contentHeaders(response: GetObjectCommandOutput): Partial<PutObjectCommandInput> {
-  const headers: Partial<PutObjectCommandInput> = {};
-  if (response.ContentType !== undefined) headers.ContentType = response.ContentType;
-  if (response.ContentEncoding !== undefined) headers.ContentEncoding = response.ContentEncoding;
-  if (response.ContentDisposition !== undefined) {
-    headers.ContentDisposition = response.ContentDisposition;
-  }
-  if (response.ContentLanguage !== undefined) headers.ContentLanguage = response.ContentLanguage;
-  if (response.CacheControl !== undefined) headers.CacheControl = response.CacheControl;
-  if (response.Expires !== undefined && !Number.isNaN(response.Expires.getTime())) {
-    headers.Expires = response.Expires;
-  }
-  return headers;
 }
 
 /** Gives back the connection of a GET whose body is not needed. */

@@ -33,6 +33,7 @@ import { createDeliveryHandler } from './delivery-handler.js';
 import { KeyLock } from './key-lock.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { createReplicateAction } from './replicate.js';
+import { warnIfUnversioned } from './versioning-check.js';
 import { createScriptAction } from './script-action.js';
 
 export interface WorkerDeps {
@@ -315,6 +316,7 @@ class RelayWorker implements Worker {
     }
     const dest = createS3Client(this.#config.dest, { maxSockets, logger: this.#logger });
     this.#clients.push(dest);
+    void warnIfUnversioned(dest, this.#config.dest, this.#logger);
     return createReplicateAction({
       source,
       dest,

@@ -1,4 +1,4 @@
-import { createInterface } from 'node:readline/promises';
+import { confirm } from '../confirm.js';
 import { Command, Option } from 'commander';
 import { pointInTime, positiveInt } from '../flag-parsers.js';
 import type { Config } from '@s3relay/core';
@@ -81,13 +81,7 @@ async function confirmed(
   yes: boolean | undefined,
 ): Promise<boolean> {
   if (yes === true) return true;
-  if (process.stdin.isTTY !== true) {
-    throw new CliError(ExitCode.usage, 'refusing without a terminal to ask; pass --yes');
-  }
-  const prompt = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = await prompt.question(`${question} This cannot be undone. [y/N] `);
-  prompt.close();
-  if (/^y(es)?$/i.test(answer.trim())) return true;
+  if (await confirm(`${question} This cannot be undone.`, 'refusing')) return true;
   out.warn('nothing changed');
   return false;
 }

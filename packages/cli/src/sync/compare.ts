@@ -88,15 +88,18 @@ async function tagsOf(
   return tagging.TagSet ?? [];
 }
 
-async function sha256Of(
+/** Hex SHA-256 of an object's bytes (one version when `versionId` is given), streamed. */
+export async function sha256Of(
   client: S3Client,
   bucket: string,
   key: string,
   signal?: AbortSignal,
+  versionId?: string,
 ): Promise<string> {
-  const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), {
-    abortSignal: signal,
-  });
+  const response = await client.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }),
+    { abortSignal: signal },
+  );
   const hash = createHash('sha256');
   for await (const chunk of response.Body as Readable) hash.update(chunk as Buffer);
   return hash.digest('hex');

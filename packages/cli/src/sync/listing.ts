@@ -77,20 +77,30 @@ export async function* mergeListings(
   source: AsyncIterator<ListedObject>,
   backup: AsyncIterator<ListedObject>,
 ): AsyncGenerator<KeyPair> {
-  let s = await source.next();
-  let b = await backup.next();
-  while (s.done !== true || b.done !== true) {
+  for await (const { key, left, right } of joinByKey(source, backup)) {
+    yield { key, source: left, backup: right };
+  }
+}
+
+/** Two streams in S3 key order walked side by side: each key once, with what each side has. */
+export async function* joinByKey<L extends { key: string }, R extends { key: string }>(
+  lefts: AsyncIterator<L>,
+  rights: AsyncIterator<R>,
+): AsyncGenerator<{ key: string; left: L | undefined; right: R | undefined }> {
+  let l = await lefts.next();
+  let r = await rights.next();
+  while (l.done !== true || r.done !== true) {
     const order =
-      s.done === true ? 1 : b.done === true ? -1 : compareKeys(s.value.key, b.value.key);
-    if (order === 0 && s.done !== true && b.done !== true) {
-      yield { key: s.value.key, source: s.value, backup: b.value };
-      [s, b] = await Promise.all([source.next(), backup.next()]);
-    } else if (order < 0 && s.done !== true) {
-      yield { key: s.value.key, source: s.value, backup: undefined };
-      s = await source.next();
-    } else if (b.done !== true) {
-      yield { key: b.value.key, source: undefined, backup: b.value };
-      b = await backup.next();
+      l.done === true ? 1 : r.done === true ? -1 : compareKeys(l.value.key, r.value.key);
+    if (order === 0 && l.done !== true && r.done !== true) {
+      yield { key: l.value.key, left: l.value, right: r.value };
+      [l, r] = await Promise.all([lefts.next(), rights.next()]);
+    } else if (order < 0 && l.done !== true) {
+      yield { key: l.value.key, left: l.value, right: undefined };
+      l = await lefts.next();
+    } else if (r.done !== true) {
+      yield { key: r.value.key, left: undefined, right: r.value };
+      r = await rights.next();
     }
   }
 }

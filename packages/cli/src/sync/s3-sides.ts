@@ -16,10 +16,10 @@ export interface Sides {
 }
 
 /**
- * Opens both sides of `sourceBucket`. Thrown as a usage error for a bucket outside
- * SOURCE_BUCKETS: the workers park its tasks, and its backup keys may be another bucket's.
+ * Thrown as a usage error for a bucket outside SOURCE_BUCKETS: the workers park its tasks, and
+ * its backup keys may be another bucket's.
  */
-export function openSides(config: Config, sourceBucket: string, concurrency: number): Sides {
+export function assertReplicated(config: Config, sourceBucket: string): void {
   const allowed = config.source.buckets;
   if (allowed.length > 0 && !allowed.includes(sourceBucket)) {
     throw new CliError(
@@ -29,6 +29,11 @@ export function openSides(config: Config, sourceBucket: string, concurrency: num
         'SOURCE_BUCKETS (with a DEST_BUCKET or DEST_PREFIX that has {bucket}) first',
     );
   }
+}
+
+/** Opens both sides of `sourceBucket` (one of SOURCE_BUCKETS, when that is set). */
+export function openSides(config: Config, sourceBucket: string, concurrency: number): Sides {
+  assertReplicated(config, sourceBucket);
   const source = createS3Client(config.source, { maxSockets: concurrency * 2 });
   const backup = createS3Client(config.dest, { maxSockets: concurrency * 2 });
   return {

@@ -11,6 +11,7 @@ export {
   type BackupLocation,
 } from './backup-naming.js';
 export { createS3Client, type S3ClientOptions } from './client.js';
+export { contentHeaders } from './content-headers.js';
 export {
   PROVENANCE_ETAG,
   PROVENANCE_LAST_MODIFIED,
