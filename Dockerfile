@@ -64,8 +64,9 @@ RUN ln -s /app/packages/cli/bin/s3relay.js /usr/local/bin/s3relay
 
 # Files stay owned by root: the process can read its code but not change it.
 USER node
-# Ingress HTTP_PORT, worker METRICS_PORT and console CONSOLE_PORT defaults.
-EXPOSE 8080 9090 9400
+# Ingress HTTP_PORT, worker METRICS_PORT, ingress HTTP_METRICS_PORT and console CONSOLE_PORT
+# defaults.
+EXPOSE 8080 9090 9091 9400
 # The CLI runs as PID 1 and handles SIGTERM itself: it stops taking work, finishes or requeues
 # what is in flight within SHUTDOWN_TIMEOUT_MS, then exits.
 STOPSIGNAL SIGTERM

@@ -109,6 +109,7 @@ interface Target {
   readonly url: string;
   readonly cpu: CpuMeter;
   readonly beforeWindow?: () => Promise<void>;
+  readonly afterWindow?: () => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -142,12 +143,14 @@ async function startIngress(
 ): Promise<Target> {
   const prefix = benchPrefix('ingress');
   const port = await freePort();
+  const metricsPort = await freePort();
   const child = spawnChild('ingress', process.execPath, [...profileFlags(), CLI, 'ingress'], {
     env: {
       AMQP_URL,
       AMQP_PREFIX: prefix,
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: String(port),
+      HTTP_METRICS_PORT: String(metricsPort),
       LOG_LEVEL: logLevel,
       LOG_FORMAT: 'json',
     },
@@ -157,6 +160,11 @@ async function startIngress(
     await deleteQueues(prefix);
   };
   const base = `http://127.0.0.1:${port}`;
+  const metrics = `http://127.0.0.1:${metricsPort}/metrics`;
+  const afterWindow = async () => {
+    const window = windows.at(-1);
+    if (window !== undefined && window.after.length === 0) window.after = await scrape(metrics);
+  };
   try {
     await waitHttpOk(`${base}/readyz`, child);
   } catch (err) {
@@ -168,12 +176,11 @@ async function startIngress(
     cpu: new CpuMeter({ server: child.pid, rabbitmq: rabbit ?? [], loadGenerator: process.pid }),
     // Also resets the event-loop delay histogram, so that a window's figures are its own.
     beforeWindow: async () => {
-      windows.push({ before: await scrape(`${base}/metrics`), after: [] });
+      windows.push({ before: await scrape(metrics), after: [] });
     },
+    afterWindow,
     close: async () => {
-      const window = windows.at(-1);
-      if (window !== undefined && window.after.length === 0)
-        window.after = await scrape(`${base}/metrics`);
+      await afterWindow();
       await close();
     },
   };
@@ -253,9 +260,7 @@ export const ingressBenchmark: Benchmark = {
           `round ${round}/${ROUNDS}: s3relay ingress, ${CONNECTIONS} connections, ${DURATION_SECONDS} s`,
         );
         ingressRuns.push(await load(ingressTarget));
-        const window = windows.at(-1);
-        if (window !== undefined)
-          window.after = await scrape(ingressTarget.url.replace(/\/webhook\/mcs$/, '/metrics'));
+        await ingressTarget.afterWindow?.();
         log(
           `round ${round}/${ROUNDS}: raw amqplib confirmed-publish loop, ${CONNECTIONS} in flight, ${DURATION_SECONDS} s`,
         );

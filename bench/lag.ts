@@ -113,6 +113,7 @@ async function startPipeline(
         AMQP_PREFIX: prefix,
         HTTP_HOST: '127.0.0.1',
         HTTP_PORT: String(port),
+        HTTP_METRICS_PORT: '0',
         PUBLIC_URLS: webhookUrl,
         SOURCE_BUCKETS: SOURCE_BUCKET,
         LOG_LEVEL: 'info',

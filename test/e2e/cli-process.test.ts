@@ -178,6 +178,7 @@ describe('s3relay all --script (the original server, queued)', () => {
         AMQP_URL: url,
         AMQP_PREFIX: prefix,
         METRICS_PORT: '0',
+        HTTP_METRICS_PORT: '0',
         LOG_LEVEL: 'info',
         SHUTDOWN_TIMEOUT_MS: '2000',
       }),

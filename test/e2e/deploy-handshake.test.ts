@@ -66,6 +66,7 @@ describe('the Kubernetes example behind a TLS-terminating ingress controller', (
         // The container listens on every interface; a test listens on loopback only.
         HTTP_HOST: '127.0.0.1',
         HTTP_PORT: String(port),
+        HTTP_METRICS_PORT: '0',
         AMQP_PREFIX: prefix,
         ...overrides,
       }),

@@ -190,4 +190,23 @@ describe('an exposed ingress', () => {
     );
     expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(ANSWER_BOUND_MS);
   });
+
+  it('serves /metrics on its metrics port only, not to whoever can post webhooks', async () => {
+    const ingress = await startIngressProcess({ label: 'metrics', cleanups });
+    expect((await post(`${ingress.url}/webhook/s3`)).status).toBe(200);
+    const onWebhookPort = await fetch(`${ingress.url}/metrics`);
+    expect(onWebhookPort.status).toBe(404);
+    expect(await onWebhookPort.text()).not.toContain('nodejs_version_info');
+    // The probes stay where the orchestrator looks for them.
+    expect((await fetch(`${ingress.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${ingress.url}/readyz`)).status).toBe(200);
+
+    expect(ingress.metricsUrl).not.toBe(ingress.url);
+    const scraped = await fetch(`${ingress.metricsUrl}/metrics`);
+    expect(scraped.status).toBe(200);
+    const text = await scraped.text();
+    expect(text).toMatch(/s3relay_ingress_requests_total\{source="s3",outcome="accepted"\} 1/);
+    expect(text).toContain('nodejs_version_info');
+    expect((await fetch(`${ingress.metricsUrl}/readyz`)).status).toBe(200);
+  });
 });

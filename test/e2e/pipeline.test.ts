@@ -85,6 +85,7 @@ describe('the built services with the VK emulator as the source', () => {
       AMQP_URL: rabbitUrl(),
       AMQP_PREFIX: prefix,
       HTTP_PORT: String(ingressPort),
+      HTTP_METRICS_PORT: '0',
       PUBLIC_URLS: `http://127.0.0.1:${ingressPort}/webhook/mcs`,
       SOURCE_S3_ENDPOINT: emulator.endpoint,
       SOURCE_S3_REGION: emulator.region,

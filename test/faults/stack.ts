@@ -125,6 +125,7 @@ const DEFAULT_ENV: Readonly<Record<string, string>> = {
   SHUTDOWN_TIMEOUT_MS: '5000',
   REPLICATE_DELETES: 'true',
   METRICS_PORT: '0',
+  HTTP_METRICS_PORT: '0',
   METRICS_HOST: '127.0.0.1',
   HTTP_HOST: '127.0.0.1',
   LOG_LEVEL: 'info',

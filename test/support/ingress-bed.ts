@@ -37,6 +37,7 @@ export async function startTestIngress(options: TestIngressOptions): Promise<Tes
     AMQP_PREFIX: prefix,
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',
+    HTTP_METRICS_PORT: '0',
     ...options.env,
   });
   const ingress = createIngress({ config, logger: silentLogger, ...options.options });

@@ -11,6 +11,8 @@ export interface IngressProcess {
   readonly process: ServiceProcess;
   /** `http://127.0.0.1:<port>` of the webhook port. */
   readonly url: string;
+  /** `http://127.0.0.1:<port>` of the metrics port (HTTP_METRICS_PORT). */
+  readonly metricsUrl: string;
   readonly prefix: string;
   /** Every line it wrote so far. */
   output(): string;
@@ -49,6 +51,7 @@ export async function startIngressProcess(options: IngressProcessOptions): Promi
   const ingress = group.start('ingress', ['ingress']);
   const listening = JSON.parse(await ingress.waitForLine(/"ingress listening"/, 30_000)) as {
     port: number;
+    metricsPort: number;
   };
   const url = `http://127.0.0.1:${listening.port}`;
   await eventually(async () => expect((await fetch(`${url}/readyz`)).status).toBe(200), {
@@ -58,6 +61,7 @@ export async function startIngressProcess(options: IngressProcessOptions): Promi
   return {
     process: ingress,
     url,
+    metricsUrl: `http://127.0.0.1:${listening.metricsPort}`,
     prefix,
     output: () => ingress.tail(Number.MAX_SAFE_INTEGER),
     async run(args) {

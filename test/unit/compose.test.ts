@@ -349,6 +349,7 @@ describe('docker-compose.yml', () => {
 
   it('listens on every interface inside the containers', () => {
     expect(serviceConfig('ingress').http.host).toBe('0.0.0.0');
+    expect(serviceConfig('ingress').http.metricsHost).toBe('0.0.0.0');
     expect(serviceConfig('worker').worker.metricsHost).toBe('0.0.0.0');
     expect(serviceConfig('console').console.host).toBe('0.0.0.0');
   });
@@ -396,10 +397,10 @@ describe('docker-compose.yml', () => {
         );
       }
       const job = (name: string) => prometheus.scrape_configs.find((c) => c.job_name === name);
-      // It scrapes what the stack serves: the ingress's HTTP_PORT, the workers' METRICS_PORT
-      // (every replica, by the service's DNS name) and RabbitMQ's Prometheus plugin.
+      // It scrapes what the stack serves: the ingress's HTTP_METRICS_PORT, the workers'
+      // METRICS_PORT (every replica, by the service's DNS name) and RabbitMQ's Prometheus plugin.
       expect(job('s3relay-ingress')?.static_configs?.[0]?.targets).toEqual([
-        `ingress:${serviceConfig('ingress').http.port}`,
+        `ingress:${serviceConfig('ingress').http.metricsPort}`,
       ]);
       expect(job('s3relay-worker')?.dns_sd_configs?.[0]).toMatchObject({
         names: ['worker'],
@@ -423,6 +424,11 @@ describe('docker-compose.yml', () => {
         './deploy/monitoring/grafana/s3relay-dashboard.json',
       );
     });
+  });
+
+  it("serves the ingress's metrics apart from its webhook port", () => {
+    const { http } = serviceConfig('ingress');
+    expect(http.metricsPort).not.toBe(http.port);
   });
 
   it("publishes the ingress's port and checks its readiness there", () => {
@@ -833,6 +839,7 @@ describe('Dockerfile', () => {
       .flatMap((i) => i.args.split(/\s+/));
     expect(exposed).toContain(CONFIG_VARIABLES.HTTP_PORT.default);
     expect(exposed).toContain(CONFIG_VARIABLES.METRICS_PORT.default);
+    expect(exposed).toContain(CONFIG_VARIABLES.HTTP_METRICS_PORT.default);
   });
 
   describe('.dockerignore', () => {

@@ -241,9 +241,16 @@ describe('probes and ports', () => {
   it.each(ROLES)('%s tells Prometheus the port that serves /metrics', (command, role) => {
     const config = containerConfig(role.container);
     const annotations = role.deployment.spec.template.metadata.annotations ?? {};
-    const port = command === 'ingress' ? config.http.port : config.worker.metricsPort;
+    const port = command === 'ingress' ? config.http.metricsPort : config.worker.metricsPort;
     expect(annotations['prometheus.io/path']).toBe('/metrics');
     expect(Number(annotations['prometheus.io/port'])).toBe(port);
+    expect(role.container.ports?.map((p) => p.containerPort)).toContain(port);
+  });
+
+  it('serves the ingress metrics apart from the webhooks, on every interface of the pod', () => {
+    const config = containerConfig(ingress.container);
+    expect(config.http.metricsPort).not.toBe(config.http.port);
+    expect(config.http.metricsHost).toBe('0.0.0.0');
   });
 
   it('drains the ingress before it stops', () => {

@@ -177,6 +177,15 @@ const VARIABLES = {
     spec: { group: 'ingress', description: 'Port of the ingress', default: '8080' },
     schema: int(0, 65535),
   },
+  HTTP_METRICS_PORT: {
+    spec: {
+      group: 'ingress',
+      description:
+        "Port of the ingress's /metrics (and /healthz, /readyz), apart from the webhooks; on METRICS_HOST",
+      default: '9091',
+    },
+    schema: int(0, 65535),
+  },
   HTTP_BODY_LIMIT: {
     spec: {
       group: 'ingress',
@@ -431,8 +440,9 @@ const VARIABLES = {
   },
   METRICS_HOST: {
     spec: {
-      group: 'worker',
-      description: "Address of the worker's metrics server",
+      group: 'all',
+      description:
+        'Address of the metrics servers of the worker (METRICS_PORT) and the ingress (HTTP_METRICS_PORT)',
       default: '127.0.0.1',
     },
     schema: z.string().min(1),
@@ -543,6 +553,8 @@ export interface Config {
   readonly http: {
     readonly host: string;
     readonly port: number;
+    readonly metricsHost: string;
+    readonly metricsPort: number;
     readonly bodyLimitBytes: number;
     readonly maxInFlight: number;
     readonly publicUrls: readonly string[];
@@ -643,6 +655,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     http: {
       host: e.HTTP_HOST,
       port: e.HTTP_PORT,
+      metricsHost: e.METRICS_HOST,
+      metricsPort: e.HTTP_METRICS_PORT,
       bodyLimitBytes: e.HTTP_BODY_LIMIT,
       maxInFlight: e.HTTP_MAX_IN_FLIGHT,
       publicUrls: e.PUBLIC_URLS,

@@ -28,6 +28,11 @@ export {
   type Logger,
   type LoggerOptions,
 } from './logger.js';
+export {
+  startMetricsServer,
+  type MetricsServer,
+  type MetricsServerOptions,
+} from './metrics-server.js';
 export { REDACTED, redactUrl } from './redact-url.js';
 export { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 export { vkSignature, type VkHandshake } from './signature.js';

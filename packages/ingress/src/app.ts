@@ -407,10 +407,6 @@ export function createApp(deps: IngressDeps): express.Express {
     res.status(ready ? 200 : 503).json({ ready });
   });
 
-  app.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
-  });
-
   app.use((_req, res) => {
     sendError(res, 'RELAY_HTTP_NOT_FOUND', 'no such route');
   });

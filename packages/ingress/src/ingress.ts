@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import type { Config, Logger } from '@s3relay/core';
+import { startMetricsServer, type Config, type Logger, type MetricsServer } from '@s3relay/core';
 import { Broker, Publisher, registerBrokerMetrics } from '@s3relay/core/amqp';
 import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import { createApp } from './app.js';
@@ -51,6 +51,8 @@ export interface Ingress {
   start(): Promise<void>;
   /** The bound port once listening. */
   readonly port: number | undefined;
+  /** The bound port of `/metrics`, `/healthz` and `/readyz` (HTTP_METRICS_PORT) once started. */
+  readonly metricsPort: number | undefined;
   /** `http://host:port` once listening. */
   readonly url: string | undefined;
   /** Running, broker connected with its topology declared, and not blocked. */
@@ -94,10 +96,12 @@ export function createIngress(options: IngressOptions): Ingress {
   let server: Server | undefined;
   let telemetry: TelemetryPublisher | undefined;
   let address: AddressInfo | undefined;
+  let metricsServer: MetricsServer | undefined;
   let closePromise: Promise<void> | undefined;
 
   // Read through a function: TypeScript would otherwise keep `state` narrowed across awaits.
   const currentState = (): IngressState => state;
+  const isReady = (): boolean => state === 'running' && publisher.isReady;
   const transition = (next: IngressState): void => {
     state = next;
     logger.info('ingress state', { state });
@@ -120,6 +124,19 @@ export function createIngress(options: IngressOptions): Ingress {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     registerBrokerMetrics(registry, broker);
+    try {
+      metricsServer = await startMetricsServer({
+        host: config.http.metricsHost,
+        port: config.http.metricsPort,
+        registry,
+        isReady,
+        logger,
+      });
+    } catch (err) {
+      transition('closed');
+      if (ownsBroker) await broker.close();
+      throw err;
+    }
     telemetry = new TelemetryPublisher({
       broker,
       prefix: config.amqp.prefix,
@@ -132,7 +149,7 @@ export function createIngress(options: IngressOptions): Ingress {
       config,
       logger,
       publisher,
-      isReady: () => state === 'running' && publisher.isReady,
+      isReady,
       isClosing: () => state === 'closing' || state === 'closed',
       registry,
       ...(options.fetchCertificate === undefined
@@ -152,6 +169,7 @@ export function createIngress(options: IngressOptions): Ingress {
       await once(listening, 'listening');
     } catch (err) {
       transition('closed');
+      await metricsServer.close();
       if (ownsBroker) await broker.close();
       throw err;
     }
@@ -167,7 +185,11 @@ export function createIngress(options: IngressOptions): Ingress {
     address = listening.address() as AddressInfo;
     transition('running');
     telemetry.start();
-    logger.info('ingress listening', { host: address.address, port: address.port });
+    logger.info('ingress listening', {
+      host: address.address,
+      port: address.port,
+      metricsPort: metricsServer.port,
+    });
   }
 
   async function close(): Promise<void> {
@@ -202,6 +224,8 @@ export function createIngress(options: IngressOptions): Ingress {
         logger.warn('broker close failed', { error: err });
       });
     }
+    // Last: probes see the shutdown (not ready) until the end.
+    await metricsServer?.close();
     transition('closed');
   }
 
@@ -210,13 +234,16 @@ export function createIngress(options: IngressOptions): Ingress {
     get port() {
       return address?.port;
     },
+    get metricsPort() {
+      return metricsServer?.port;
+    },
     get url() {
       if (address === undefined) return undefined;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       return `http://${host}:${address.port}`;
     },
     get isReady() {
-      return state === 'running' && publisher.isReady;
+      return isReady();
     },
     get state() {
       return state;

@@ -9,8 +9,10 @@ import {
   TransientError,
   createTask,
   serializeError,
+  startMetricsServer,
   type Config,
   type Logger,
+  type MetricsServer,
   type Task,
 } from '@s3relay/core';
 import {
@@ -30,7 +32,6 @@ import { createDeletionCheck } from './deletion-check.js';
 import { createDeliveryHandler } from './delivery-handler.js';
 import { KeyLock } from './key-lock.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { createReplicateAction } from './replicate.js';
 import { warnIfUnversioned } from './versioning-check.js';
 import { createScriptAction } from './script-action.js';

@@ -53,7 +53,7 @@ Try it in another terminal:
 Watch it:
 
   health   ${stack.ingressUrl}/healthz   ${stack.ingressUrl}/readyz
-  metrics  ${[`${stack.ingressUrl}/metrics`, ...stack.metricsUrls.map((url) => `${url}/metrics`)].join('   ')}
+  metrics  ${[stack.ingressMetricsUrl, ...stack.metricsUrls].map((url) => `${url}/metrics`).join('   ')}
   logs     below: one line per webhook (ingress) and per copy or delete (worker-N)
 
 Operate it (the stack's settings are in ${stack.envFile}):
@@ -81,7 +81,7 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
     .addOption(new Option('--backup-port <port>').argParser(positiveInt).default(9001))
     .addOption(new Option('--ingress-port <port>').argParser(positiveInt).default(8080))
     .addOption(
-      new Option('--metrics-port <port>', 'first worker metrics port')
+      new Option('--metrics-port <port>', "first metrics port: the workers', then the ingress's")
         .argParser(positiveInt)
         .default(9090),
     )

@@ -12,7 +12,7 @@ export interface DevStackOptions {
   readonly sourcePort: number;
   readonly backupPort: number;
   readonly ingressPort: number;
-  /** Workers' metrics ports are this, this + 1, … */
+  /** Workers' metrics ports are this, this + 1, …; the ingress's follows theirs. */
   readonly metricsPort: number;
   readonly consolePort: number;
   readonly workers: number;
@@ -28,6 +28,9 @@ export interface DevStack {
   readonly backup: Emulator;
   readonly ingressUrl: string;
   readonly webhookUrl: string;
+  /** Where the ingress serves /metrics (its port after the workers'). */
+  readonly ingressMetricsUrl: string;
+  /** Where each worker serves /metrics. */
   readonly metricsUrls: readonly string[];
   readonly consoleUrl: string;
   readonly services: readonly ChildService[];
@@ -111,7 +114,14 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     };
     started.push(stopServices);
 
-    const ingress = startChildService('ingress', ['ingress'], env, options.write);
+    const ingressMetricsPort = options.metricsPort + options.workers;
+    const ingressMetricsUrl = `http://${HOST}:${ingressMetricsPort}`;
+    const ingress = startChildService(
+      'ingress',
+      ['ingress'],
+      { ...env, HTTP_METRICS_PORT: String(ingressMetricsPort) },
+      options.write,
+    );
     services.push(ingress);
     const metricsUrls: string[] = [];
     for (let index = 0; index < options.workers; index += 1) {
@@ -143,6 +153,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       backup,
       ingressUrl,
       webhookUrl,
+      ingressMetricsUrl,
       metricsUrls,
       consoleUrl,
       services,

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serializeError, type Logger } from '@s3relay/core';
+import { serializeError, type Logger } from './logger.js';
 import type { Registry } from 'prom-client';
 
 export interface MetricsServerOptions {
@@ -8,7 +8,7 @@ export interface MetricsServerOptions {
   /** 0 picks a free port. */
   readonly port: number;
   readonly registry: Registry;
-  /** Readiness: connected to the broker, consuming, not shutting down. */
+  /** Readiness: for the worker connected and consuming, for the ingress able to publish. */
   readonly isReady: () => boolean;
   readonly logger: Logger;
 }
@@ -20,8 +20,10 @@ export interface MetricsServer {
 }
 
 /**
- * The worker's probe and scrape endpoint: `/healthz` (the process answers), `/readyz` (503 until
- * consuming and again once shutting down) and `/metrics` (Prometheus text format).
+ * A service's probe and scrape endpoint, on a port of its own (the worker's METRICS_PORT, the
+ * ingress's HTTP_METRICS_PORT) so that what it reveals — Node's version, request counts, broker
+ * state — never shares a port with the webhooks: `/healthz` (the process answers), `/readyz`
+ * (503 until ready and again once shutting down) and `/metrics` (Prometheus text format).
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
