@@ -1,11 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startEmulator, type Emulator } from '@s3relay/emulator';
+import type { Emulator } from '@s3relay/emulator';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { startChildService, type ChildService } from './child-service.js';
 import { assertPortsFree, type StackPort } from './free-ports.js';
+import type { StartEmulator } from './load-emulator.js';
 
 export interface DevStackOptions {
+  /** The emulator's start, loaded by the caller (`loadEmulator`). */
+  readonly startEmulator: StartEmulator;
   readonly amqpUrl: string;
   readonly amqpPrefix: string;
   readonly sourceBucket: string;
@@ -56,14 +59,14 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   };
   await assertPortsFree(HOST, stackPorts(options));
   try {
-    const source = await startEmulator({
+    const source = await options.startEmulator({
       host: HOST,
       port: options.sourcePort,
       buckets: [options.sourceBucket],
       directory: join(options.dataDir, 'source'),
     });
     started.push(source);
-    const backup = await startEmulator({
+    const backup = await options.startEmulator({
       host: HOST,
       port: options.backupPort,
       buckets: [options.backupBucket],
