@@ -8,3 +8,4 @@ export * from './tcp-proxy.js';
 export * from './ports.js';
 export * from './log-capture.js';
 export * from './http-once.js';
+export * from './processes.js';
