@@ -3,6 +3,7 @@ import amqp, { type ChannelModel } from 'amqplib';
 import { RelayError, TransientError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { redactUrl } from '../redact-url.js';
+import { classifyConnectError } from './connect-error.js';
 import { connectionOrder, nodeLabel, redactUrls } from './endpoints.js';
 import {
   declareTopology,
@@ -75,6 +76,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #blocked = false;
   readonly #reportedKept = new Set<string>();
   #attempt = 0;
+  /** The failure last logged at warn or error; the same one again is logged at debug only. */
+  #reportedFailure: string | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #closePromise: Promise<void> | undefined;
   readonly #options: Required<Omit<BrokerOptions, 'logger' | 'random'>>;
@@ -167,6 +170,34 @@ export class Broker extends EventEmitter<BrokerEvents> {
     });
   }
 
+  /**
+   * Resolves once connected, or once a connect attempt failed in a way that may pass (the broker
+   * is down or unreachable: the broker goes on retrying); rejects with the error of an attempt
+   * that failed permanently (refused credentials, vhost or permissions, a topology mismatch).
+   * The startup check of a service that serves before the broker is up.
+   */
+  async firstAttempt(): Promise<void> {
+    if (this.connection !== undefined) return;
+    this.start();
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = () => {
+        this.off('connected', onConnected);
+        this.off('connect-failed', onFailed);
+      };
+      const onConnected = () => {
+        cleanup();
+        resolve();
+      };
+      const onFailed = (error: Error, permanent: boolean) => {
+        cleanup();
+        if (permanent) reject(error);
+        else resolve();
+      };
+      this.on('connected', onConnected);
+      this.on('connect-failed', onFailed);
+    });
+  }
+
   #connectSoon(delayMs: number): void {
     this.#state = 'connecting';
     this.#retryTimer = setTimeout(() => {
@@ -187,11 +218,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
       try {
         connection = await this.#open(url);
       } catch (err) {
-        lastError = err instanceof Error ? err : new Error(String(err));
+        lastError = classifyConnectError(err, url);
         permanent ||= isPermanent(lastError);
         failed.push(redactUrl(url));
         if (this.#state !== 'connecting') return;
-        this.#logger.debug('broker node failed', { url: redactUrl(url), error: lastError });
+        this.#logger.debug('broker node failed', { url: redactUrl(url), error: lastError.message });
         this.emit('node-failed', nodeLabel(url), lastError);
         continue;
       }
@@ -216,7 +247,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         clientProperties: { connection_name: this.#options.connectionName },
       });
       connection.on('error', (err: Error) => {
-        this.#logger.warn('broker connection error', { error: err });
+        this.#logger.warn('broker connection error', { error: err.message });
       });
       await declareTopology(connection, this.#options.topology, (kept) => this.#reportKept(kept));
       return connection;
@@ -241,6 +272,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   #onConnected(connection: ChannelModel, url: string, failed: readonly string[]): void {
     this.#attempt = 0;
+    this.#reportedFailure = undefined;
     this.#blocked = false;
     this.#connection = connection;
     this.#url = url;
@@ -271,12 +303,21 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.#options.reconnectDelayMs * 2 ** Math.min(this.#attempt, 16),
     );
     this.#attempt += 1;
-    const level = permanent || this.#attempt % 10 === 1 ? 'error' : 'debug';
+    // One line per change of state (a first failure, another error), not one per attempt: a
+    // broker that stays down is visible in /readyz and the metrics, not as a flood of lines.
+    const changed = error.message !== this.#reportedFailure;
+    this.#reportedFailure = error.message;
+    const level = !changed ? 'debug' : permanent ? 'error' : 'warn';
+    const code = (error as { code?: unknown }).code;
     this.#logger[level]('broker connect failed', {
-      error,
+      error: error.message,
+      ...(code === undefined ? {} : { code }),
       attempt: this.#attempt,
       retryInMs: delayMs,
       url: redactUrls(this.#options.urls),
+      ...(changed && !permanent
+        ? { note: 'retrying with backoff; logged again when the error changes or once connected' }
+        : {}),
     });
     this.emit('connect-failed', error, permanent);
     this.#connectSoon(delayMs);
@@ -291,7 +332,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.#state === 'closing' || this.#state === 'closed') return;
     this.#cursor = (this.#cursor + 1) % this.#order.length;
     this.#logger.warn('broker disconnected', {
-      error: err,
+      error: err?.message,
       url: url === undefined ? undefined : redactUrl(url),
     });
     this.emit('disconnected', err);
@@ -319,9 +360,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
 /** Retrying cannot help: the credentials or the topology are refused (cluster-wide settings). */
 function isPermanent(error: Error): boolean {
-  return (
-    (error instanceof RelayError && !error.retryable) || /ACCESS_REFUSED|403/.test(error.message)
-  );
+  return error instanceof RelayError && !error.retryable;
 }
 
 /**
