@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeEventKey } from './key-encoding.js';
 
-/** How consumers decode AWS-style event keys (docs/STYLE.md §2.10, webhook-protocols.md §6). */
+/** How consumers decode AWS-style event keys (`decodeKey` in packages/core/src/events/decode-key.ts). */
 const decode = (key: string) => decodeURIComponent(key.replace(/\+/g, ' '));
 
 describe('encodeEventKey', () => {

@@ -1,10 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startEmulator, type Emulator } from '@s3relay/emulator';
+import type { Emulator } from '@s3relay/emulator';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { startChildService, type ChildService } from './child-service.js';
+import type { StartEmulator } from './load-emulator.js';
 
 export interface DevStackOptions {
+  /** The emulator's start, loaded by the caller (`loadEmulator`). */
+  readonly startEmulator: StartEmulator;
   readonly amqpUrl: string;
   readonly amqpPrefix: string;
   readonly sourceBucket: string;
@@ -55,7 +58,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   };
   try {
     const source = await listening('source', options.sourcePort, () =>
-      startEmulator({
+      options.startEmulator({
         host: HOST,
         port: options.sourcePort,
         buckets: [options.sourceBucket],
@@ -64,7 +67,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     );
     started.push(source);
     const backup = await listening('backup', options.backupPort, () =>
-      startEmulator({
+      options.startEmulator({
         host: HOST,
         port: options.backupPort,
         buckets: [options.backupBucket],
