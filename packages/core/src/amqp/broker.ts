@@ -84,8 +84,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly #reportedKept = new Set<string>();
   /** Failed connect attempts (and too short connections) since the last lasting connection. */
   #attempt = 0;
-  /** The failure last logged at warn or error; the same one again is logged at debug only. */
-  #reportedFailure: string | undefined;
+  /**
+   * The failures logged at warn or error since the last connection; the same one again is
+   * logged at debug only (a node that resets connections fails in two or three ways in turn).
+   */
+  readonly #reportedFailures = new Set<string>();
   /** When the current connection was opened (performance.now()). */
   #connectedAt = 0;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -282,7 +285,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   #onConnected(connection: ChannelModel, url: string, failed: readonly string[]): void {
     this.#connectedAt = performance.now();
-    this.#reportedFailure = undefined;
+    this.#reportedFailures.clear();
     this.#blocked = false;
     this.#connection = connection;
     this.#url = url;
@@ -319,10 +322,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #onConnectFailed(error: Error, permanent: boolean): void {
     if (this.#state !== 'connecting') return;
     const delayMs = this.#backoffMs();
-    // One line per change of state (a first failure, another error), not one per attempt: a
+    // One line per change of state (a first failure, a new error), not one per attempt: a
     // broker that stays down is visible in /readyz and the metrics, not as a flood of lines.
-    const changed = error.message !== this.#reportedFailure;
-    this.#reportedFailure = error.message;
+    const changed = !this.#reportedFailures.has(error.message);
+    this.#reportedFailures.add(error.message);
     const level = !changed ? 'debug' : permanent ? 'error' : 'warn';
     const code = (error as { code?: unknown }).code;
     this.#logger[level]('broker connect failed', {
@@ -332,7 +335,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       retryInMs: delayMs,
       url: redactUrls(this.#options.urls),
       ...(changed && !permanent
-        ? { note: 'retrying with backoff; logged again when the error changes or once connected' }
+        ? { note: 'retrying with backoff; logged again for another error, or once connected' }
         : {}),
     });
     this.emit('connect-failed', error, permanent);
