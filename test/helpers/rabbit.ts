@@ -206,6 +206,29 @@ export function drainQueue(url: string, queue: string): Promise<QueueMessage[]> 
   });
 }
 
+/** Consumes every ready message of `queue` (thousands: much faster than one get each). */
+export function consumeAll(url: string, queue: string): Promise<QueueMessage[]> {
+  return withChannel(url, async (channel) => {
+    const { messageCount } = await channel.checkQueue(queue);
+    const messages: QueueMessage[] = [];
+    if (messageCount === 0) return messages;
+    await new Promise<void>((resolve, reject) => {
+      channel
+        .consume(
+          queue,
+          (message) => {
+            if (message === null) return;
+            messages.push(message);
+            if (messages.length === messageCount) resolve();
+          },
+          { noAck: true },
+        )
+        .catch(reject);
+    });
+    return messages;
+  });
+}
+
 /**
  * Gets every ready message of `queue` and returns them without acking: closing the channel
  * requeues them (with `redelivered` set). On a quorum queue each peek counts as a delivery

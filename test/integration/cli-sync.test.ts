@@ -237,6 +237,58 @@ describe('resync and verify', () => {
     expect(deep.run.code).toBe(1);
     expect(deep.result.differences).toEqual([{ key, status: 'different', reason: 'content' }]);
   });
+
+  it('verify --deep prints the resync that heals bytes changed under matching metadata, and running it heals them', async () => {
+    // One object the workers copy without comparing anyway, one they would otherwise compare
+    // (above 256 KiB) and find "up to date" by its metadata.
+    const objects = new Map([
+      ['rot/small.bin', Buffer.alloc(4096, 7)],
+      ['rot/large ключ.bin', Buffer.alloc(300 * 1024, 9)],
+    ]);
+    for (const [key, body] of objects) await putObject(bed.source.client, SOURCE_BUCKET, key, body);
+    const first: Worker = await bed.startWorker();
+    await bed.publish([...objects.keys()].map((key) => eventTask(key, 'created')));
+    await untilReplicated([...objects.keys()]);
+    await first.close();
+    for (const [key, body] of objects) {
+      const copy = await bed.backup.client.send(
+        new HeadObjectCommand({ Bucket: BACKUP_BUCKET, Key: bed.backupKey(key) }),
+      );
+      const rotten = Buffer.from(body);
+      rotten[1000] = 0;
+      await putObject(bed.backup.client, BACKUP_BUCKET, bed.backupKey(key), rotten, {
+        Metadata: copy.Metadata,
+      });
+    }
+    expect((await verify()).run.code).toBe(0);
+
+    const deep = await verify(['--deep', '--prefix', 'rot/']);
+    expect(deep.run.code).toBe(1);
+    expect(deep.result.different).toBe(2);
+    const printed = /heal with `([^`]+)`/.exec(deep.run.stderr)?.[1];
+    expect(printed, deep.run.stderr).toBe('s3relay resync --bucket source --prefix rot/ --deep');
+    expect(deep.result).toMatchObject({ heal: printed });
+
+    await bed.startWorker();
+    const [program, ...argv] = (printed ?? '').split(' ');
+    expect(program).toBe('s3relay');
+    const heal = await cli(['--json', ...argv], env);
+    expect(heal.code, heal.stderr).toBe(0);
+    expect(json<ResyncJson>(heal)).toMatchObject({ different: 2, enqueued: 2 });
+    await eventually(
+      async () => {
+        for (const [key, body] of objects) {
+          expect(
+            await getObjectBytes(bed.backup.client, BACKUP_BUCKET, bed.backupKey(key)),
+          ).toEqual(body);
+        }
+      },
+      { timeoutMs: 20_000, intervalMs: 250, message: 'the backup was not healed' },
+    );
+    const after = await verify(['--deep']);
+    expect(after.run.code, after.run.stderr).toBe(0);
+    expect(after.result.inSync).toBe(true);
+  });
 });
 
 describe("s3rver's listing order (the merge join relies on UTF-8 byte order)", () => {

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseTask } from '@s3relay/core';
 import { eventually } from '../helpers/eventually.js';
-import { closeConnections, rabbitUrl, withChannel, type QueueMessage } from '../helpers/rabbit.js';
+import { closeConnections, consumeAll, rabbitUrl } from '../helpers/rabbit.js';
 import { awsRecord, startTestIngress } from '../support/ingress-bed.js';
 
 const WEBHOOKS = 3000;
@@ -22,29 +22,6 @@ afterEach(async () => {
 
 function body(index: number): string {
   return JSON.stringify({ Records: keysOf(index).map((key) => awsRecord(key, 'load')) });
-}
-
-/** Consumes every ready message of `queue` (thousands: much faster than one get each). */
-function consumeAll(queue: string): Promise<QueueMessage[]> {
-  return withChannel(rabbitUrl(), async (channel) => {
-    const { messageCount } = await channel.checkQueue(queue);
-    const messages: QueueMessage[] = [];
-    if (messageCount === 0) return messages;
-    await new Promise<void>((resolve, reject) => {
-      channel
-        .consume(
-          queue,
-          (message) => {
-            if (message === null) return;
-            messages.push(message);
-            if (messages.length === messageCount) resolve();
-          },
-          { noAck: true },
-        )
-        .catch(reject);
-    });
-    return messages;
-  });
 }
 
 function keysOf(index: number): string[] {
@@ -129,7 +106,7 @@ describe('ingress under broker connection loss', () => {
       expect(acceptedOnAttempt.size).toBe(WEBHOOKS);
 
       await eventually(() => expect(ingress.isReady).toBe(true), { message: 'recovered' });
-      const messages = await consumeAll(`${prefix}.tasks`);
+      const messages = await consumeAll(rabbitUrl(), `${prefix}.tasks`);
       const copies = new Map<string, number>();
       for (const message of messages) {
         const parsed = parseTask(message.content);

@@ -45,11 +45,13 @@ export { vkSignature, type VkHandshake } from './signature.js';
 export { TaskHeaders } from './task-headers.js';
 export {
   MAX_KEY_BYTES,
+  RECOPY_EVENT_NAME,
   TASK_KINDS,
   TASK_ORIGINS,
   TaskSchema,
   WEBHOOK_SOURCES,
   createTask,
+  isRecopy,
   kindOf,
   parseTask,
   taskId,

@@ -90,6 +90,20 @@ export function kindOf(eventName: string): TaskKind {
   return 'other';
 }
 
+/**
+ * The event name of a resync task for a key whose backup bytes differ from the source's while its
+ * provenance metadata matches (found by comparing content, `resync --deep`). The worker copies
+ * such a key without comparing first: the metadata, its usual proof of an up-to-date backup, is
+ * what cannot be trusted here. Carried in `eventName` rather than a new field so that workers of
+ * an earlier release still accept the task (the schema is strict) and simply reconcile it.
+ */
+export const RECOPY_EVENT_NAME = 'Resync:recopy';
+
+/** True for a task that must be copied even when the backup's metadata says it is up to date. */
+export function isRecopy(task: Pick<Task, 'origin' | 'eventName'>): boolean {
+  return task.origin === 'resync' && task.eventName === RECOPY_EVENT_NAME;
+}
+
 export type TaskInput = Omit<Task, 'v' | 'id' | 'kind' | 'receivedAt'> & {
   readonly kind?: TaskKind;
   readonly receivedAt?: string;

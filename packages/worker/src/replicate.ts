@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   PermanentError,
+  isRecopy,
   type Config,
   type ErrorContext,
   type Logger,
@@ -103,6 +104,9 @@ interface Target {
  *   listing of the source bucket at most once a minute, the delete gate's proof that it exists);
  * - source and backup gone: GET ‖ HEAD — 2 requests.
  *
+ * A `resync --deep` task for a key whose bytes differ ({@link isRecopy}) is copied without
+ * comparing at all: its backup's metadata matches although its bytes do not.
+ *
  * Tasks that almost certainly need a copy skip the backup HEAD: a webhook's create of an object
  * of at most {@link COPY_WITHOUT_COMPARING_BYTES} (by the event's size), and `resync`'s missing
  * or different keys (the listing already compared them). A new small object then costs 3
@@ -163,7 +167,8 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
       }
       const current = sourceStateOf(response, context);
       const tags = await sourceTags(task, response, signal);
-      const compare = !copyExpected || current.size > COPY_WITHOUT_COMPARING_BYTES;
+      const compare =
+        !isRecopy(task) && (!copyExpected || current.size > COPY_WITHOUT_COMPARING_BYTES);
       const backup = !compare
         ? undefined
         : backupStateOf(copyExpected ? await settled(headBackup()) : head);

@@ -15,6 +15,7 @@ interface ResyncFlags extends BrokerFlags {
   bucket: string;
   prefix?: string;
   dryRun?: boolean;
+  deep?: boolean;
   tags?: boolean;
   delete?: boolean;
   maxDelete: number | 'all';
@@ -34,6 +35,11 @@ export function resyncCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
       .requiredOption('--bucket <bucket>', 'source bucket')
       .option('--prefix <prefix>', 'only keys under this prefix')
       .option('--dry-run', 'report what would be enqueued and deleted, enqueue nothing')
+      .option(
+        '--deep',
+        'compare SHA-256 of both sides instead of provenance metadata (streams every object), and ' +
+          'have the workers re-copy keys whose bytes differ although their metadata matches',
+      )
       .option(
         '--tags',
         'also compare the tags of keys that are otherwise equal (two GetObjectTagging per key)',
@@ -67,12 +73,16 @@ export function resyncCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
       );
     }
     const dryRun = flags.dryRun === true;
-    const progress = createProgress(out, dryRun ? 'resync (dry run)' : 'resync');
+    const progress = createProgress(
+      out,
+      `resync${flags.deep === true ? ' (deep)' : ''}${dryRun ? ' (dry run)' : ''}`,
+    );
     const options: ResyncOptions = {
       bucket: flags.bucket,
       prefix: flags.prefix ?? '',
       concurrency: flags.concurrency,
       tags: flags.tags === true,
+      deep: flags.deep === true,
       dryRun,
       delete: flags.delete === true,
       maxDelete: flags.maxDelete,

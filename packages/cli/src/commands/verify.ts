@@ -5,6 +5,7 @@ import { positiveInt } from '../flag-parsers.js';
 import { table, type Output } from '../output.js';
 import { createProgress } from '../progress.js';
 import type { KeyComparison } from '../sync/compare.js';
+import { healCommand } from '../sync/heal-command.js';
 import { scanBucket } from '../sync/scan.js';
 import { openSides } from '../sync/s3-sides.js';
 import { s3Failure } from './s3-failure.js';
@@ -45,6 +46,9 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
       const config = configFromFlags(env, {});
       const sides = openSides(config, flags.bucket, flags.concurrency);
       const differences: KeyComparison[] = [];
+      // Over every key, not only the listed ones: they decide which resync heals.
+      let contentDiffers = false;
+      let tagsDiffer = false;
       const progress = createProgress(out, flags.deep === true ? 'verify (deep)' : 'verify');
       try {
         const counts = await scanBucket(sides, {
@@ -54,6 +58,8 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
           concurrency: flags.concurrency,
           onProgress: (c) => progress.update(c),
           onKey: (comparison) => {
+            contentDiffers ||= comparison.reason === 'content';
+            tagsDiffer ||= comparison.reason === 'tags';
             if (comparison.status !== 'equal' && differences.length < flags.limit) {
               differences.push(comparison);
             }
@@ -62,6 +68,16 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
         });
         progress.done(counts);
         const inSync = counts.missing + counts.different + counts.extra === 0;
+        const heal = inSync
+          ? undefined
+          : healCommand({
+              ...counts,
+              bucket: flags.bucket,
+              prefix: flags.prefix ?? '',
+              contentDiffers,
+              tagsDiffer,
+              deletesOn: config.worker.replicateDeletes,
+            });
         out.result({
           bucket: flags.bucket,
           backupBucket: sides.backupBucket,
@@ -69,6 +85,7 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
           inSync,
           ...counts,
           differences,
+          heal,
         });
         out.line(
           table(
@@ -89,12 +106,15 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
             ),
           );
         }
-        if (!inSync) {
-          const tagsOnly = differences.some((d) => d.reason === 'tags') ? ' --tags' : '';
+        if (heal !== undefined) {
+          const extrasStay =
+            counts.extra > 0 && !config.worker.replicateDeletes
+              ? '; the extras stay, deletes are off'
+              : '';
           throw new CliError(
             ExitCode.problemsFound,
             `backup differs from source: ${counts.missing} missing, ${counts.different} different, ` +
-              `${counts.extra} extra (run \`s3relay resync --bucket ${flags.bucket}${tagsOnly}\`)`,
+              `${counts.extra} extra (heal with \`${heal}\`${extrasStay})`,
           );
         }
         out.line('backup equals source');

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createTask, type Config, type Task, type TaskKind } from '@s3relay/core';
+import {
+  RECOPY_EVENT_NAME,
+  createTask,
+  type Config,
+  type Task,
+  type TaskKind,
+} from '@s3relay/core';
 import type { Publisher } from '@s3relay/core/amqp';
 import type { KeyComparison } from './compare.js';
 import { DEFAULT_MAX_DELETE, decideExtras, type ExtrasDecision } from './extras-decision.js';
@@ -14,6 +20,11 @@ export interface ResyncOptions {
   readonly concurrency: number;
   /** Also compare the tags of keys that are otherwise equal. */
   readonly tags: boolean;
+  /**
+   * Compare the bytes (SHA-256 of both sides) instead of the provenance metadata, and have the
+   * workers re-copy keys whose bytes differ even though their metadata matches. @default false
+   */
+  readonly deep?: boolean;
   readonly dryRun: boolean;
   /** Enqueue deletes of extra backup objects too (see {@link decideExtras}). @default false */
   readonly delete?: boolean;
@@ -57,11 +68,11 @@ const REPORTED_DIFFERENCES = 1000;
 
 /**
  * Lists source and backup side by side and enqueues a copy per key whose backup is missing or
- * stale; the workers' reconcile does the rest. Extra backup objects are set aside (on disk) and
- * only once the whole listing is compared does {@link decideExtras} say whether their deletes
- * are enqueued: never without `delete`, never against an empty source listing, never more than
- * `maxDelete`. A dry run compares and reports without enqueueing. S3 failures are thrown as the
- * SDK threw them.
+ * stale (with `deep`: whose bytes differ); the workers' reconcile does the rest. Extra backup
+ * objects are set aside (on disk) and only once the whole listing is compared does
+ * {@link decideExtras} say whether their deletes are enqueued: never without `delete`, never
+ * against an empty source listing, never more than `maxDelete`. A dry run compares and reports
+ * without enqueueing. S3 failures are thrown as the SDK threw them.
  */
 export async function runResync(
   config: Config,
@@ -76,11 +87,12 @@ export async function runResync(
       : new TaskBatcher(target.publisher, target.queue);
   const spool = await KeySpool.create();
   const runId = randomUUID();
-  const taskOf = (status: Exclude<KeyComparison['status'], 'equal'>, key: string): Task => {
+  const taskOf = (comparison: KeyComparison): Task => {
+    const { status, key } = comparison;
     const kind: TaskKind = status === 'extra' ? 'removed' : 'created';
     return createTask({
       origin: 'resync',
-      eventName: `Resync:${status}`,
+      eventName: comparison.reason === 'content' ? RECOPY_EVENT_NAME : `Resync:${status}`,
       kind,
       bucket: options.bucket,
       key,
@@ -95,7 +107,7 @@ export async function runResync(
   try {
     const counts = await scanBucket(sides, {
       prefix: options.prefix,
-      deep: false,
+      deep: options.deep === true,
       tags: options.tags,
       concurrency: options.concurrency,
       onProgress: options.onProgress,
@@ -103,7 +115,7 @@ export async function runResync(
         if (comparison.status === 'equal') return;
         if (differences.length < REPORTED_DIFFERENCES) differences.push(comparison);
         if (comparison.status === 'extra') await spool.add(comparison.key);
-        else await batcher?.add(taskOf(comparison.status, comparison.key));
+        else await batcher?.add(taskOf(comparison));
       },
     });
     const sourceObjects = counts.equal + counts.missing + counts.different;
@@ -118,7 +130,7 @@ export async function runResync(
       backupBucket: sides.backupBucket,
     });
     if (decision.action === 'delete' && batcher !== undefined) {
-      for await (const key of spool.keys()) await batcher.add(taskOf('extra', key));
+      for await (const key of spool.keys()) await batcher.add(taskOf({ key, status: 'extra' }));
     }
     await batcher?.flush();
     const deletes = decision.action === 'delete' ? counts.extra : 0;

@@ -24,7 +24,11 @@ export interface BrokerOptions {
   /** Shown in the RabbitMQ management UI and `rabbitmqctl list_connections`. */
   readonly connectionName: string;
   readonly logger?: Logger;
-  /** First reconnect delay; doubles up to {@link maxReconnectDelayMs}. @default 250 */
+  /**
+   * First delay after a failed connect attempt; doubles up to {@link maxReconnectDelayMs}. A
+   * connection that stayed up at least this long is followed by an immediate reconnect.
+   * @default 250
+   */
   readonly reconnectDelayMs?: number;
   /** @default 5000 */
   readonly maxReconnectDelayMs?: number;
@@ -55,8 +59,11 @@ export interface BrokerEvents {
 }
 
 /**
- * One AMQP connection that reconnects by itself with capped exponential backoff and declares the
- * topology on every connect. It never buffers anything: users ask for the current connection and
+ * One AMQP connection that reconnects by itself and declares the topology on every connect. A
+ * connection that was up is replaced at once (every moment without one is a moment of 503s);
+ * only failing attempts back off, exponentially and capped, and so does a connection dropped
+ * sooner than the first backoff step, which would otherwise make a broker that drops every
+ * connection at once a target of a connect loop. It never buffers anything: users ask for the current connection and
  * fail fast when there is none.
  *
  * With several node URLs (a cluster), a connect attempt tries them in this process's order until
@@ -74,7 +81,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #cursor = 0;
   #blocked = false;
   readonly #reportedKept = new Set<string>();
+  /** Failed connect attempts (and too short connections) since the last lasting connection. */
   #attempt = 0;
+  /** When the current connection was opened (performance.now()). */
+  #connectedAt = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #closePromise: Promise<void> | undefined;
   readonly #options: Required<Omit<BrokerOptions, 'logger' | 'random'>>;
@@ -240,7 +250,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   #onConnected(connection: ChannelModel, url: string, failed: readonly string[]): void {
-    this.#attempt = 0;
+    this.#connectedAt = performance.now();
     this.#blocked = false;
     this.#connection = connection;
     this.#url = url;
@@ -264,13 +274,19 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.emit('connected', connection, nodeLabel(url));
   }
 
-  #onConnectFailed(error: Error, permanent: boolean): void {
-    if (this.#state !== 'connecting') return;
+  /** The next backoff step; counts an attempt. */
+  #backoffMs(): number {
     const delayMs = Math.min(
       this.#options.maxReconnectDelayMs,
       this.#options.reconnectDelayMs * 2 ** Math.min(this.#attempt, 16),
     );
     this.#attempt += 1;
+    return delayMs;
+  }
+
+  #onConnectFailed(error: Error, permanent: boolean): void {
+    if (this.#state !== 'connecting') return;
+    const delayMs = this.#backoffMs();
     const level = permanent || this.#attempt % 10 === 1 ? 'error' : 'debug';
     this.#logger[level]('broker connect failed', {
       error,
@@ -290,12 +306,18 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#blocked = false;
     if (this.#state === 'closing' || this.#state === 'closed') return;
     this.#cursor = (this.#cursor + 1) % this.#order.length;
+    const upMs = performance.now() - this.#connectedAt;
+    const lasted = upMs >= this.#options.reconnectDelayMs;
+    if (lasted) this.#attempt = 0;
+    const retryInMs = lasted ? 0 : this.#backoffMs();
     this.#logger.warn('broker disconnected', {
       error: err,
       url: url === undefined ? undefined : redactUrl(url),
+      upMs: Math.round(upMs),
+      retryInMs,
     });
     this.emit('disconnected', err);
-    this.#connectSoon(this.#options.reconnectDelayMs);
+    this.#connectSoon(retryInMs);
   }
 
   /** Stops reconnecting and closes the connection; idempotent. */
