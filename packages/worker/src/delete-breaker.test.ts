@@ -7,7 +7,7 @@ import {
   type Task,
 } from '@s3relay/core';
 import type { OutgoingMessage } from '@s3relay/core/amqp';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DeleteBreaker } from './delete-breaker.js';
 import { createWorkerMetrics } from './metrics.js';
 
@@ -111,8 +111,13 @@ describe('the delete breaker', () => {
     expect(await value('s3relay_worker_deletes_held_total')).toBe(1);
   });
 
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('warns once per trip, not once per held delete, and says when it closes again', async () => {
-    const { breaker, lines, value } = setup([true, false, false, false, true, false]);
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const { breaker, lines, value } = setup([true, false, false, false, true, false, true, false]);
     for (const key of ['a', 'b', 'c', 'd']) await breaker.pass(removal(key), signal);
     const warnings = () => lines.filter((line) => line.level === 'warn');
     expect(warnings()).toHaveLength(1);
@@ -131,10 +136,20 @@ describe('the delete breaker', () => {
     expect(await value('s3relay_worker_delete_breaker_open')).toBe(0);
     expect(lines.map((line) => line.message)).toContain('delete breaker closed; deleting again');
 
+    // Near the limit the breaker flaps: a trip within the same window is not reported again.
     expect(await breaker.pass(removal('f'), signal)).toBe('held');
+    expect(breaker.isOpen).toBe(true);
+    expect(warnings()).toHaveLength(1);
+    expect(await value('s3relay_worker_delete_breaker_trips_total')).toBe(1);
+
+    // A window later (2/1m), it is a new trip.
+    vi.advanceTimersByTime(60_000);
+    expect(await breaker.pass(removal('g'), signal)).toBe('granted');
+    expect(await breaker.pass(removal('h'), signal)).toBe('held');
     expect(warnings()).toHaveLength(2);
+    expect(warnings()[1]?.meta).toMatchObject({ firstHeld: { key: 'h' } });
     expect(await value('s3relay_worker_delete_breaker_trips_total')).toBe(2);
-    expect(await value('s3relay_worker_deletes_held_total')).toBe(4);
+    expect(await value('s3relay_worker_deletes_held_total')).toBe(5);
   });
 
   it('fails (so the task is retried, not acked) when the held copy is not confirmed', async () => {

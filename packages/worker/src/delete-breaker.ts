@@ -31,13 +31,17 @@ export type BreakerVerdict = 'granted' | 'held';
  * never lost. `s3relay held release` puts it back in the tasks queue, where it is reconciled
  * again from the start: the source is asked again, and the breaker too.
  *
- * The breaker trips when a grant is refused after one was given (or at the first refusal), and
- * closes again at the next grant: each worker logs one warning per trip, not one per held
- * delete, and counts trips and held deletes in its metrics.
+ * The breaker opens when a grant is refused and closes again at the next grant. Near the limit
+ * it may flap (the ledger refuses one worker while a grant of another is still on its way, see
+ * the tolerance in delete-ledger.ts), so a trip is reported — one warning log line and one count
+ * of `s3relay_worker_delete_breaker_trips_total` — at most once per DELETE_LIMIT window by each
+ * worker, never once per held delete.
  */
 export class DeleteBreaker {
   readonly #options: DeleteBreakerOptions;
   #open = false;
+  /** When this worker last reported a trip (`performance.now()`). */
+  #reportedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: DeleteBreakerOptions) {
     this.#options = options;
@@ -66,10 +70,12 @@ export class DeleteBreaker {
     }
     await this.#hold(task);
     metrics.deletesHeld.inc();
-    if (!this.#open) {
-      this.#open = true;
+    if (this.#open) return 'held';
+    this.#open = true;
+    metrics.breakerOpen.set(1);
+    if (performance.now() - this.#reportedAt >= limit.windowMs) {
+      this.#reportedAt = performance.now();
       metrics.breakerTrips.inc();
-      metrics.breakerOpen.set(1);
       logger.warn('delete breaker tripped; holding backup deletes', {
         code: 'RELAY_DELETE_LIMIT_REACHED',
         limit: formatDeleteLimit(limit),
