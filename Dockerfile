@@ -47,11 +47,12 @@ COPY packages/console/package.json packages/console/
 COPY packages/cli/package.json packages/cli/
 COPY test/package.json test/
 # No install scripts run: nothing the runtime needs builds native code, and it keeps the
-# production install from executing code of transitive dependencies.
+# production install from executing code of transitive dependencies. Development dependencies
+# stay out, the emulator and its s3rver among them (docs/ARCHITECTURE.md, "Why the emulator is a
+# development dependency"; test/e2e/without-emulator.test.ts).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 COPY --from=build /app/packages/core/dist packages/core/dist
-COPY --from=build /app/packages/emulator/dist packages/emulator/dist
 COPY --from=build /app/packages/ingress/dist packages/ingress/dist
 COPY --from=build /app/packages/worker/dist packages/worker/dist
 COPY --from=build /app/packages/console/dist packages/console/dist

@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -22,7 +23,7 @@ import { CONFIG_VARIABLES, loadConfig, parseDurationMs, type Config } from '@s3r
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (relative: string): string => readFileSync(path.join(ROOT, relative), 'utf8');
 
-/** The CLI's commands (DESIGN.md); a service running one of these is an s3relay process. */
+/** The CLI's commands (packages/cli/src/program.ts); a service running one of these is an s3relay process. */
 const CLI_COMMANDS = [
   'ingress',
   'worker',
@@ -292,6 +293,31 @@ const IMAGE_ENV = stageEnv(RUNTIME);
 const ROOT_PACKAGE = JSON.parse(read('package.json')) as { workspaces: string[] };
 const WORKSPACE_MANIFESTS = ROOT_PACKAGE.workspaces.map((w) => `${w}/package.json`).sort();
 const PACKAGE_WORKSPACES = ROOT_PACKAGE.workspaces.filter((w) => w.startsWith('packages/'));
+
+/** The workspaces the CLI needs at runtime: its production dependencies among them, transitively. */
+const RUNTIME_WORKSPACES = ((): string[] => {
+  const byName = new Map(
+    PACKAGE_WORKSPACES.map((w) => {
+      const manifest = JSON.parse(read(`${w}/package.json`)) as {
+        name: string;
+        dependencies?: Record<string, string>;
+      };
+      return [
+        manifest.name,
+        { workspace: w, dependencies: Object.keys(manifest.dependencies ?? {}) },
+      ];
+    }),
+  );
+  const needed = new Set<string>();
+  const visit = (name: string): void => {
+    const entry = byName.get(name);
+    if (entry === undefined || needed.has(entry.workspace)) return;
+    needed.add(entry.workspace);
+    entry.dependencies.forEach(visit);
+  };
+  visit('@s3relay/cli');
+  return [...needed];
+})();
 
 // --- the s3relay services -------------------------------------------------------------------
 
@@ -785,6 +811,29 @@ describe('Dockerfile', () => {
     expect(installs[0]).toContain('--ignore-scripts');
   });
 
+  it("installs no development tool: the runtime's npm ci, replayed, leaves out s3rver", () => {
+    const install = runs(RUNTIME).find((r) => /\bnpm ci\b/.test(r)) ?? '';
+    const [npm, ...args] = (/npm ci[^&;]*/.exec(install)?.[0] ?? '').trim().split(/\s+/);
+    const image = mkdtempSync(path.join(tmpdir(), 's3relay-image-'));
+    try {
+      for (const source of contextSources(RUNTIME).filter((src) => src.endsWith('.json'))) {
+        mkdirSync(path.dirname(path.join(image, source)), { recursive: true });
+        writeFileSync(path.join(image, source), read(source));
+      }
+      // npm's own decision from the lock, without fetching or writing anything.
+      const plan = execFileSync(npm ?? 'npm', [...args, '--dry-run', '--offline'], {
+        cwd: image,
+        encoding: 'utf8',
+      });
+      const added = [...plan.matchAll(/^add (\S+) /gm)].map((match) => match[1]);
+      expect(added).toContain('@s3relay/cli');
+      expect(added).toContain('express');
+      expect(added).not.toContain('s3rver');
+    } finally {
+      rmSync(image, { recursive: true, force: true });
+    }
+  });
+
   it('copies the manifest of every workspace, or npm ci rejects the lock', () => {
     for (const s of DOCKERFILE) {
       const manifests = contextSources(s).filter((src) => src.endsWith('/package.json'));
@@ -793,11 +842,14 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('copies the compiled code of every package into the runtime', () => {
+  it('copies the compiled code of every package the CLI runs on into the runtime, and no other', () => {
     const copied = RUNTIME.instructions
       .filter((i) => i.op === 'COPY' && i.args.includes('--from=build'))
       .map((i) => i.args.split(/\s+/).at(-1));
-    expect(copied.sort()).toEqual(PACKAGE_WORKSPACES.map((w) => `${w}/dist`).sort());
+    expect(copied.sort()).toEqual(RUNTIME_WORKSPACES.map((w) => `${w}/dist`).sort());
+    // The emulator is a development dependency (docs/ARCHITECTURE.md, "Why the emulator is a
+    // development dependency").
+    expect(RUNTIME_WORKSPACES).not.toContain('packages/emulator');
   });
 
   it('runs the CLI as an unprivileged user', () => {

@@ -1,5 +1,5 @@
 /**
- * The message headers s3relay owns (DESIGN.md, "Task message"). The system counts attempts
+ * The message headers s3relay owns (docs/ARCHITECTURE.md, "Topology"). The system counts attempts
  * itself and never trusts `x-death`, which a publisher can forge on RabbitMQ 3.x.
  */
 export const TaskHeaders = {

@@ -94,7 +94,8 @@ interface Target {
 
 /**
  * The replicate action: makes the backup object match the source object's current state,
- * whatever the task's event said (DESIGN.md, "Why reconcile instead of replaying events").
+ * whatever the task's event said (docs/ARCHITECTURE.md, "Why the worker reconciles instead of
+ * replaying events").
  *
  * Requests per task, `‖` meaning in parallel:
  * - backup up to date: GET source ‖ HEAD backup (the GET body is dropped) — 2 requests;

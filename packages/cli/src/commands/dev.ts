@@ -4,6 +4,7 @@ import { redactUrls } from '@s3relay/core/amqp';
 import { withBroker } from '../broker-session.js';
 import { configFromFlags } from '../config-from-flags.js';
 import { startDevStack, type DevStack } from '../dev/dev-stack.js';
+import { loadEmulator } from '../dev/load-emulator.js';
 import { positiveInt } from '../flag-parsers.js';
 import type { Output } from '../output.js';
 
@@ -98,6 +99,8 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
     )
     .action(async (flags: DevFlags) => {
       const out = output();
+      // First: without the emulator (a production install) nothing else is worth checking.
+      const startEmulator = await loadEmulator();
       const config = configFromFlags(env, {
         AMQP_URL: flags.amqpUrl,
         AMQP_PREFIX: flags.amqpPrefix,
@@ -107,6 +110,7 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
       out.warn('starting the local stack…');
       const stack = await startDevStack({
         ...flags,
+        startEmulator,
         amqpUrl: config.amqp.urls.join(','),
         write: (line) => out.stdout.write(`${line}\n`),
       });
