@@ -173,6 +173,13 @@ export const ERROR_CATALOGUE = {
     action:
       'Give the source credentials s3:GetObject and s3:ListBucket; then `s3relay dlq replay --error-code RELAY_SOURCE_ACCESS_DENIED`.',
   },
+  RELAY_DELETE_LIMIT_REACHED: {
+    retryable: true,
+    meaning:
+      'The workers together reached `DELETE_LIMIT` (the delete breaker tripped): further backup deletes are not executed but held in `<prefix>.held` with this code, until an operator decides.',
+    action:
+      'Look at them with `s3relay held list`: a wrong endpoint, an emptied bucket or a burst you did not expect? `s3relay held release` runs them again (each still checks the source, within the limit), `s3relay held drop` forgets them.',
+  },
   RELAY_COPY_LENGTH_MISMATCH: {
     retryable: true,
     meaning: 'The source body ended with another number of bytes than its Content-Length.',

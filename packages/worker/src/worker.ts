@@ -27,7 +27,9 @@ import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import type { Registry } from 'prom-client';
 import type { TaskAction } from './action.js';
 import { SourceBucketProof } from './bucket-proof.js';
+import { DeleteBreaker } from './delete-breaker.js';
 import { createDeleteGate } from './delete-gate.js';
+import { DeleteLedger } from './delete-ledger.js';
 import { createDeletionCheck } from './deletion-check.js';
 import { createDeliveryHandler } from './delivery-handler.js';
 import { KeyLock } from './key-lock.js';
@@ -96,6 +98,7 @@ class RelayWorker implements Worker {
   readonly #metrics: WorkerMetrics;
   readonly #telemetry: TelemetryPublisher;
   readonly #clients: S3Client[] = [];
+  readonly #ledger: DeleteLedger;
   readonly #running = new Set<AbortController>();
   #state: WorkerState = 'idle';
   #server: MetricsServer | undefined;
@@ -139,6 +142,12 @@ class RelayWorker implements Worker {
       // recheck), so this bound is never the reason a publish fails.
       maxInFlight: worker.concurrency * 2 + 16,
       logger: deps.logger,
+    });
+    this.#ledger = new DeleteLedger({
+      connection: () => this.#broker.connection,
+      prefix: amqp.prefix,
+      limit: worker.deleteLimit,
+      timeoutMs: amqp.publishTimeoutMs,
     });
     this.#consumer = new Consumer(this.#broker, {
       queue: this.#names.tasks,
@@ -244,6 +253,7 @@ class RelayWorker implements Worker {
       ['say goodbye to the console', () => this.#telemetry.close()],
       ['close the channel', () => this.#consumer.close()],
       ['close the publisher', () => this.#publisher.close()],
+      ['close the delete ledger', () => this.#ledger.close()],
       [
         'close the broker connection',
         () => (this.#ownsBroker ? this.#broker.close() : Promise.resolve()),
@@ -301,7 +311,18 @@ class RelayWorker implements Worker {
       logger: this.#logger,
     });
     this.#clients.push(source);
-    const deleteGate = createDeleteGate({ bucketProof: new SourceBucketProof(source) });
+    const deleteGate = createDeleteGate({
+      bucketProof: new SourceBucketProof(source),
+      breaker: new DeleteBreaker({
+        ledger: this.#ledger,
+        publish: (messages) => this.#publisher.publish(messages),
+        heldQueue: this.#names.held,
+        limit: worker.deleteLimit,
+        metrics: this.#metrics,
+        logger: this.#logger,
+      }),
+    });
+    const replicateDeletes = deletesOn(worker);
     if (worker.action === 'script') {
       return createScriptAction({
         // loadConfig requires ACTION_SCRIPT with ACTION=script.
@@ -310,7 +331,7 @@ class RelayWorker implements Worker {
         deletionCheck: createDeletionCheck({
           source,
           deleteGate,
-          replicateDeletes: worker.replicateDeletes,
+          replicateDeletes,
         }),
       });
     }
@@ -321,7 +342,7 @@ class RelayWorker implements Worker {
       source,
       dest,
       backup: this.#config.dest,
-      worker,
+      worker: { ...worker, replicateDeletes },
       deleteGate,
       enqueueRecheck: (task, current) => this.#enqueueRecheck(task, current),
     });
@@ -356,6 +377,11 @@ class RelayWorker implements Worker {
       key: task.key,
     });
   }
+}
+
+/** Whether backup deletes happen at all: REPLICATE_DELETES and a DELETE_LIMIT other than 0. */
+function deletesOn(worker: Config['worker']): boolean {
+  return worker.replicateDeletes && worker.deleteLimit.count > 0;
 }
 
 async function assertExecutable(script: string | undefined): Promise<void> {
