@@ -24,8 +24,10 @@
 
 /**
  * How long the source must have held a key before a backup delete of it counts as a wipe: far
- * longer than a worker takes from the source's answer to its delete (milliseconds, through the
- * SDK's few quick retries), so that a delete racing a new put of the key is not counted.
+ * longer than a worker takes from the source's answer to its delete (milliseconds: the bucket
+ * proof, the delete breaker's grant, the SDK's few quick retries), so that a delete racing a new
+ * put of the key is not counted. Only the storms put a deleted key again; the other loads never
+ * reuse one, so a slow grant while the broker is down cannot be mistaken for a wipe there.
  */
 export const WIPE_GRACE_MS = 2000;
 
