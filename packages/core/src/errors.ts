@@ -43,6 +43,13 @@ export const ERROR_CATALOGUE = {
     action:
       'Check that RabbitMQ answers at `AMQP_URL`; s3relay reconnects by itself and senders retry the 503.',
   },
+  RELAY_AMQP_ACCESS_REFUSED: {
+    retryable: false,
+    meaning:
+      'RabbitMQ refused the user of `AMQP_URL`: a wrong user name or password, a virtual host that does not exist or that the user may not use, or a missing permission.',
+    action:
+      'Fix the user, password or vhost in `AMQP_URL`, or grant the user permissions on the vhost (`rabbitmqctl set_permissions`); services exit with code 3 instead of retrying.',
+  },
   RELAY_AMQP_BLOCKED: {
     retryable: true,
     httpStatus: 503,
