@@ -25,6 +25,7 @@ import {
   rabbitUrl,
   uniquePrefix,
 } from '../helpers/rabbit.js';
+import { startS3Server } from '../helpers/s3.js';
 import { eventTask } from '../support/worker-bed.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -172,9 +173,14 @@ describe('s3relay all --script (the original server, queued)', () => {
     await writeFile(script, `#!/bin/sh\nprintf '%s|%s|%s\\n' "$1" "$2" "$3" >> '${calls}'\n`);
     await chmod(script, 0o755);
     const port = await freePort();
+    // The script's delete runs only when the source answers that the key is gone (NoSuchKey) and
+    // its bucket exists: the event's bucket, which holds none of the event's keys.
+    const source = await startS3Server({ buckets: ['bucketA'] });
+    cleanups.push(() => source.close());
 
     const all = track(
       spawnCli(['all', '--port', String(port), '--address', '127.0.0.1', '--script', script], {
+        ...source.env('SOURCE'),
         AMQP_URL: url,
         AMQP_PREFIX: prefix,
         METRICS_PORT: '0',

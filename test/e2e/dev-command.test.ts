@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +12,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  childPids,
+  commandLine,
   deleteQueuesWithPrefix,
   eventually,
   freePort,
+  isRunning,
   rabbitUrl,
   uniquePrefix,
 } from '../helpers/index.js';
@@ -47,6 +52,75 @@ function block(output: string, heading: string): string[] {
   return lines;
 }
 
+/** The ports of one dev stack, each free a moment ago. */
+interface DevPorts {
+  source: number;
+  backup: number;
+  ingress: number;
+  /** The workers' metrics ports are this and the next; the ingress's is after theirs. */
+  metrics: number;
+  console: number;
+}
+
+async function freeDevPorts(): Promise<DevPorts> {
+  return {
+    source: await freePort(),
+    backup: await freePort(),
+    ingress: await freePort(),
+    metrics: await freePort(),
+    console: await freePort(),
+  };
+}
+
+function devArgs(ports: DevPorts, prefix: string, dataDir: string): string[] {
+  return [
+    'dev',
+    '--amqp-prefix',
+    prefix,
+    '--source-port',
+    String(ports.source),
+    '--backup-port',
+    String(ports.backup),
+    '--ingress-port',
+    String(ports.ingress),
+    '--metrics-port',
+    String(ports.metrics),
+    '--console-port',
+    String(ports.console),
+    '--data-dir',
+    dataDir,
+  ];
+}
+
+/** Starts `s3relay dev` and waits until it says the stack is up. */
+async function startDev(ports: DevPorts, prefix: string, dataDir: string): Promise<CliProcess> {
+  const dev = spawnCli(devArgs(ports, prefix, dataDir), {
+    ...process.env,
+    AMQP_URL: rabbitUrl(),
+  });
+  await eventually(
+    () => {
+      expect(dev.child.exitCode, dev.output()).toBeNull();
+      expect(dev.output()).toContain('Ctrl-C stops everything');
+    },
+    { timeoutMs: 90_000, intervalMs: 200 },
+  );
+  return dev;
+}
+
+/** True when nothing listens on the port of 127.0.0.1 (a listen succeeds). */
+async function canListen(port: number): Promise<boolean> {
+  const server = createServer();
+  server.listen({ port, host: '127.0.0.1', exclusive: true });
+  try {
+    await once(server, 'listening');
+  } catch {
+    return false;
+  }
+  await new Promise((resolve) => server.close(resolve));
+  return true;
+}
+
 describe('npm start (s3relay dev)', () => {
   let dev: CliProcess;
   let work: string;
@@ -54,40 +128,7 @@ describe('npm start (s3relay dev)', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 's3relay-dev-e2e-'));
-    const [sourcePort, backupPort, ingressPort, metricsPort, consolePort] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
-    dev = spawnCli(
-      [
-        'dev',
-        '--amqp-prefix',
-        prefix,
-        '--source-port',
-        String(sourcePort),
-        '--backup-port',
-        String(backupPort),
-        '--ingress-port',
-        String(ingressPort),
-        '--metrics-port',
-        String(metricsPort),
-        '--console-port',
-        String(consolePort),
-        '--data-dir',
-        join(work, 'data'),
-      ],
-      { ...process.env, AMQP_URL: rabbitUrl() },
-    );
-    await eventually(
-      () => {
-        expect(dev.child.exitCode, dev.output()).toBeNull();
-        expect(dev.output()).toContain('Ctrl-C stops everything');
-      },
-      { timeoutMs: 90_000, intervalMs: 200 },
-    );
+    dev = await startDev(await freeDevPorts(), prefix, join(work, 'data'));
   });
 
   afterAll(async () => {
@@ -219,5 +260,71 @@ describe('npm start without a broker', () => {
     expect(code).toBe(3);
     expect(dev.output()).toContain('RabbitMQ is not reachable');
     expect(dev.output()).toContain('rabbitmq-server -detached');
+  });
+});
+
+describe('a SIGKILLed npm start', () => {
+  const prefix = uniquePrefix('dev-kill');
+  let work: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 's3relay-dev-kill-'));
+  });
+
+  afterAll(async () => {
+    await deleteQueuesWithPrefix(rabbitUrl(), prefix);
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('leaves no service running and every port free', async () => {
+    const ports = await freeDevPorts();
+    const dev = await startDev(ports, prefix, join(work, 'data'));
+    const children = await childPids(dev.child.pid ?? -1);
+    const services = (await Promise.all(children.map(commandLine)))
+      .map((line) => /main\.js (\w+)$/.exec(line)?.[1])
+      .filter((name) => name !== undefined)
+      .sort();
+    expect(services).toEqual(['console', 'ingress', 'worker', 'worker']);
+    dev.child.kill('SIGKILL');
+    await dev.exited;
+    await eventually(
+      async () => {
+        for (const pid of children) expect(await isRunning(pid), `pid ${pid}`).toBe(false);
+      },
+      { timeoutMs: 5000, intervalMs: 100, message: 'a service outlived its dev stack' },
+    );
+    const listened = [
+      ports.ingress,
+      ports.metrics,
+      ports.metrics + 1,
+      ports.metrics + 2,
+      ports.console,
+      ports.source,
+      ports.backup,
+    ];
+    for (const port of listened) expect(await canListen(port), `port ${port}`).toBe(true);
+  });
+
+  it('the next start names a port still taken and what to do, in one line', async () => {
+    const ports = await freeDevPorts();
+    const holder = createServer().listen(ports.ingress, '127.0.0.1');
+    await once(holder, 'listening');
+    try {
+      const dev = spawnCli(devArgs(ports, prefix, join(work, 'taken')), {
+        ...process.env,
+        AMQP_URL: rabbitUrl(),
+      });
+      expect(await dev.exited).toBe(2);
+      const lines = dev.output().trim().split('\n');
+      const errors = lines.filter((line) => line.startsWith('s3relay:'));
+      expect(errors, dev.output()).toHaveLength(1);
+      expect(errors[0]).toContain(`port ${ports.ingress} (ingress) is taken`);
+      expect(errors[0]).toContain(`npm start -- --ingress-port <port>`);
+      expect(dev.output()).not.toMatch(/^\s+at /m);
+      // Nothing was started: the source bucket's port is free again.
+      expect(await canListen(ports.source)).toBe(true);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 });

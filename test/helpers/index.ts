@@ -7,3 +7,4 @@ export * from './s3.js';
 export * from './tcp-proxy.js';
 export * from './ports.js';
 export * from './log-capture.js';
+export * from './processes.js';

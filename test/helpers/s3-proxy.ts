@@ -27,6 +27,7 @@ export type S3OperationName =
   | 'CopyObject'
   | 'GetObjectTagging'
   | 'PutObjectTagging'
+  | 'GetBucketVersioning'
   | 'Other';
 
 /** One request seen by the proxy. */
@@ -432,6 +433,7 @@ function answerMultipart(
     case 'CopyObject':
     case 'GetObjectTagging':
     case 'PutObjectTagging':
+    case 'GetBucketVersioning':
     case 'Other':
       return false;
   }
@@ -490,6 +492,9 @@ export function classify(req: Pick<IncomingMessage, 'method' | 'url' | 'headers'
     if (key !== undefined && q.has('tagging')) {
       if (method === 'GET') return 'GetObjectTagging';
       if (method === 'PUT') return 'PutObjectTagging';
+    }
+    if (bucket !== '' && key === undefined && method === 'GET' && q.has('versioning')) {
+      return 'GetBucketVersioning';
     }
     if (bucket === '' || subresource) return 'Other';
     if (key === undefined) {

@@ -64,20 +64,17 @@ describe('the metrics of the dashboard and the alert rules', () => {
       startS3Server({ buckets: ['backup'] }),
     ]);
     proxy = await startS3Proxy({ endpoint: backup.endpoint });
-    const [workerMetricsPort, ingressPort, refusingPort, deadBroker] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
+    // Nobody listens there: the second ingress's broker is gone.
+    const deadBroker = await freePort();
     const env = {
       AMQP_URL: rabbit.url,
       AMQP_PREFIX: prefix,
       RETRY_DELAYS: '200ms',
       METRICS_HOST: '127.0.0.1',
-      METRICS_PORT: String(workerMetricsPort),
+      METRICS_PORT: '0',
       HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(ingressPort),
+      HTTP_PORT: '0',
+      HTTP_METRICS_PORT: '0',
       ...s3Env('SOURCE', source.endpoint),
       ...s3Env('DEST', proxy.endpoint),
       DEST_BUCKET: 'backup',
@@ -93,7 +90,6 @@ describe('the metrics of the dashboard and the alert rules', () => {
         config: loadConfig({
           ...env,
           AMQP_URL: `amqp://guest:guest@127.0.0.1:${deadBroker}`,
-          HTTP_PORT: String(refusingPort),
         }),
         logger: silentLogger,
       }),
@@ -111,7 +107,10 @@ describe('the metrics of the dashboard and the alert rules', () => {
     work = await mkdtemp(join(tmpdir(), 's3relay-prometheus-'));
     const prometheusPort = await freePort();
     prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
-    const target = (port: number) => `127.0.0.1:${port}`;
+    const target = (port: number | undefined) => {
+      if (port === undefined) throw new Error('a service is not listening');
+      return `127.0.0.1:${port}`;
+    };
     await writeFile(
       join(work, 'prometheus.yml'),
       JSON.stringify({
@@ -121,11 +120,11 @@ describe('the metrics of the dashboard and the alert rules', () => {
         scrape_configs: [
           {
             job_name: 's3relay-ingress',
-            static_configs: [{ targets: [target(ingressPort), target(refusingPort)] }],
+            static_configs: [{ targets: ingresses.map((ingress) => target(ingress.metricsPort)) }],
           },
           {
             job_name: 's3relay-worker',
-            static_configs: [{ targets: [target(workerMetricsPort)] }],
+            static_configs: [{ targets: [target(worker.metricsPort)] }],
           },
           {
             // As deploy/monitoring/prometheus.yml scrapes it.
@@ -176,8 +175,9 @@ describe('the metrics of the dashboard and the alert rules', () => {
         return { content: JSON.stringify(task), options: { messageId: task.id } };
       }),
     );
-    for (const port of [ingressPort, refusingPort]) {
-      await fetch(`http://127.0.0.1:${port}/webhook/s3`, {
+    for (const { url } of ingresses) {
+      if (url === undefined) throw new Error('an ingress is not listening');
+      await fetch(`${url}/webhook/s3`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ Records: [awsRecord('webhook.txt', 'source')] }),

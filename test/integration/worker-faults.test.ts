@@ -40,6 +40,22 @@ function startProxiedWorker(overrides: Record<string, string> = {}) {
   });
 }
 
+/**
+ * A proxied worker whose startup requests are over, with the proxies' records cleared, so that
+ * the requests counted next are the tasks' alone. At startup a worker reads the backup bucket's
+ * versioning once, in the background, and says when the bucket keeps no history (s3rver's never
+ * does): that warning marks the read's end.
+ */
+async function startCountedWorker() {
+  await startProxiedWorker();
+  const unversioned = () => logsStarting('the backup bucket is not versioned');
+  await eventually(() => expect(unversioned()).toHaveLength(1), { timeoutMs: 5000 });
+  expect(opsOf(backupProxy)).toEqual(['GetBucketVersioning']);
+  expect(opsOf(sourceProxy)).toEqual([]);
+  sourceProxy.clearOperations();
+  backupProxy.clearOperations();
+}
+
 function opsOf(proxy: S3Proxy, key?: string): string[] {
   return proxy.operations
     .filter((operation: S3Operation) => key === undefined || operation.key?.endsWith(key))
@@ -50,9 +66,13 @@ function logsWith(message: string) {
   return bed.logs().filter((line) => line.message === message);
 }
 
+function logsStarting(words: string) {
+  return bed.logs().filter((line) => String(line.message).startsWith(words));
+}
+
 describe('worker: requests per object', () => {
   it('copies a small object in 4 requests, skips an unchanged one in 2, deletes in 4 (and a listing)', async () => {
-    await startProxiedWorker();
+    await startCountedWorker();
     await putObject(bed.source.client, SOURCE_BUCKET, 'small.txt', 'small');
     await bed.publish([eventTask('small.txt', 'created')]);
     await eventually(() => assertBackupMatches(bed, ['small.txt']), { timeoutMs: 10_000 });
@@ -88,7 +108,7 @@ describe('worker: requests per object', () => {
 
 describe('worker: requests per object when a copy is expected', () => {
   it('copies a created small object whose event gives its size in 3 requests, a resync-missing one too', async () => {
-    await startProxiedWorker();
+    await startCountedWorker();
     await putObject(bed.source.client, SOURCE_BUCKET, 'sized.txt', 'twelve bytes');
     await bed.publish([{ ...eventTask('sized.txt', 'created'), size: 12 }]);
     await eventually(() => expect(logsWith('task done')).toHaveLength(1), { timeoutMs: 10_000 });
@@ -116,7 +136,7 @@ describe('worker: requests per object when a copy is expected', () => {
   });
 
   it('still compares first when the object turns out larger than its event said, or is gone', async () => {
-    await startProxiedWorker();
+    await startCountedWorker();
     await putObject(bed.source.client, SOURCE_BUCKET, 'grown.bin', randomBytes(MiB));
     await bed.publish([{ ...eventTask('grown.bin', 'created'), size: 10 }]);
     await eventually(() => expect(logsWith('task done')).toHaveLength(1), { timeoutMs: 10_000 });

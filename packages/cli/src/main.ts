@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import dotenv from 'dotenv';
+import { exitWithParent } from './exit-with-parent.js';
 import { runProgram } from './program.js';
 
 // A .env file is for local runs; the real environment always wins over it.
@@ -12,6 +13,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
+
+exitWithParent();
 
 const code = await runProgram(process.argv.slice(2), { env: process.env });
 process.exitCode = code;

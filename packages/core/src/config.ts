@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseBrokerUrls } from './amqp/endpoints.js';
 import { ConfigError } from './errors.js';
 import { backupNamingProblem } from './s3/backup-naming.js';
+import { parseDeleteLimit, type DeleteLimit } from './delete-limit.js';
 import { REDACTED, redactUrl } from './redact-url.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { parseByteSize, parseCidr, parseDurationMs, type Cidr } from './units.js';
@@ -369,6 +370,22 @@ const VARIABLES = {
     },
     schema: bool,
   },
+  DELETE_LIMIT: {
+    spec: {
+      group: 'worker',
+      description:
+        'Most backup deletes by all workers together per window (`500/10m`); more are held in `<prefix>.held` for `s3relay held`. `0`: the backup never deletes',
+      default: '1000/1h',
+    },
+    schema: z.string().transform((raw, ctx) => {
+      try {
+        return parseDeleteLimit(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  },
   REPLICATE_TAGS: {
     spec: {
       group: 'worker',
@@ -573,6 +590,8 @@ export interface Config {
     readonly partSizeBytes: number;
     readonly partQueueSize: number;
     readonly replicateDeletes: boolean;
+    /** DELETE_LIMIT: a count of 0 means the backup never deletes. */
+    readonly deleteLimit: DeleteLimit;
     readonly replicateTags: boolean;
     readonly retryDelaysMs: readonly number[];
     readonly maxAttempts: number;
@@ -674,6 +693,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       partSizeBytes: e.PART_SIZE_MB * 1024 * 1024,
       partQueueSize: e.PART_QUEUE_SIZE,
       replicateDeletes: e.REPLICATE_DELETES,
+      deleteLimit: e.DELETE_LIMIT,
       replicateTags: e.REPLICATE_TAGS,
       retryDelaysMs: e.RETRY_DELAYS,
       maxAttempts: e.MAX_ATTEMPTS,

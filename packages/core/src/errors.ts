@@ -43,6 +43,13 @@ export const ERROR_CATALOGUE = {
     action:
       'Check that RabbitMQ answers at `AMQP_URL`; s3relay reconnects by itself and senders retry the 503.',
   },
+  RELAY_AMQP_ACCESS_REFUSED: {
+    retryable: false,
+    meaning:
+      'RabbitMQ refused the user of `AMQP_URL`: a wrong user name or password, a virtual host that does not exist or that the user may not use, or a missing permission.',
+    action:
+      'Fix the user, password or vhost in `AMQP_URL`, or grant the user permissions on the vhost (`rabbitmqctl set_permissions`); services exit with code 3 instead of retrying.',
+  },
   RELAY_AMQP_BLOCKED: {
     retryable: true,
     httpStatus: 503,
@@ -172,6 +179,13 @@ export const ERROR_CATALOGUE = {
       'The source answered 403 (without s3:ListBucket S3 answers a missing key with 403): nothing proves the object gone, so nothing was deleted.',
     action:
       'Give the source credentials s3:GetObject and s3:ListBucket; then `s3relay dlq replay --error-code RELAY_SOURCE_ACCESS_DENIED`.',
+  },
+  RELAY_DELETE_LIMIT_REACHED: {
+    retryable: true,
+    meaning:
+      'The workers together reached `DELETE_LIMIT` (the delete breaker tripped): further backup deletes are not executed but held in `<prefix>.held` with this code, until an operator decides.',
+    action:
+      'Look at them with `s3relay held list`: a wrong endpoint, an emptied bucket or a burst you did not expect? `s3relay held release` runs them again (each still checks the source, within the limit), `s3relay held drop` forgets them.',
   },
   RELAY_COPY_LENGTH_MISMATCH: {
     retryable: true,

@@ -3,7 +3,13 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { startMetricsServer, type Config, type Logger, type MetricsServer } from '@s3relay/core';
+import {
+  listenError,
+  startMetricsServer,
+  type Config,
+  type Logger,
+  type MetricsServer,
+} from '@s3relay/core';
 import { Broker, Publisher, registerBrokerMetrics } from '@s3relay/core/amqp';
 import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import { createApp } from './app.js';
@@ -44,9 +50,12 @@ export type IngressState = 'idle' | 'starting' | 'running' | 'closing' | 'closed
 /** The ingress service: the HTTP server, its publisher and (unless given) its broker. */
 export interface Ingress {
   /**
-   * Starts connecting to the broker in the background (it does not wait for it: webhooks get 503
-   * until it is up, handshakes work at once) and listens on `config.http.host:port` (port 0
-   * picks a free one). Rejects when the address cannot be bound.
+   * Makes a first attempt to connect to the broker, then listens on `config.http.host:port`
+   * (port 0 picks a free one). A broker that is down or unreachable is not waited for: the
+   * attempts go on in the background, webhooks get 503 until it is up, handshakes work at once.
+   * Rejects when the broker refuses the credentials or the topology (`RELAY_AMQP_ACCESS_REFUSED`,
+   * `RELAY_AMQP_TOPOLOGY_MISMATCH`) and, as a `RELAY_CONFIG_INVALID` naming the variable, when
+   * an address cannot be bound.
    */
   start(): Promise<void>;
   /** The bound port once listening. */
@@ -120,7 +129,15 @@ export function createIngress(options: IngressOptions): Ingress {
         'the ingress accepts webhooks from anyone: set WEBHOOK_TOKEN, ALLOWED_IPS or SOURCE_BUCKETS before exposing it (README, "Exposing the ingress")',
       );
     }
-    broker.start();
+    try {
+      // Refused credentials fail the start; a broker that is down is waited for in the
+      // background (webhooks get 503 meanwhile, handshakes work at once).
+      await broker.firstAttempt();
+    } catch (err) {
+      transition('closed');
+      if (ownsBroker) await broker.close();
+      throw err;
+    }
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     registerBrokerMetrics(registry, broker);
@@ -131,6 +148,7 @@ export function createIngress(options: IngressOptions): Ingress {
         registry,
         isReady,
         logger,
+        variables: { host: 'METRICS_HOST', port: 'HTTP_METRICS_PORT' },
       });
     } catch (err) {
       transition('closed');
@@ -171,7 +189,12 @@ export function createIngress(options: IngressOptions): Ingress {
       transition('closed');
       await metricsServer.close();
       if (ownsBroker) await broker.close();
-      throw err;
+      throw listenError(err, {
+        host: config.http.host,
+        port: config.http.port,
+        hostVariable: 'HTTP_HOST',
+        portVariable: 'HTTP_PORT',
+      });
     }
     listening.on('error', (err) => {
       logger.error('http server error', { error: err });

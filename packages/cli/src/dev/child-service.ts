@@ -24,9 +24,12 @@ export function startChildService(
 ): ChildService {
   const child = spawn(process.execPath, [CLI_MAIN, ...args], {
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // The channel is how the child learns that `dev` is gone, even when it was SIGKILLed
+    // (see exit-with-parent.ts): no service outlives the stack that started it.
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   for (const stream of [child.stdout, child.stderr]) {
+    if (stream === null) continue;
     createInterface({ input: stream }).on('line', (line) => write(`[${name}] ${line}`));
   }
   const exited = once(child, 'exit').then(

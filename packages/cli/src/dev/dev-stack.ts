@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Emulator } from '@s3relay/emulator';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { startChildService, type ChildService } from './child-service.js';
+import { assertPortsFree, type StackPort } from './free-ports.js';
 import type { StartEmulator } from './load-emulator.js';
 
 export interface DevStackOptions {
@@ -56,24 +57,21 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   const closeAll = async () => {
     for (const part of started.reverse()) await part.close().catch(() => undefined);
   };
+  await assertPortsFree(HOST, stackPorts(options));
   try {
-    const source = await listening('source', options.sourcePort, () =>
-      options.startEmulator({
-        host: HOST,
-        port: options.sourcePort,
-        buckets: [options.sourceBucket],
-        directory: join(options.dataDir, 'source'),
-      }),
-    );
+    const source = await options.startEmulator({
+      host: HOST,
+      port: options.sourcePort,
+      buckets: [options.sourceBucket],
+      directory: join(options.dataDir, 'source'),
+    });
     started.push(source);
-    const backup = await listening('backup', options.backupPort, () =>
-      options.startEmulator({
-        host: HOST,
-        port: options.backupPort,
-        buckets: [options.backupBucket],
-        directory: join(options.dataDir, 'backup'),
-      }),
-    );
+    const backup = await options.startEmulator({
+      host: HOST,
+      port: options.backupPort,
+      buckets: [options.backupBucket],
+      directory: join(options.dataDir, 'backup'),
+    });
     started.push(backup);
 
     const ingressUrl = `http://${HOST}:${options.ingressPort}`;
@@ -170,18 +168,25 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   }
 }
 
-async function listening<T>(what: string, port: number, start: () => Promise<T>): Promise<T> {
-  try {
-    return await start();
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 'EADDRINUSE') {
-      throw new CliError(
-        ExitCode.usage,
-        `port ${port} for the ${what} bucket is taken; choose another with --${what}-port`,
-      );
-    }
-    throw err;
-  }
+/** Every port the stack listens on, in the order its parts start. */
+function stackPorts(options: DevStackOptions): StackPort[] {
+  const workers = Array.from({ length: options.workers }, (_, index) => ({
+    port: options.metricsPort + index,
+    what: `metrics of worker-${index + 1}`,
+    flag: '--metrics-port',
+  }));
+  return [
+    { port: options.sourcePort, what: 'source bucket', flag: '--source-port' },
+    { port: options.backupPort, what: 'backup bucket', flag: '--backup-port' },
+    { port: options.ingressPort, what: 'ingress', flag: '--ingress-port' },
+    ...workers,
+    {
+      port: options.metricsPort + options.workers,
+      what: 'metrics of the ingress',
+      flag: '--metrics-port',
+    },
+    { port: options.consolePort, what: 'console', flag: '--console-port' },
+  ];
 }
 
 async function waitReady(url: string, service: ChildService, timeoutMs = 60_000): Promise<void> {
