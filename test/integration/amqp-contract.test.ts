@@ -86,7 +86,9 @@ describe('Publisher', () => {
     proxy.setMode('pass');
     await subject.waitConnected(10_000);
     await publisher.publish([message(subject.names.tasks, 'after')]);
-    const ids = (await drainQueue(url, subject.names.tasks)).map((m) => m.properties.messageId);
+    const ids = (await drainQueue(url, subject.names.tasks)).map(
+      (m) => m.properties.messageId as string,
+    );
     expect(ids).toEqual(['before', 'after']);
   });
 
