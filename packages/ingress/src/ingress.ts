@@ -13,21 +13,16 @@ import {
 import { Broker, Publisher, registerBrokerMetrics } from '@s3relay/core/amqp';
 import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import { createApp } from './app.js';
+import { createRefusedConnectionsCounter } from './metrics.js';
 import type { SubscriptionConfirmer } from './sns-fetchers.js';
 import type { CertificateFetcher } from './sns-signature.js';
 
 /**
- * Keep-alive sockets are kept open longer than load balancers' usual idle timeout (60 s on AWS
- * ALB and nginx defaults), so the balancer closes first and never sends on a socket we closed.
+ * How often Node looks for requests past HTTP_HEADERS_TIMEOUT_MS or HTTP_REQUEST_TIMEOUT_MS. Its
+ * default (30 s) let a slow client hold a connection up to 30 s past the timeout; a walk over the
+ * open connections once a second costs nothing next to that.
  */
-export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-/** Must exceed the keep-alive timeout (Node's requirement for reused sockets). */
-export const HEADERS_TIMEOUT_MS = 66_000;
-/**
- * Time to receive a whole request. SNS gives up after 15 s and MinIO's probe after 5 s; a
- * sender slower than this is not one we can serve anyway.
- */
-export const REQUEST_TIMEOUT_MS = 30_000;
+export const CONNECTIONS_CHECK_INTERVAL_MS = 1000;
 
 export interface IngressOptions {
   readonly config: Config;
@@ -141,6 +136,7 @@ export function createIngress(options: IngressOptions): Ingress {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     registerBrokerMetrics(registry, broker);
+    const refusedConnections = createRefusedConnectionsCounter(registry);
     try {
       metricsServer = await startMetricsServer({
         host: config.http.metricsHost,
@@ -178,10 +174,18 @@ export function createIngress(options: IngressOptions): Ingress {
         : { confirmSubscription: options.confirmSubscription }),
       ...(options.now === undefined ? {} : { now: options.now }),
     });
-    const listening = createServer(app);
-    listening.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-    listening.headersTimeout = HEADERS_TIMEOUT_MS;
-    listening.requestTimeout = REQUEST_TIMEOUT_MS;
+    const listening = createServer(
+      {
+        headersTimeout: config.http.headersTimeoutMs,
+        requestTimeout: config.http.requestTimeoutMs,
+        keepAliveTimeout: config.http.keepAliveTimeoutMs,
+        connectionsCheckingInterval: CONNECTIONS_CHECK_INTERVAL_MS,
+      },
+      app,
+    );
+    // Node closes connections beyond the cap as they come, before any byte is read.
+    if (config.http.maxConnections > 0) listening.maxConnections = config.http.maxConnections;
+    listening.on('drop', () => refusedConnections.inc());
     listening.listen(config.http.port, config.http.host);
     try {
       await once(listening, 'listening');
