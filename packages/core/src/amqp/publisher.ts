@@ -243,7 +243,17 @@ export class Publisher {
     }
     const channel = this.#channel;
     this.#channel = undefined;
-    await channel?.close().catch(() => undefined);
+    if (channel === undefined) return;
+    // amqplib never settles a channel's close when the connection dies meanwhile (reset, or
+    // silent until the heartbeat gives up): bounded by the publish timeout like every other wait.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      channel.close().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#options.timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 }
 
