@@ -62,6 +62,7 @@ describe('status', () => {
           { role: 'retry', queue: `${prefix}.retry.1s`, messages: 0, consumers: 0 },
           { role: 'retry', queue: `${prefix}.retry.30s`, messages: 0, consumers: 0 },
           { role: 'dlq', queue: `${prefix}.dlq`, messages: 2, consumers: 0 },
+          { role: 'held', queue: `${prefix}.held`, messages: 0, consumers: 0 },
         ],
       });
     }

@@ -8,7 +8,9 @@ import { queueStatuses } from '../queue-status.js';
 /** `s3relay status`: queue depths and consumers; exit 3 when the broker is unreachable. */
 export function statusCommand(output: () => Output, env: NodeJS.ProcessEnv): Command {
   return addBrokerOptions(
-    new Command('status').description('tasks queue depth, consumers, retry tiers and DLQ depth'),
+    new Command('status').description(
+      'tasks queue depth, consumers, retry tiers, DLQ depth and held deletes',
+    ),
   ).action(async (flags: BrokerFlags) => {
     const out = output();
     const config = configFromFlags(env, brokerOverrides(flags));
@@ -22,5 +24,11 @@ export function statusCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
         queues.map((q) => [q.role, q.queue, String(q.messages), String(q.consumers)]),
       ),
     );
+    const held = queues.find((q) => q.role === 'held')?.messages ?? 0;
+    if (held > 0) {
+      out.line(
+        `${held} backup deletes held (DELETE_LIMIT reached): see them with \`s3relay held list\`, then release or drop them`,
+      );
+    }
   });
 }
