@@ -34,6 +34,7 @@ export {
   type Logger,
   type LoggerOptions,
 } from './logger.js';
+export { listenError, type ListenTarget } from './listen-error.js';
 export {
   startMetricsServer,
   type MetricsServer,

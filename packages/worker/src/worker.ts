@@ -207,6 +207,7 @@ class RelayWorker implements Worker {
       registry: this.#metrics.registry,
       isReady: () => this.isReady,
       logger: this.#logger,
+      variables: { host: 'METRICS_HOST', port: 'METRICS_PORT' },
     });
     this.#consumer.start();
     this.#broker.start();
@@ -223,7 +224,10 @@ class RelayWorker implements Worker {
     });
   }
 
-  /** Waits for the broker (retrying transient failures for ever) and for the subscription. */
+  /**
+   * Waits for the broker (retrying transient failures for ever, quietly: the broker logs each
+   * change of its state) and for the subscription.
+   */
   async #untilConsuming(): Promise<void> {
     while (this.#state === 'starting') {
       try {
@@ -231,7 +235,6 @@ class RelayWorker implements Worker {
       } catch (err) {
         if (err instanceof RelayError && !err.retryable) throw err;
         if (this.#broker.state === 'closed') throw err;
-        this.#logger.warn('waiting for the broker', { error: serializeError(err) });
         continue;
       }
       if (this.#consumer.isConsuming) return;
@@ -388,9 +391,10 @@ async function assertExecutable(script: string | undefined): Promise<void> {
   try {
     await access(script ?? '', constants.X_OK);
   } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
     throw new PermanentError(
       'RELAY_CONFIG_INVALID',
-      `ACTION_SCRIPT ${script ?? ''} is not an executable file`,
+      `ACTION_SCRIPT=${script ?? ''}: ${missing ? 'no such file' : 'not executable (chmod +x it)'}`,
       { cause: err },
     );
   }
