@@ -24,6 +24,7 @@ export {
 export {
   createLogger,
   serializeError,
+  summarizeError,
   silentLogger,
   type Logger,
   type LoggerOptions,
