@@ -10,7 +10,10 @@ export const CLI_MAIN = fileURLToPath(new URL('../../packages/cli/dist/main.js',
 /** A spawned `s3relay` process with its output collected. */
 export interface CliProcess {
   readonly child: ChildProcess;
+  /** Everything written so far, stdout and stderr as they came. */
   output(): string;
+  /** What was written to stderr alone. */
+  errors(): string;
   readonly exited: Promise<number | null>;
   /** Signals the process (if still running) and waits for it to exit; SIGKILL after `graceMs`. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
@@ -23,12 +26,17 @@ export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv): CliPr
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
+  let errors = '';
   child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+    errors += chunk.toString();
+  });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   return {
     child,
     output: () => text,
+    errors: () => errors,
     exited,
     async stop(signal = 'SIGTERM', graceMs = 30_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

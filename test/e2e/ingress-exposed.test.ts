@@ -1,17 +1,23 @@
 /**
  * An `s3relay ingress` process as a stranger on the network meets it: it will not start with a
  * guessable token, says so when nothing keeps strangers out, believes X-Forwarded-For only from
- * the proxies it is told of, and refuses a request that tries many tokens at once.
+ * the proxies it is told of, refuses a request that tries many tokens at once, cuts clients that
+ * send slowly, closes connections beyond its cap, and refuses for good a request it could never
+ * accept.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CONNECTIONS_CHECK_INTERVAL_MS } from '@s3relay/ingress';
 import { ProcessGroup } from '../faults/service-process.js';
-import { rabbitUrl, uniquePrefix } from '../helpers/rabbit.js';
+import { eventually } from '../helpers/eventually.js';
+import { statusOnce } from '../helpers/http-once.js';
+import { queueDepth, rabbitUrl, uniquePrefix } from '../helpers/rabbit.js';
 import { awsRecord } from '../support/ingress-bed.js';
 import { startIngressProcess } from '../support/ingress-process.js';
 
@@ -47,6 +53,9 @@ const post = () => new Promise((resolve, reject) => {
 });
 Promise.all([post(), post(), post(), post()]).then((answers) => console.log(JSON.stringify(answers)));
 `;
+
+/** Beyond a timeout, what a loaded machine may add to Node's check interval before the cut. */
+const CUT_SLACK_MS = 1500;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -183,11 +192,6 @@ describe('an exposed ingress', () => {
     // one, and the probe waited as long; refused unparsed, it waits for no more than the upload.
     expect(probeMs.length).toBeGreaterThan(0);
     expect(Math.max(...probeMs), probeMs.map(Math.round).join(' ')).toBeLessThan(PROBE_BOUND_MS);
-    console.log(
-      'DEBUG',
-      probeMs.map(Math.round),
-      answers.map((a) => Math.round(a.ms)),
-    );
     expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(ANSWER_BOUND_MS);
   });
 
@@ -209,4 +213,143 @@ describe('an exposed ingress', () => {
     expect(text).toContain('nodejs_version_info');
     expect((await fetch(`${ingress.metricsUrl}/readyz`)).status).toBe(200);
   });
+
+  it('cuts a client that sends its headers slowly, and one that sends its body slowly, in time', async () => {
+    const headersTimeoutMs = 2000;
+    const requestTimeoutMs = 3000;
+    const ingress = await startIngressProcess({
+      label: 'slow-clients',
+      cleanups,
+      env: {
+        HTTP_HEADERS_TIMEOUT_MS: String(headersTimeoutMs),
+        HTTP_REQUEST_TIMEOUT_MS: String(requestTimeoutMs),
+      },
+    });
+    const { port } = new URL(ingress.url);
+    const slowHeaders = trickle(Number(port), 'POST /webhook/s3 HTTP/1.1\r\nHost: x\r\n', () =>
+      Buffer.from('X-Padding: a\r\n'),
+    );
+    const body = JSON.stringify({ Records: [awsRecord('slow.txt')] });
+    const slowBody = trickle(
+      Number(port),
+      `POST /webhook/s3 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+      (sent) => Buffer.from(body.slice(sent, sent + 1)),
+    );
+    const [headersCut, bodyCut] = await Promise.all([slowHeaders, slowBody]);
+    // Each was still sending when it was cut, and was told why.
+    for (const cut of [headersCut, bodyCut]) expect(cut.answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(headersCut.ms).toBeGreaterThanOrEqual(headersTimeoutMs - 100);
+    expect(headersCut.ms).toBeLessThan(
+      headersTimeoutMs + CONNECTIONS_CHECK_INTERVAL_MS + CUT_SLACK_MS,
+    );
+    expect(bodyCut.ms).toBeGreaterThanOrEqual(requestTimeoutMs - 100);
+    expect(bodyCut.ms).toBeLessThan(
+      requestTimeoutMs + CONNECTIONS_CHECK_INTERVAL_MS + CUT_SLACK_MS,
+    );
+    expect(await queueDepth(rabbitUrl(), `${ingress.prefix}.tasks`)).toBe(0);
+  });
+
+  it('closes connections beyond HTTP_MAX_CONNECTIONS unanswered while the probes on the metrics port answer', async () => {
+    const cap = 4;
+    const ingress = await startIngressProcess({
+      label: 'connection-cap',
+      cleanups,
+      env: { HTTP_MAX_CONNECTIONS: String(cap) },
+    });
+    const { port } = new URL(ingress.url);
+    // Each has had an answer, so the server holds it (idle, kept alive). One at a time, each
+    // tried again while the readiness probe's connection may still be closing.
+    const held: Socket[] = [];
+    cleanups.push(() => {
+      for (const socket of held) socket.destroy();
+      return Promise.resolve();
+    });
+    while (held.length < cap) {
+      held.push(await eventually(() => keptAlive(Number(port)), { timeoutMs: 5000 }));
+    }
+
+    const refusedBefore = await refusedConnections(ingress.metricsUrl);
+    await expect(statusOnce(`${ingress.url}/healthz`)).rejects.toThrow();
+    await expect(statusOnce(`${ingress.url}/webhook/s3`)).rejects.toThrow();
+    expect(await statusOnce(`${ingress.metricsUrl}/healthz`)).toBe(200);
+    expect(await statusOnce(`${ingress.metricsUrl}/readyz`)).toBe(200);
+    expect(await refusedConnections(ingress.metricsUrl)).toBe(refusedBefore + 2);
+
+    // A held connection that goes makes room for one more.
+    held.pop()?.end();
+    await eventually(async () => expect(await statusOnce(`${ingress.url}/healthz`)).toBe(200));
+  });
+
+  it('refuses for good (413) a request with more records than HTTP_MAX_IN_FLIGHT, publishing none', async () => {
+    const ingress = await startIngressProcess({
+      label: 'too-many-records',
+      cleanups,
+      env: { HTTP_MAX_IN_FLIGHT: '2' },
+    });
+    const response = await fetch(`${ingress.url}/webhook/s3`, {
+      method: 'POST',
+      body: JSON.stringify({ Records: ['a', 'b', 'c'].map((key) => awsRecord(key)) }),
+    });
+    expect(response.status).toBe(413);
+    expect(response.headers.get('retry-after')).toBeNull();
+    const answer = (await response.json()) as { error: string; message: string };
+    expect(answer.error).toBe('RELAY_WEBHOOK_TOO_MANY_RECORDS');
+    expect(answer.message).toContain('HTTP_MAX_IN_FLIGHT');
+    expect(await queueDepth(rabbitUrl(), `${ingress.prefix}.tasks`)).toBe(0);
+  });
 });
+
+/**
+ * Connects, writes `start`, then one `next(bytesSentSoFar)` every 200 ms until the server
+ * closes the connection; resolves with what the server wrote and when it closed (ms after
+ * connecting).
+ */
+async function trickle(
+  port: number,
+  start: string,
+  next: (sent: number) => Buffer,
+): Promise<{ answer: string; ms: number }> {
+  const socket = connect({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  const connectedAt = performance.now();
+  let answer = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+  socket.on('error', () => undefined);
+  socket.write(start);
+  let sent = 0;
+  const timer = setInterval(() => {
+    const chunk = next(sent);
+    sent += chunk.length;
+    if (chunk.length > 0 && socket.writable) socket.write(chunk);
+  }, 200);
+  await once(socket, 'close');
+  clearInterval(timer);
+  return { answer, ms: performance.now() - connectedAt };
+}
+
+/** A connection that got an answer to a keep-alive GET and stays open; rejects if closed. */
+async function keptAlive(port: number): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port });
+  const answered = new Promise<string>((resolve, reject) => {
+    socket.once('data', (chunk: Buffer) => resolve(chunk.toString('utf8')));
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error('closed unanswered')));
+  });
+  socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+  try {
+    expect(await answered).toMatch(/^HTTP\/1\.1 200 /);
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+  socket.on('error', () => undefined);
+  return socket;
+}
+
+/** `s3relay_ingress_connections_refused_total` as the metrics port reports it. */
+async function refusedConnections(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  const match = /^s3relay_ingress_connections_refused_total (\d+)$/m.exec(text);
+  if (match?.[1] === undefined) throw new Error('no s3relay_ingress_connections_refused_total');
+  return Number(match[1]);
+}

@@ -7,4 +7,5 @@ export * from './s3.js';
 export * from './tcp-proxy.js';
 export * from './ports.js';
 export * from './log-capture.js';
+export * from './http-once.js';
 export * from './processes.js';

@@ -81,7 +81,12 @@ export async function deleteQueuesWithPrefix(url: string, prefix: string): Promi
     prefix,
     retryDelaysMs: [1000, 10_000, 60_000, 600_000, 3_600_000],
   });
-  for (const name of [defaults.tasks, defaults.dlq, ...defaults.retryTiers.map((t) => t.queue)]) {
+  for (const name of [
+    defaults.tasks,
+    defaults.dlq,
+    defaults.held,
+    ...defaults.retryTiers.map((t) => t.queue),
+  ]) {
     names.add(name);
   }
   try {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { ProcessGroup, type ServiceProcess } from '../faults/service-process.js';
 import { eventually } from '../helpers/eventually.js';
+import { statusOnce } from '../helpers/http-once.js';
 import { deleteQueuesWithPrefix, rabbitUrl, uniquePrefix } from '../helpers/rabbit.js';
 
 /** An `s3relay ingress` child process on free loopback ports with its own queue prefix. */
@@ -54,7 +55,8 @@ export async function startIngressProcess(options: IngressProcessOptions): Promi
     metricsPort: number;
   };
   const url = `http://127.0.0.1:${listening.port}`;
-  await eventually(async () => expect((await fetch(`${url}/readyz`)).status).toBe(200), {
+  // Not fetch: its pooled connection would stay open and count against HTTP_MAX_CONNECTIONS.
+  await eventually(async () => expect(await statusOnce(`${url}/readyz`)).toBe(200), {
     timeoutMs: 30_000,
     message: `ingress ready:\n${ingress.tail()}`,
   });

@@ -457,13 +457,13 @@ describe('docker-compose.yml', () => {
     expect(http.metricsPort).not.toBe(http.port);
   });
 
-  it("publishes the ingress's port and checks its readiness there", () => {
+  it("publishes the ingress's port and checks its readiness on its metrics port", () => {
     const ingress = service('ingress');
-    const port = serviceConfig('ingress').http.port;
+    const { port, metricsPort } = serviceConfig('ingress').http;
     expect(containerPorts(ingress)).toContain(port);
     const url = healthcheckUrl(ingress);
     expect(['127.0.0.1', 'localhost']).toContain(url.hostname);
-    expect(Number(url.port)).toBe(port);
+    expect(Number(url.port)).toBe(metricsPort);
     // `init` waits on this check, and a ready ingress is one that can publish.
     expect(url.pathname).toBe('/readyz');
   });

@@ -212,10 +212,10 @@ describe.each(ROLES)('the %s Deployment', (command, { deployment, container }) =
 });
 
 describe('probes and ports', () => {
-  it('probes the ingress on HTTP_PORT: ready at /readyz, alive at /healthz', () => {
+  it('probes the ingress on HTTP_METRICS_PORT (uncapped, apart from webhooks): ready at /readyz, alive at /healthz', () => {
     const { container } = ingress;
-    const port = containerConfig(container).http.port;
-    expect(containerConfig(container).http.host).toBe('0.0.0.0');
+    const port = containerConfig(container).http.metricsPort;
+    expect(containerConfig(container).http.metricsHost).toBe('0.0.0.0');
     expect(container.ports?.map((p) => p.containerPort)).toContain(port);
     const readiness = container.readinessProbe?.httpGet;
     const liveness = container.livenessProbe?.httpGet;

@@ -11,8 +11,10 @@ export interface BrokerSession {
 
 /**
  * Connects (declaring the topology, so a fresh broker is usable), runs `work`, and closes.
- * Thrown as {@link CliError} with the "unavailable" exit code when the broker cannot be reached,
- * with a message that says how to start one.
+ * Thrown as {@link CliError} with the "unavailable" exit code when the broker cannot be reached
+ * (with a message that says how to start one) or refuses the credentials, vhost or permissions
+ * (with the broker's refusal), and with the usage code when the queues exist with other
+ * arguments.
  */
 export async function withBroker<T>(
   config: Config,
@@ -38,6 +40,9 @@ export async function withBroker<T>(
       const timeoutMs = (options.timeoutMs ?? 5000) * config.amqp.urls.length;
       connection = await broker.waitConnected(timeoutMs, { failFast: true });
     } catch (err) {
+      if (err instanceof RelayError && err.code === 'RELAY_AMQP_ACCESS_REFUSED') {
+        throw new CliError(ExitCode.unavailable, err.message, { cause: err });
+      }
       if (err instanceof RelayError && !err.retryable) {
         throw new CliError(ExitCode.usage, err.message, { cause: err });
       }

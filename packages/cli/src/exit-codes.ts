@@ -1,8 +1,10 @@
 /**
  * Exit codes of the `s3relay` command, stable for scripts:
  * 0 success (for `verify`: source and backup are equal), 1 the command ran and found a problem
- * (differences, failures), 2 bad usage or configuration, 3 the broker or an S3 endpoint could not
- * be reached, 130 interrupted.
+ * (differences, failures), 2 bad usage or configuration (for a service: an invalid variable, an
+ * address in use, a script that is not executable), 3 the broker or an S3 endpoint could not be
+ * reached or refused what it was given (credentials, vhost, permissions, a bucket), 130
+ * interrupted.
  */
 export const ExitCode = {
   ok: 0,

@@ -32,8 +32,8 @@ export function createProgram(context: ProgramContext): Command {
     .addHelpText(
       'after',
       '\nExit codes: 0 ok, 1 problems found (differences, failures), 2 bad usage or configuration,\n' +
-        '3 broker or S3 unreachable. Configuration comes from the environment (and a .env file);\n' +
-        'flags override it. See README.md for every variable.',
+        '3 broker or S3 unreachable, or refusing the credentials or a bucket. Configuration comes\n' +
+        'from the environment (and a .env file); flags override it. See README.md for every variable.',
     );
   const output = (): Output =>
     createOutput({

@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from '@s3relay/core';
+import { startFailure } from './start-failure.js';
 
 /** A long-lived component the CLI starts and stops. */
 export interface Service {
@@ -7,6 +8,8 @@ export interface Service {
   start(): Promise<void>;
   /** Idempotent graceful stop. */
   close(): Promise<void>;
+  /** False while started but not able to do its work (the ingress before the broker is up). */
+  isReady?(): boolean;
 }
 
 export interface RunOptions {
@@ -20,6 +23,9 @@ export interface RunOptions {
  * uncaught exception), then closes them in reverse order, each close isolated so one failure
  * does not skip the rest. A second signal exits at once. Unhandled rejections are logged and
  * counted, not fatal: a stray rejection must not drop in-flight webhooks.
+ *
+ * When a service cannot start, the ones started are closed and it is thrown as one line with
+ * the exit code that says why (see {@link startFailure}).
  */
 export async function runServices(
   services: readonly Service[],
@@ -29,17 +35,17 @@ export async function runServices(
   process.on('unhandledRejection', (reason) => {
     logger.error('unhandled rejection', { error: reason });
   });
-  const closeAll = async () => {
+  const closeAll = async (reportStopped = true) => {
     for (const service of [...services].reverse()) {
       try {
         await service.close();
-        logger.info('service stopped', { service: service.name });
+        if (reportStopped) logger.info('service stopped', { service: service.name });
       } catch (err) {
         logger.error('service stop failed', { service: service.name, error: err });
       }
     }
   };
-  closeWithGrace(
+  const grace = closeWithGrace(
     {
       delay: options.shutdownTimeoutMs + 5000,
       skip: ['unhandledRejection'],
@@ -57,16 +63,23 @@ export async function runServices(
       await closeAll();
     },
   );
-  try {
-    for (const service of services) {
+  for (const service of services) {
+    try {
       await service.start();
-      // The runtime is part of what an operator compares between two deployments.
-      logger.info('service started', { service: service.name, node: process.version });
+    } catch (err) {
+      logger.debug('start failed', { service: service.name, error: err });
+      // Its exit handler would close everything again and exit with 0.
+      grace.uninstall();
+      await closeAll(false);
+      throw startFailure(service.name, err);
     }
-  } catch (err) {
-    logger.error('start failed', { error: err });
-    await closeAll();
-    process.exit(1);
+    // The runtime is part of what an operator compares between two deployments.
+    const meta = { service: service.name, node: process.version };
+    if (service.isReady?.() === false) {
+      logger.warn('service waiting for the broker', meta);
+    } else {
+      logger.info('service started', meta);
+    }
   }
   return new Promise<never>(() => undefined);
 }

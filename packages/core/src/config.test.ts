@@ -44,6 +44,16 @@ describe('loadConfig', () => {
     expect(config.http.snsMaxAgeMs).toBe(1_800_000);
   });
 
+  it('refuses a headers timeout longer than the request timeout that contains it', () => {
+    expect(() =>
+      loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '15000' }),
+    ).toThrow(/HTTP_HEADERS_TIMEOUT_MS exceeds HTTP_REQUEST_TIMEOUT_MS/);
+    expect(
+      loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '15000', HTTP_REQUEST_TIMEOUT_MS: '15000' }).http
+        .headersTimeoutMs,
+    ).toBe(15_000);
+  });
+
   it('refuses one backup bucket for any number of source buckets, naming the variables', () => {
     expect(() => loadConfig({ DEST_BUCKET: 'backup' })).toThrow(ConfigError);
     expect(() => loadConfig({ DEST_BUCKET: 'backup', SOURCE_BUCKETS: 'a,b' })).toThrow(

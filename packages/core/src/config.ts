@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseBrokerUrls } from './amqp/endpoints.js';
 import { ConfigError } from './errors.js';
 import { backupNamingProblem } from './s3/backup-naming.js';
+import { parseDeleteLimit, type DeleteLimit } from './delete-limit.js';
 import { REDACTED, redactUrl } from './redact-url.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { parseByteSize, parseCidr, parseDurationMs, type Cidr } from './units.js';
@@ -204,10 +205,47 @@ const VARIABLES = {
   HTTP_MAX_IN_FLIGHT: {
     spec: {
       group: 'ingress',
-      description: 'Records being published at once; above it the ingress answers 503',
+      description:
+        'Records being published at once; above it the ingress answers 503, and 413 to a request that alone has more',
       default: '20000',
     },
     schema: int(1, 1_000_000),
+  },
+  HTTP_HEADERS_TIMEOUT_MS: {
+    spec: {
+      group: 'ingress',
+      description:
+        'Time a client has to send the request headers, from its first byte (or from connecting); the connection is closed then (408). At most HTTP_REQUEST_TIMEOUT_MS',
+      default: '10000',
+    },
+    schema: int(1000, 600_000),
+  },
+  HTTP_REQUEST_TIMEOUT_MS: {
+    spec: {
+      group: 'ingress',
+      description:
+        'Time a client has to send a whole request, body included; the connection is closed then (408). SNS itself gives up after 15 s',
+      default: '30000',
+    },
+    schema: int(1000, 600_000),
+  },
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: {
+    spec: {
+      group: 'ingress',
+      description:
+        "How long an idle keep-alive connection stays open; keep it above the idle timeout of a load balancer in front (AWS ALB's and nginx's: 60 s)",
+      default: '65000',
+    },
+    schema: int(1000, 3_600_000),
+  },
+  HTTP_MAX_CONNECTIONS: {
+    spec: {
+      group: 'ingress',
+      description:
+        'Open connections to the webhook port at most (0: no cap); more are closed at once unanswered. Probes on HTTP_METRICS_PORT are not counted',
+      default: '0',
+    },
+    schema: int(0, 1_000_000),
   },
   PUBLIC_URLS: {
     spec: {
@@ -368,6 +406,22 @@ const VARIABLES = {
       default: 'true',
     },
     schema: bool,
+  },
+  DELETE_LIMIT: {
+    spec: {
+      group: 'worker',
+      description:
+        'Most backup deletes by all workers together per window (`500/10m`); more are held in `<prefix>.held` for `s3relay held`. `0`: the backup never deletes',
+      default: '1000/1h',
+    },
+    schema: z.string().transform((raw, ctx) => {
+      try {
+        return parseDeleteLimit(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   },
   REPLICATE_TAGS: {
     spec: {
@@ -562,6 +616,11 @@ export interface Config {
     readonly metricsPort: number;
     readonly bodyLimitBytes: number;
     readonly maxInFlight: number;
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+    /** 0: no cap. */
+    readonly maxConnections: number;
     readonly publicUrls: readonly string[];
     readonly trustProxy: TrustProxy;
     readonly webhookToken: string | undefined;
@@ -578,6 +637,8 @@ export interface Config {
     readonly partSizeBytes: number;
     readonly partQueueSize: number;
     readonly replicateDeletes: boolean;
+    /** DELETE_LIMIT: a count of 0 means the backup never deletes. */
+    readonly deleteLimit: DeleteLimit;
     readonly replicateTags: boolean;
     readonly retryDelaysMs: readonly number[];
     readonly maxAttempts: number;
@@ -644,6 +705,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     { bucket: e.DEST_BUCKET, prefix: e.DEST_PREFIX },
     e.SOURCE_BUCKETS,
   );
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push(
+      '✖ HTTP_HEADERS_TIMEOUT_MS exceeds HTTP_REQUEST_TIMEOUT_MS, which covers the headers too\n  → at HTTP_HEADERS_TIMEOUT_MS',
+    );
+  }
   if (naming !== undefined)
     problems.push(`✖ ${naming}\n  → at DEST_BUCKET, DEST_PREFIX, SOURCE_BUCKETS`);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
@@ -664,6 +730,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       metricsPort: e.HTTP_METRICS_PORT,
       bodyLimitBytes: e.HTTP_BODY_LIMIT,
       maxInFlight: e.HTTP_MAX_IN_FLIGHT,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
       publicUrls: e.PUBLIC_URLS,
       trustProxy: e.TRUST_PROXY,
       webhookToken: e.WEBHOOK_TOKEN,
@@ -679,6 +749,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       partSizeBytes: e.PART_SIZE_MB * 1024 * 1024,
       partQueueSize: e.PART_QUEUE_SIZE,
       replicateDeletes: e.REPLICATE_DELETES,
+      deleteLimit: e.DELETE_LIMIT,
       replicateTags: e.REPLICATE_TAGS,
       retryDelaysMs: e.RETRY_DELAYS,
       maxAttempts: e.MAX_ATTEMPTS,

@@ -43,6 +43,13 @@ export const ERROR_CATALOGUE = {
     action:
       'Check that RabbitMQ answers at `AMQP_URL`; s3relay reconnects by itself and senders retry the 503.',
   },
+  RELAY_AMQP_ACCESS_REFUSED: {
+    retryable: false,
+    meaning:
+      'RabbitMQ refused the user of `AMQP_URL`: a wrong user name or password, a virtual host that does not exist or that the user may not use, or a missing permission.',
+    action:
+      'Fix the user, password or vhost in `AMQP_URL`, or grant the user permissions on the vhost (`rabbitmqctl set_permissions`); services exit with code 3 instead of retrying.',
+  },
   RELAY_AMQP_BLOCKED: {
     retryable: true,
     httpStatus: 503,
@@ -74,9 +81,8 @@ export const ERROR_CATALOGUE = {
     retryable: true,
     httpStatus: 503,
     meaning:
-      'More records await their broker confirm than `HTTP_MAX_IN_FLIGHT` allows, or one request holds more.',
-    action:
-      'Add ingress replicas or raise `HTTP_MAX_IN_FLIGHT`; senders retry the 503. A single request above the limit needs the limit raised.',
+      'Publishing this request now would put more records in flight (awaiting their broker confirm) than `HTTP_MAX_IN_FLIGHT` allows.',
+    action: 'Add ingress replicas or raise `HTTP_MAX_IN_FLIGHT`; senders retry the 503.',
   },
   RELAY_AMQP_TOPOLOGY_MISMATCH: {
     retryable: false,
@@ -173,6 +179,13 @@ export const ERROR_CATALOGUE = {
     action:
       'Give the source credentials s3:GetObject and s3:ListBucket; then `s3relay dlq replay --error-code RELAY_SOURCE_ACCESS_DENIED`.',
   },
+  RELAY_DELETE_LIMIT_REACHED: {
+    retryable: true,
+    meaning:
+      'The workers together reached `DELETE_LIMIT` (the delete breaker tripped): further backup deletes are not executed but held in `<prefix>.held` with this code, until an operator decides.',
+    action:
+      'Look at them with `s3relay held list`: a wrong endpoint, an emptied bucket or a burst you did not expect? `s3relay held release` runs them again (each still checks the source, within the limit), `s3relay held drop` forgets them.',
+  },
   RELAY_COPY_LENGTH_MISMATCH: {
     retryable: true,
     meaning: 'The source body ended with another number of bytes than its Content-Length.',
@@ -254,6 +267,14 @@ export const ERROR_CATALOGUE = {
     httpStatus: 413,
     meaning: 'The body is larger than `HTTP_BODY_LIMIT`.',
     action: 'Raise `HTTP_BODY_LIMIT`.',
+  },
+  RELAY_WEBHOOK_TOO_MANY_RECORDS: {
+    retryable: false,
+    httpStatus: 413,
+    meaning:
+      'The request has more records than `HTTP_MAX_IN_FLIGHT`, the most the ingress publishes at once: it could never be accepted, so it is refused for good rather than answered 503 for the sender to retry forever. Nothing of it was published.',
+    action:
+      'Raise `HTTP_MAX_IN_FLIGHT` above the largest batch the source sends, or have it send smaller batches.',
   },
   RELAY_WEBHOOK_TOO_MANY_TOKENS: {
     retryable: false,

@@ -9,6 +9,12 @@ export {
   type VariableSpec,
 } from './config.js';
 export {
+  MAX_DELETE_LIMIT_COUNT,
+  formatDeleteLimit,
+  parseDeleteLimit,
+  type DeleteLimit,
+} from './delete-limit.js';
+export {
   ConfigError,
   ERROR_CATALOGUE,
   PermanentError,
@@ -29,6 +35,7 @@ export {
   type Logger,
   type LoggerOptions,
 } from './logger.js';
+export { listenError, type ListenTarget } from './listen-error.js';
 export {
   startMetricsServer,
   type MetricsServer,

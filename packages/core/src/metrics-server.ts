@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenError } from './listen-error.js';
 import { serializeError, type Logger } from './logger.js';
+import type { VariableName } from './config.js';
 import type { Registry } from 'prom-client';
 
 export interface MetricsServerOptions {
@@ -11,6 +13,8 @@ export interface MetricsServerOptions {
   /** Readiness: for the worker connected and consuming, for the ingress able to publish. */
   readonly isReady: () => boolean;
   readonly logger: Logger;
+  /** The variables that set host and port, named when the address cannot be bound. */
+  readonly variables: { readonly host: VariableName; readonly port: VariableName };
 }
 
 export interface MetricsServer {
@@ -53,9 +57,18 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   // Probes and scrapes are short; do not let an idle keep-alive socket hold up shutdown.
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (err: unknown) =>
+      reject(
+        listenError(err, {
+          host: options.host,
+          port: options.port,
+          hostVariable: options.variables.host,
+          portVariable: options.variables.port,
+        }),
+      );
+    server.once('error', onError);
     server.listen(options.port, options.host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });

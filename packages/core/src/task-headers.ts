@@ -16,4 +16,11 @@ export const TaskHeaders = {
   /** On a task `s3relay dlq replay` moved back: when, and the code it had been parked with. */
   replayedAt: 'x-s3relay-replayed-at',
   replayedErrorCode: 'x-s3relay-replayed-error-code',
+  /** On a held delete: the code of why it was held (RELAY_DELETE_LIMIT_REACHED). */
+  heldCode: 'x-s3relay-held-code',
+  /** On a held delete: why it was held, for the operator. */
+  heldReason: 'x-s3relay-held-reason',
+  heldAt: 'x-s3relay-held-at',
+  /** On a task `s3relay held release` moved back to the tasks queue: when. */
+  releasedAt: 'x-s3relay-released-at',
 } as const;

@@ -40,16 +40,26 @@ class FakePublisher {
   readonly published: OutgoingMessage[] = [];
   failure: Error | undefined;
   calls = 0;
+  /** While set, publishes wait for it: their records stay in flight. */
+  #held: Promise<void> | undefined;
 
-  publish(messages: readonly OutgoingMessage[]): Promise<void> {
+  async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     this.calls += 1;
     // As the core Publisher: fail fast when it cannot publish now.
-    if (!this.isReady) {
-      return Promise.reject(new TransientError('RELAY_AMQP_UNAVAILABLE', 'not connected'));
-    }
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (!this.isReady) throw new TransientError('RELAY_AMQP_UNAVAILABLE', 'not connected');
+    if (this.failure !== undefined) throw this.failure;
+    await this.#held;
     this.published.push(...messages);
-    return Promise.resolve();
+  }
+
+  /** Holds every publish until the returned function is called (confirms that are slow). */
+  hold(): () => void {
+    let release: () => void = () => undefined;
+    this.#held = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.#held = undefined;
+      release();
+    };
   }
 }
 
@@ -520,13 +530,34 @@ describe('publishing failures', () => {
     expect((await h.post('/webhook', fixtureText('vk-confirmation.json'))).status).toBe(200);
   });
 
-  it('answers 503 for a request with more records than HTTP_MAX_IN_FLIGHT', async () => {
+  it('refuses for good (413, no Retry-After) a request with more records than HTTP_MAX_IN_FLIGHT', async () => {
     const h = await start({ HTTP_MAX_IN_FLIGHT: '2' });
     const three = JSON.stringify({ Records: [awsRecord('a'), awsRecord('b'), awsRecord('c')] });
     const response = await h.post('/webhook/s3', three);
-    expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_OVERLOADED' });
+    expect(response.status).toBe(413);
+    expect(response.headers.get('retry-after')).toBeNull();
+    const answer = (await response.json()) as { error: string; message: string };
+    expect(answer.error).toBe('RELAY_WEBHOOK_TOO_MANY_RECORDS');
+    expect(answer.message).toMatch(/3 records, more than HTTP_MAX_IN_FLIGHT \(2\)/);
     expect(h.publisher.calls).toBe(0);
+    // As many as the bound are accepted.
+    const two = JSON.stringify({ Records: [awsRecord('a'), awsRecord('b')] });
+    expect((await h.post('/webhook/s3', two)).status).toBe(200);
+  });
+
+  it('answers 503 while other requests hold the in-flight records a request would need', async () => {
+    const h = await start({ HTTP_MAX_IN_FLIGHT: '2' });
+    const release = h.publisher.hold();
+    const first = h.post('/webhook/s3', JSON.stringify({ Records: [awsRecord('a')] }));
+    await vi.waitFor(() => expect(h.publisher.calls).toBe(1));
+    const two = JSON.stringify({ Records: [awsRecord('b'), awsRecord('c')] });
+    const busy = await h.post('/webhook/s3', two);
+    expect(busy.status).toBe(503);
+    expect(busy.headers.get('retry-after')).toBe('5');
+    expect(await busy.json()).toMatchObject({ error: 'RELAY_AMQP_OVERLOADED' });
+    release();
+    expect((await first).status).toBe(200);
+    expect((await h.post('/webhook/s3', two)).status).toBe(200);
   });
 
   it('answers 500 without details when the publisher fails unexpectedly', async () => {

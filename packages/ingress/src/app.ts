@@ -125,12 +125,17 @@ export function createApp(deps: IngressDeps): express.Express {
     }
     const accepted = { status: 200, outcome: 'accepted', source, records: tasks.length } as const;
     if (tasks.length === 0) return { ...accepted, body: { accepted: 0 } };
+    // No wait makes room for it: a 503 would have the sender retry it forever.
+    if (tasks.length > http.maxInFlight) {
+      throw new PermanentError(
+        'RELAY_WEBHOOK_TOO_MANY_RECORDS',
+        `the request has ${tasks.length} records, more than HTTP_MAX_IN_FLIGHT (${http.maxInFlight}) publishes at once; it can never be accepted`,
+      );
+    }
     if (recordsInFlight + tasks.length > http.maxInFlight) {
       throw new TransientError(
         'RELAY_AMQP_OVERLOADED',
-        tasks.length > http.maxInFlight
-          ? `the request has ${tasks.length} records, more than HTTP_MAX_IN_FLIGHT (${http.maxInFlight}) allows at once`
-          : `${recordsInFlight} records are being published already (HTTP_MAX_IN_FLIGHT ${http.maxInFlight})`,
+        `${recordsInFlight} records are being published already (HTTP_MAX_IN_FLIGHT ${http.maxInFlight})`,
       );
     }
     const messages = tasks.map(

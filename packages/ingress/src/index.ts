@@ -1,14 +1,17 @@
 export { createApp, type IngressDeps, type IngressPublisher } from './app.js';
 export {
-  HEADERS_TIMEOUT_MS,
-  KEEP_ALIVE_TIMEOUT_MS,
-  REQUEST_TIMEOUT_MS,
+  CONNECTIONS_CHECK_INTERVAL_MS,
   createIngress,
   type Ingress,
   type IngressOptions,
   type IngressState,
 } from './ingress.js';
-export { createIngressMetrics, type IngressMetrics, type RequestOutcome } from './metrics.js';
+export {
+  createIngressMetrics,
+  createRefusedConnectionsCounter,
+  type IngressMetrics,
+  type RequestOutcome,
+} from './metrics.js';
 export { RecentMessages, type RecentMessagesOptions } from './recent-messages.js';
 export { resolveSigningUrl, type RequestUrl, type SigningUrl } from './signing-url.js';
 export {

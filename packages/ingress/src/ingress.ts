@@ -3,25 +3,26 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { startMetricsServer, type Config, type Logger, type MetricsServer } from '@s3relay/core';
+import {
+  listenError,
+  startMetricsServer,
+  type Config,
+  type Logger,
+  type MetricsServer,
+} from '@s3relay/core';
 import { Broker, Publisher, registerBrokerMetrics } from '@s3relay/core/amqp';
 import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import { createApp } from './app.js';
+import { createRefusedConnectionsCounter } from './metrics.js';
 import type { SubscriptionConfirmer } from './sns-fetchers.js';
 import type { CertificateFetcher } from './sns-signature.js';
 
 /**
- * Keep-alive sockets are kept open longer than load balancers' usual idle timeout (60 s on AWS
- * ALB and nginx defaults), so the balancer closes first and never sends on a socket we closed.
+ * How often Node looks for requests past HTTP_HEADERS_TIMEOUT_MS or HTTP_REQUEST_TIMEOUT_MS. Its
+ * default (30 s) let a slow client hold a connection up to 30 s past the timeout; a walk over the
+ * open connections once a second costs nothing next to that.
  */
-export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-/** Must exceed the keep-alive timeout (Node's requirement for reused sockets). */
-export const HEADERS_TIMEOUT_MS = 66_000;
-/**
- * Time to receive a whole request. SNS gives up after 15 s and MinIO's probe after 5 s; a
- * sender slower than this is not one we can serve anyway.
- */
-export const REQUEST_TIMEOUT_MS = 30_000;
+export const CONNECTIONS_CHECK_INTERVAL_MS = 1000;
 
 export interface IngressOptions {
   readonly config: Config;
@@ -44,9 +45,12 @@ export type IngressState = 'idle' | 'starting' | 'running' | 'closing' | 'closed
 /** The ingress service: the HTTP server, its publisher and (unless given) its broker. */
 export interface Ingress {
   /**
-   * Starts connecting to the broker in the background (it does not wait for it: webhooks get 503
-   * until it is up, handshakes work at once) and listens on `config.http.host:port` (port 0
-   * picks a free one). Rejects when the address cannot be bound.
+   * Makes a first attempt to connect to the broker, then listens on `config.http.host:port`
+   * (port 0 picks a free one). A broker that is down or unreachable is not waited for: the
+   * attempts go on in the background, webhooks get 503 until it is up, handshakes work at once.
+   * Rejects when the broker refuses the credentials or the topology (`RELAY_AMQP_ACCESS_REFUSED`,
+   * `RELAY_AMQP_TOPOLOGY_MISMATCH`) and, as a `RELAY_CONFIG_INVALID` naming the variable, when
+   * an address cannot be bound.
    */
   start(): Promise<void>;
   /** The bound port once listening. */
@@ -120,10 +124,19 @@ export function createIngress(options: IngressOptions): Ingress {
         'the ingress accepts webhooks from anyone: set WEBHOOK_TOKEN, ALLOWED_IPS or SOURCE_BUCKETS before exposing it (README, "Exposing the ingress")',
       );
     }
-    broker.start();
+    try {
+      // Refused credentials fail the start; a broker that is down is waited for in the
+      // background (webhooks get 503 meanwhile, handshakes work at once).
+      await broker.firstAttempt();
+    } catch (err) {
+      transition('closed');
+      if (ownsBroker) await broker.close();
+      throw err;
+    }
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     registerBrokerMetrics(registry, broker);
+    const refusedConnections = createRefusedConnectionsCounter(registry);
     try {
       metricsServer = await startMetricsServer({
         host: config.http.metricsHost,
@@ -131,6 +144,7 @@ export function createIngress(options: IngressOptions): Ingress {
         registry,
         isReady,
         logger,
+        variables: { host: 'METRICS_HOST', port: 'HTTP_METRICS_PORT' },
       });
     } catch (err) {
       transition('closed');
@@ -160,10 +174,18 @@ export function createIngress(options: IngressOptions): Ingress {
         : { confirmSubscription: options.confirmSubscription }),
       ...(options.now === undefined ? {} : { now: options.now }),
     });
-    const listening = createServer(app);
-    listening.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-    listening.headersTimeout = HEADERS_TIMEOUT_MS;
-    listening.requestTimeout = REQUEST_TIMEOUT_MS;
+    const listening = createServer(
+      {
+        headersTimeout: config.http.headersTimeoutMs,
+        requestTimeout: config.http.requestTimeoutMs,
+        keepAliveTimeout: config.http.keepAliveTimeoutMs,
+        connectionsCheckingInterval: CONNECTIONS_CHECK_INTERVAL_MS,
+      },
+      app,
+    );
+    // Node closes connections beyond the cap as they come, before any byte is read.
+    if (config.http.maxConnections > 0) listening.maxConnections = config.http.maxConnections;
+    listening.on('drop', () => refusedConnections.inc());
     listening.listen(config.http.port, config.http.host);
     try {
       await once(listening, 'listening');
@@ -171,7 +193,12 @@ export function createIngress(options: IngressOptions): Ingress {
       transition('closed');
       await metricsServer.close();
       if (ownsBroker) await broker.close();
-      throw err;
+      throw listenError(err, {
+        host: config.http.host,
+        port: config.http.port,
+        hostVariable: 'HTTP_HOST',
+        portVariable: 'HTTP_PORT',
+      });
     }
     listening.on('error', (err) => {
       logger.error('http server error', { error: err });

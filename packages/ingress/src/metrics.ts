@@ -67,3 +67,15 @@ export function createIngressMetrics(
     }),
   };
 }
+
+/**
+ * Registers `s3relay_ingress_connections_refused_total`: connections to the webhook port closed
+ * unanswered because HTTP_MAX_CONNECTIONS were open.
+ */
+export function createRefusedConnectionsCounter(registry: Registry): Counter {
+  return new Counter({
+    name: 's3relay_ingress_connections_refused_total',
+    help: 'Connections to the webhook port closed unanswered at HTTP_MAX_CONNECTIONS',
+    registers: [registry],
+  });
+}

@@ -4,7 +4,7 @@ import type { TaskOutcome } from './metrics.js';
 /** What an action may conclude; failures are thrown instead. */
 export type ActionOutcome = Extract<
   TaskOutcome,
-  'copied' | 'deleted' | 'unchanged' | 'absent' | 'executed' | 'ignored'
+  'copied' | 'deleted' | 'unchanged' | 'absent' | 'held' | 'executed' | 'ignored'
 >;
 
 export interface ActionResult {

@@ -7,12 +7,12 @@ import type { DeleteGate } from './delete-gate.js';
 /** Whether a delete for a task may run, and why not. */
 export type DeletionVerdict =
   | { readonly proceed: true }
-  | { readonly proceed: false; readonly reason: 'deletes-off' | 'source-exists' };
+  | { readonly proceed: false; readonly reason: 'deletes-off' | 'source-exists' | 'held' };
 
 /**
  * Decides whether a delete for `task` may run, on the evidence the replicate action needs:
  * deletes are replicated, the source answers `NoSuchKey` for the key, and the delete gate admits
- * it. Thrown when the source's answer is not proof either way (see `classifySourceError`).
+ * it (`held`: the delete breaker held the task in `<prefix>.held` instead). Thrown when the source's answer is not proof either way (see `classifySourceError`).
  */
 export type DeletionCheck = (
   task: Task,
@@ -39,7 +39,7 @@ export function createDeletionCheck(deps: {
     } catch (err) {
       if (!isSourceObjectGone(err)) throw classifySourceError(err, context);
     }
-    await deps.deleteGate.admit({ task, signal, context });
-    return { proceed: true };
+    const verdict = await deps.deleteGate.admit({ task, signal, context });
+    return verdict === 'admitted' ? { proceed: true } : { proceed: false, reason: 'held' };
   };
 }

@@ -1,4 +1,5 @@
 export type { ActionContext, ActionOutcome, ActionResult, TaskAction } from './action.js';
+export { DeleteLedger, deleteLedgerName, type DeleteLedgerOptions } from './delete-ledger.js';
 export { createWorkerMetrics, type TaskOutcome, type WorkerMetrics } from './metrics.js';
 export { attemptOf, decideFailure, type FailureDecision } from './retry-policy.js';
 export { uploadMultipart, type MultipartUploadOptions } from './multipart-upload.js';

@@ -10,6 +10,8 @@ export type TaskOutcome =
   | 'unchanged'
   /** Nothing to do: the source is gone and the backup too (or deletes are not replicated). */
   | 'absent'
+  /** The source is gone, but DELETE_LIMIT was reached: the delete went to `<prefix>.held`. */
+  | 'held'
   /** ACTION=script: the script exited 0. */
   | 'executed'
   /** ACTION=script: the event kind has no script verb. */
@@ -33,6 +35,9 @@ export interface WorkerMetrics {
   readonly deadLetters: Counter<'code'>;
   readonly rechecks: Counter;
   readonly redeliveries: Counter;
+  readonly deletesHeld: Counter;
+  readonly breakerTrips: Counter;
+  readonly breakerOpen: Gauge;
 }
 
 /**
@@ -93,6 +98,21 @@ export function createWorkerMetrics(): WorkerMetrics {
     redeliveries: new Counter({
       name: 's3relay_worker_redeliveries_total',
       help: 'Deliveries the broker marked as redelivered (each counts towards AMQP_DELIVERY_LIMIT)',
+      registers,
+    }),
+    deletesHeld: new Counter({
+      name: 's3relay_worker_deletes_held_total',
+      help: 'Backup deletes held in <prefix>.held instead of executed (DELETE_LIMIT reached)',
+      registers,
+    }),
+    breakerTrips: new Counter({
+      name: 's3relay_worker_delete_breaker_trips_total',
+      help: 'Times the delete breaker tripped: a delete refused by DELETE_LIMIT after one allowed',
+      registers,
+    }),
+    breakerOpen: new Gauge({
+      name: 's3relay_worker_delete_breaker_open',
+      help: '1 while the delete breaker holds deletes (its last answer was DELETE_LIMIT reached)',
       registers,
     }),
   };

@@ -52,7 +52,10 @@ export interface ReplicateOptions {
     Config['worker'],
     'partSizeBytes' | 'partQueueSize' | 'replicateDeletes' | 'replicateTags' | 'sourceIdleTimeoutMs'
   >;
-  /** What must hold before a backup object is deleted, besides the source's `NoSuchKey`. */
+  /**
+   * What must hold before a backup object is deleted, besides the source's `NoSuchKey`; it may
+   * hold the delete instead (DELETE_LIMIT).
+   */
   readonly deleteGate: DeleteGate;
   /** Publishes one more task for the key (the source changed while it was being replicated). */
   readonly enqueueRecheck: (task: Task, current: SourceState | undefined) => Promise<void>;
@@ -205,7 +208,7 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
 
   /**
    * The source answered `NoSuchKey`: delete the backup when deletes are replicated and the delete
-   * gate lets it through.
+   * gate lets it through (or leave it, held by the delete breaker).
    */
   async function reconcileMissing(
     task: Task,
@@ -214,7 +217,9 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
     { signal, context }: { signal: AbortSignal; context: ErrorContext },
   ): Promise<ActionResult> {
     if (backup === undefined || !options.worker.replicateDeletes) return { outcome: 'absent' };
-    await options.deleteGate.admit({ task, signal, context });
+    if ((await options.deleteGate.admit({ task, signal, context })) === 'held') {
+      return { outcome: 'held' };
+    }
     await dest.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: target.key }), {
       abortSignal: signal,
     });

@@ -61,7 +61,7 @@ describe('script action', () => {
     await expect(readFile(join(dir, 'ran'))).rejects.toThrow();
   });
 
-  it('runs no delete the deletion check refuses, and nothing when it throws', async () => {
+  it('runs no delete the deletion check refuses or holds, and nothing when it throws', async () => {
     const path = await script('refused.sh', `touch '${join(dir, 'deleted')}'`);
     for (const reason of ['source-exists', 'deletes-off'] as const) {
       const action = createScriptAction({
@@ -71,6 +71,12 @@ describe('script action', () => {
       });
       expect(await action(task('k', 'removed'), run)).toEqual({ outcome: 'ignored' });
     }
+    const held = createScriptAction({
+      script: path,
+      timeoutMs: 5000,
+      deletionCheck: () => Promise.resolve({ proceed: false, reason: 'held' }),
+    });
+    expect(await held(task('k', 'removed'), run)).toEqual({ outcome: 'held' });
     const unproven = new TransientError('RELAY_SOURCE_NOT_S3', 'not S3');
     const action = createScriptAction({
       script: path,

@@ -15,6 +15,7 @@ export interface ScriptActionOptions {
 const NOT_RUN = {
   'deletes-off': 'deletes are not replicated; script delete not run',
   'source-exists': 'the source object exists; script delete not run',
+  held: 'DELETE_LIMIT reached: script delete held, not run',
 } as const;
 
 /** The verb the original server passed for each kind of event; `other` events ran nothing. */
@@ -55,7 +56,7 @@ export function createScriptAction(options: ScriptActionOptions): TaskAction {
       const verdict = await options.deletionCheck(task, signal, context);
       if (!verdict.proceed) {
         logger.info(NOT_RUN[verdict.reason]);
-        return { outcome: 'ignored' };
+        return { outcome: verdict.reason === 'held' ? 'held' : 'ignored' };
       }
     }
     const run = await runScript(options, task, verb, signal);

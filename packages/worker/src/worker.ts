@@ -27,7 +27,9 @@ import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import type { Registry } from 'prom-client';
 import type { TaskAction } from './action.js';
 import { SourceBucketProof } from './bucket-proof.js';
+import { DeleteBreaker } from './delete-breaker.js';
 import { createDeleteGate } from './delete-gate.js';
+import { DeleteLedger } from './delete-ledger.js';
 import { createDeletionCheck } from './deletion-check.js';
 import { createDeliveryHandler } from './delivery-handler.js';
 import { KeyLock } from './key-lock.js';
@@ -96,6 +98,7 @@ class RelayWorker implements Worker {
   readonly #metrics: WorkerMetrics;
   readonly #telemetry: TelemetryPublisher;
   readonly #clients: S3Client[] = [];
+  readonly #ledger: DeleteLedger;
   readonly #running = new Set<AbortController>();
   #state: WorkerState = 'idle';
   #server: MetricsServer | undefined;
@@ -139,6 +142,12 @@ class RelayWorker implements Worker {
       // recheck), so this bound is never the reason a publish fails.
       maxInFlight: worker.concurrency * 2 + 16,
       logger: deps.logger,
+    });
+    this.#ledger = new DeleteLedger({
+      connection: () => this.#broker.connection,
+      prefix: amqp.prefix,
+      limit: worker.deleteLimit,
+      timeoutMs: amqp.publishTimeoutMs,
     });
     this.#consumer = new Consumer(this.#broker, {
       queue: this.#names.tasks,
@@ -198,6 +207,7 @@ class RelayWorker implements Worker {
       registry: this.#metrics.registry,
       isReady: () => this.isReady,
       logger: this.#logger,
+      variables: { host: 'METRICS_HOST', port: 'METRICS_PORT' },
     });
     this.#consumer.start();
     this.#broker.start();
@@ -214,7 +224,10 @@ class RelayWorker implements Worker {
     });
   }
 
-  /** Waits for the broker (retrying transient failures for ever) and for the subscription. */
+  /**
+   * Waits for the broker (retrying transient failures for ever, quietly: the broker logs each
+   * change of its state) and for the subscription.
+   */
   async #untilConsuming(): Promise<void> {
     while (this.#state === 'starting') {
       try {
@@ -222,7 +235,6 @@ class RelayWorker implements Worker {
       } catch (err) {
         if (err instanceof RelayError && !err.retryable) throw err;
         if (this.#broker.state === 'closed') throw err;
-        this.#logger.warn('waiting for the broker', { error: serializeError(err) });
         continue;
       }
       if (this.#consumer.isConsuming) return;
@@ -244,6 +256,7 @@ class RelayWorker implements Worker {
       ['say goodbye to the console', () => this.#telemetry.close()],
       ['close the channel', () => this.#consumer.close()],
       ['close the publisher', () => this.#publisher.close()],
+      ['close the delete ledger', () => this.#ledger.close()],
       [
         'close the broker connection',
         () => (this.#ownsBroker ? this.#broker.close() : Promise.resolve()),
@@ -301,7 +314,18 @@ class RelayWorker implements Worker {
       logger: this.#logger,
     });
     this.#clients.push(source);
-    const deleteGate = createDeleteGate({ bucketProof: new SourceBucketProof(source) });
+    const deleteGate = createDeleteGate({
+      bucketProof: new SourceBucketProof(source),
+      breaker: new DeleteBreaker({
+        ledger: this.#ledger,
+        publish: (messages) => this.#publisher.publish(messages),
+        heldQueue: this.#names.held,
+        limit: worker.deleteLimit,
+        metrics: this.#metrics,
+        logger: this.#logger,
+      }),
+    });
+    const replicateDeletes = deletesOn(worker);
     if (worker.action === 'script') {
       return createScriptAction({
         // loadConfig requires ACTION_SCRIPT with ACTION=script.
@@ -310,7 +334,7 @@ class RelayWorker implements Worker {
         deletionCheck: createDeletionCheck({
           source,
           deleteGate,
-          replicateDeletes: worker.replicateDeletes,
+          replicateDeletes,
         }),
       });
     }
@@ -321,7 +345,7 @@ class RelayWorker implements Worker {
       source,
       dest,
       backup: this.#config.dest,
-      worker,
+      worker: { ...worker, replicateDeletes },
       deleteGate,
       enqueueRecheck: (task, current) => this.#enqueueRecheck(task, current),
     });
@@ -358,13 +382,19 @@ class RelayWorker implements Worker {
   }
 }
 
+/** Whether backup deletes happen at all: REPLICATE_DELETES and a DELETE_LIMIT other than 0. */
+function deletesOn(worker: Config['worker']): boolean {
+  return worker.replicateDeletes && worker.deleteLimit.count > 0;
+}
+
 async function assertExecutable(script: string | undefined): Promise<void> {
   try {
     await access(script ?? '', constants.X_OK);
   } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
     throw new PermanentError(
       'RELAY_CONFIG_INVALID',
-      `ACTION_SCRIPT ${script ?? ''} is not an executable file`,
+      `ACTION_SCRIPT=${script ?? ''}: ${missing ? 'no such file' : 'not executable (chmod +x it)'}`,
       { cause: err },
     );
   }

@@ -157,8 +157,9 @@ export function serveCommands(env: NodeJS.ProcessEnv): Command[] {
       return [
         {
           name: 'broker',
-          start: () => Promise.resolve(broker.start()),
+          start: () => broker.firstAttempt(),
           close: () => broker.close(),
+          isReady: () => broker.connection !== undefined,
         },
         {
           name: 'worker',
@@ -175,6 +176,14 @@ export function serveCommands(env: NodeJS.ProcessEnv): Command[] {
   return [ingress, worker, all];
 }
 
-function bind(component: { start(): Promise<void>; close(): Promise<void> }) {
-  return { start: () => component.start(), close: () => component.close() };
+function bind(component: {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  readonly isReady: boolean;
+}) {
+  return {
+    start: () => component.start(),
+    close: () => component.close(),
+    isReady: () => component.isReady,
+  };
 }

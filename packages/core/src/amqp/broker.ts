@@ -3,6 +3,7 @@ import amqp, { type ChannelModel } from 'amqplib';
 import { RelayError, TransientError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { redactUrl } from '../redact-url.js';
+import { classifyConnectError } from './connect-error.js';
 import { connectionOrder, nodeLabel, redactUrls } from './endpoints.js';
 import {
   declareTopology,
@@ -83,6 +84,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly #reportedKept = new Set<string>();
   /** Failed connect attempts (and too short connections) since the last lasting connection. */
   #attempt = 0;
+  /**
+   * The failures logged at warn or error since the last connection; the same one again is
+   * logged at debug only (a node that resets connections fails in two or three ways in turn).
+   */
+  readonly #reportedFailures = new Set<string>();
   /** When the current connection was opened (performance.now()). */
   #connectedAt = 0;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -177,6 +183,34 @@ export class Broker extends EventEmitter<BrokerEvents> {
     });
   }
 
+  /**
+   * Resolves once connected, or once a connect attempt failed in a way that may pass (the broker
+   * is down or unreachable: the broker goes on retrying); rejects with the error of an attempt
+   * that failed permanently (refused credentials, vhost or permissions, a topology mismatch).
+   * The startup check of a service that serves before the broker is up.
+   */
+  async firstAttempt(): Promise<void> {
+    if (this.connection !== undefined) return;
+    this.start();
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = () => {
+        this.off('connected', onConnected);
+        this.off('connect-failed', onFailed);
+      };
+      const onConnected = () => {
+        cleanup();
+        resolve();
+      };
+      const onFailed = (error: Error, permanent: boolean) => {
+        cleanup();
+        if (permanent) reject(error);
+        else resolve();
+      };
+      this.on('connected', onConnected);
+      this.on('connect-failed', onFailed);
+    });
+  }
+
   #connectSoon(delayMs: number): void {
     this.#state = 'connecting';
     this.#retryTimer = setTimeout(() => {
@@ -197,11 +231,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
       try {
         connection = await this.#open(url);
       } catch (err) {
-        lastError = err instanceof Error ? err : new Error(String(err));
+        lastError = classifyConnectError(err, url);
         permanent ||= isPermanent(lastError);
         failed.push(redactUrl(url));
         if (this.#state !== 'connecting') return;
-        this.#logger.debug('broker node failed', { url: redactUrl(url), error: lastError });
+        this.#logger.debug('broker node failed', { url: redactUrl(url), error: lastError.message });
         this.emit('node-failed', nodeLabel(url), lastError);
         continue;
       }
@@ -226,7 +260,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         clientProperties: { connection_name: this.#options.connectionName },
       });
       connection.on('error', (err: Error) => {
-        this.#logger.warn('broker connection error', { error: err });
+        this.#logger.warn('broker connection error', { error: err.message });
       });
       await declareTopology(connection, this.#options.topology, (kept) => this.#reportKept(kept));
       return connection;
@@ -251,6 +285,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   #onConnected(connection: ChannelModel, url: string, failed: readonly string[]): void {
     this.#connectedAt = performance.now();
+    this.#reportedFailures.clear();
     this.#blocked = false;
     this.#connection = connection;
     this.#url = url;
@@ -287,12 +322,21 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #onConnectFailed(error: Error, permanent: boolean): void {
     if (this.#state !== 'connecting') return;
     const delayMs = this.#backoffMs();
-    const level = permanent || this.#attempt % 10 === 1 ? 'error' : 'debug';
+    // One line per change of state (a first failure, a new error), not one per attempt: a
+    // broker that stays down is visible in /readyz and the metrics, not as a flood of lines.
+    const changed = !this.#reportedFailures.has(error.message);
+    this.#reportedFailures.add(error.message);
+    const level = !changed ? 'debug' : permanent ? 'error' : 'warn';
+    const code = (error as { code?: unknown }).code;
     this.#logger[level]('broker connect failed', {
-      error,
+      error: error.message,
+      ...(code === undefined ? {} : { code }),
       attempt: this.#attempt,
       retryInMs: delayMs,
       url: redactUrls(this.#options.urls),
+      ...(changed && !permanent
+        ? { note: 'retrying with backoff; logged again for another error, or once connected' }
+        : {}),
     });
     this.emit('connect-failed', error, permanent);
     this.#connectSoon(delayMs);
@@ -311,7 +355,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (lasted) this.#attempt = 0;
     const retryInMs = lasted ? 0 : this.#backoffMs();
     this.#logger.warn('broker disconnected', {
-      error: err,
+      error: err?.message,
       url: url === undefined ? undefined : redactUrl(url),
       upMs: Math.round(upMs),
       retryInMs,
@@ -341,9 +385,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
 /** Retrying cannot help: the credentials or the topology are refused (cluster-wide settings). */
 function isPermanent(error: Error): boolean {
-  return (
-    (error instanceof RelayError && !error.retryable) || /ACCESS_REFUSED|403/.test(error.message)
-  );
+  return error instanceof RelayError && !error.retryable;
 }
 
 /**

@@ -33,6 +33,8 @@ export interface RetryTier {
 export interface TopologyNames {
   readonly tasks: string;
   readonly dlq: string;
+  /** Backup deletes the delete breaker held for an operator (`s3relay held`). */
+  readonly held: string;
   readonly retryTiers: readonly RetryTier[];
 }
 
@@ -43,7 +45,12 @@ export function topologyNames(
     delayMs,
     queue: `${options.prefix}.retry.${formatDuration(delayMs)}`,
   }));
-  return { tasks: `${options.prefix}.tasks`, dlq: `${options.prefix}.dlq`, retryTiers: tiers };
+  return {
+    tasks: `${options.prefix}.tasks`,
+    dlq: `${options.prefix}.dlq`,
+    held: `${options.prefix}.held`,
+    retryTiers: tiers,
+  };
 }
 
 /**
@@ -56,6 +63,8 @@ export function topologyNames(
  * - `<prefix>.retry.<delay>`: one quorum queue per delay tier whose message TTL dead-letters back
  *   to the tasks queue.
  * - `<prefix>.dlq`: the parking lot operators read, replay and purge.
+ * - `<prefix>.held`: backup deletes beyond DELETE_LIMIT, which operators release or drop; like
+ *   the DLQ, nothing consumes it.
  *
  * Dead-lettering is `at-least-once` (RabbitMQ ≥ 3.10, needs `reject-publish` overflow), so a
  * message is removed from its queue only once the target queue has it.
@@ -79,6 +88,7 @@ export async function declareTopology(
   const quorum = { 'x-queue-type': 'quorum', [GROUP_SIZE]: options.quorumGroupSize };
   const queues: [string, Record<string, unknown>][] = [
     [names.dlq, quorum],
+    [names.held, quorum],
     [
       names.tasks,
       {
@@ -191,7 +201,13 @@ function describe(args: Record<string, unknown>): string {
 
 /** Deletes every queue of a topology (tests and `AMQP_PREFIX` cleanup); ignores missing ones. */
 export async function deleteTopology(channel: Channel, names: TopologyNames): Promise<void> {
-  for (const queue of [names.tasks, names.dlq, ...names.retryTiers.map((tier) => tier.queue)]) {
+  const queues = [
+    names.tasks,
+    names.dlq,
+    names.held,
+    ...names.retryTiers.map((tier) => tier.queue),
+  ];
+  for (const queue of queues) {
     await channel.deleteQueue(queue);
   }
 }
