@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { judge, type AckedRecord, type LedgerInput, type SourceWrite } from './ledger.js';
+import {
+  judge,
+  WIPE_GRACE_MS,
+  type AckedRecord,
+  type LedgerInput,
+  type SourceWrite,
+} from './ledger.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -11,8 +17,14 @@ const put = (key: string, sha256: string, startedAt = 1): SourceWrite => ({
   sha256,
   eTag: `etag-${sha256.slice(0, 1)}`,
   startedAt,
+  doneAt: startedAt + 1,
 });
-const del = (key: string, startedAt: number): SourceWrite => ({ key, kind: 'delete', startedAt });
+const del = (key: string, startedAt: number): SourceWrite => ({
+  key,
+  kind: 'delete',
+  startedAt,
+  doneAt: startedAt + 1,
+});
 const created = (key: string, sha256: string, at = 2): AckedRecord => ({
   key,
   kind: 'created',
@@ -30,6 +42,7 @@ function input(overrides: Partial<LedgerInput>): LedgerInput {
     parked: [],
     poisoned: [],
     poisonCode: 'RELAY_S3_ACCESS_DENIED',
+    backupDeletes: [],
     ...overrides,
   };
 }
@@ -162,5 +175,60 @@ describe('ledger', () => {
       }),
     );
     expect(report.poisonNotParked).toEqual(['poison/1']);
+  });
+
+  it('counts a backup delete while the source held the key as wiped, even once copied back', () => {
+    const at = 100_000;
+    const report = judge(
+      input({
+        writes: [put('k1', A, 1000), put('k1', B, at + 50)],
+        acked: [created('k1', A, 1500), created('k1', B, at + 60)],
+        source: new Map([['k1', B]]),
+        // The next create copied it again: the end is reflected, the wipe still happened.
+        backup: new Map([['k1', B]]),
+        backupDeletes: [{ key: 'k1', at }],
+      }),
+    );
+    expect(report.ok).toBe(1);
+    expect(report.wiped).toEqual([{ key: 'k1', at, heldSince: 1001 }]);
+    expect(report.problems).toEqual([
+      'wiped 1 (backup deletes while the source held the key): "k1"',
+    ]);
+  });
+
+  it('counts a wipe between a put and a later delete, not a delete after the source deleted', () => {
+    const report = judge(
+      input({
+        writes: [put('k1', A, 1000), del('k1', 50_000), put('k2', A, 1000), del('k2', 50_000)],
+        acked: [created('k1', A), removed('k1', 50_010), created('k2', A), removed('k2', 50_010)],
+        backupDeletes: [
+          // k1: deleted in the backup at 30 s while the source held it until 50 s.
+          { key: 'k1', at: 30_000 },
+          // k2: deleted after the source's delete was sent, as it should be.
+          { key: 'k2', at: 50_020 },
+        ],
+      }),
+    );
+    expect(report.wiped.map((wipe) => wipe.key)).toEqual(['k1']);
+    expect(report.backupDeletes).toBe(2);
+    expect(report.ok).toBe(2);
+  });
+
+  it('does not count a delete that raced a put answered less than the grace before it', () => {
+    // The worker read NoSuchKey, then the put answered, then its delete reached the backup.
+    const racing = judge(
+      input({
+        writes: [put('k1', A, 1000), del('k1', 2000), put('k1', B, 10_000)],
+        backupDeletes: [{ key: 'k1', at: 10_001 + WIPE_GRACE_MS - 1 }],
+      }),
+    );
+    expect(racing.wiped).toEqual([]);
+    const late = judge(
+      input({
+        writes: [put('k1', A, 1000), del('k1', 2000), put('k1', B, 10_000)],
+        backupDeletes: [{ key: 'k1', at: 10_001 + WIPE_GRACE_MS }],
+      }),
+    );
+    expect(late.wiped.map((wipe) => wipe.key)).toEqual(['k1']);
   });
 });

@@ -15,7 +15,21 @@
  *   event of the key's last change;
  * - `missed`: not reflected, but the event of the key's last change was never acknowledged (the
  *   sender gave up on it): only `s3relay resync` can heal that, so it counts as a failure too.
+ *
+ * Apart from the categories, which judge the end, `wiped` counts the backup's deletes that came
+ * while the source held the key: the backup was without an object the source had, whatever
+ * copied it back later. A delete rests on the source's NoSuchKey, read moments before; one that
+ * reaches the backup when the source has held the key without a break for WIPE_GRACE_MS cannot.
  */
+
+/**
+ * How long the source must have held a key before a backup delete of it counts as a wipe: far
+ * longer than a worker takes from the source's answer to its delete (milliseconds: the bucket
+ * proof, the delete breaker's grant, the SDK's few quick retries), so that a delete racing a new
+ * put of the key is not counted. Only the storms put a deleted key again; the other loads never
+ * reuse one, so a slow grant while the broker is down cannot be mistaken for a wipe there.
+ */
+export const WIPE_GRACE_MS = 2000;
 
 /** One change the load made to the source, in the order made (per key). */
 export interface SourceWrite {
@@ -27,6 +41,15 @@ export interface SourceWrite {
   readonly eTag?: string;
   /** Epoch ms when the request was sent: its event cannot be acknowledged before that. */
   readonly startedAt: number;
+  /** Epoch ms when the source answered it: a put's object exists from then on. */
+  readonly doneAt: number;
+}
+
+/** A DeleteObject the backup carried out (answered 2xx). */
+export interface BackupDelete {
+  readonly key: string;
+  /** Epoch ms when the request reached the backup. */
+  readonly at: number;
 }
 
 /** An event record the ingress answered 2xx for (each delivery counts, duplicates included). */
@@ -58,6 +81,8 @@ export interface LedgerInput {
   readonly poisoned: readonly string[];
   /** The error code a poisoned key must be parked with. */
   readonly poisonCode: string;
+  /** Every delete the backup carried out, in any order. */
+  readonly backupDeletes: readonly BackupDelete[];
 }
 
 export type Category = 'ok' | 'unexpected' | 'parked' | 'wrong' | 'lost' | 'missed';
@@ -72,6 +97,13 @@ export interface KeyVerdict {
   readonly corrupt?: boolean;
 }
 
+/** A backup delete of a key the source held, and since when it held it without a break. */
+export interface Wipe {
+  readonly key: string;
+  readonly at: number;
+  readonly heldSince: number;
+}
+
 export interface LedgerReport {
   /** Records the ingress acknowledged. */
   readonly acked: number;
@@ -82,6 +114,10 @@ export interface LedgerReport {
   readonly unexpected: readonly KeyVerdict[];
   readonly wrong: readonly KeyVerdict[];
   readonly missed: readonly KeyVerdict[];
+  /** Backup deletes while the source held the key, in time order. */
+  readonly wiped: readonly Wipe[];
+  /** Backup deletes judged, wipes or not. */
+  readonly backupDeletes: number;
   /** Distinct parked keys. */
   readonly parked: readonly string[];
   /** Parked keys that were not poisoned, with their codes. */
@@ -159,11 +195,46 @@ export function judge(input: LedgerInput): LedgerReport {
     unexpected: of('unexpected'),
     wrong: of('wrong'),
     missed: of('missed'),
+    wiped: wipes(input.writes, input.backupDeletes),
+    backupDeletes: input.backupDeletes.length,
     parked: [...parkedCodes.keys()].sort(),
     parkedUnexpectedly,
     poisonNotParked,
   };
   return { ...report, problems: describeProblems(report) };
+}
+
+/**
+ * The backup deletes that came while the source had held their key for WIPE_GRACE_MS or more:
+ * since a put answered while the key was absent, until a later delete of it was sent.
+ */
+function wipes(writes: readonly SourceWrite[], deletes: readonly BackupDelete[]): readonly Wipe[] {
+  const held = new Map<string, { since: number; until: number }[]>();
+  const since = new Map<string, number>();
+  for (const write of writes) {
+    const from = since.get(write.key);
+    if (write.kind === 'put') {
+      // An overwrite keeps the object: the stretch goes on from the first put.
+      if (from === undefined) since.set(write.key, write.doneAt);
+      continue;
+    }
+    if (from === undefined) continue;
+    const stretches = held.get(write.key) ?? [];
+    stretches.push({ since: from, until: write.startedAt });
+    held.set(write.key, stretches);
+    since.delete(write.key);
+  }
+  for (const [key, from] of since) {
+    const stretches = held.get(key) ?? [];
+    stretches.push({ since: from, until: Infinity });
+    held.set(key, stretches);
+  }
+  const found: Wipe[] = [];
+  for (const { key, at } of deletes) {
+    const stretch = held.get(key)?.find((s) => s.since <= at - WIPE_GRACE_MS && at < s.until);
+    if (stretch !== undefined) found.push({ key, at, heldSince: stretch.since });
+  }
+  return found.sort((a, b) => a.at - b.at);
 }
 
 /**
@@ -200,6 +271,11 @@ function describeProblems(report: Omit<LedgerReport, 'problems'>): string[] {
   if (report.missed.length > 0) {
     problems.push(
       `missed ${report.missed.length} (last change never acknowledged, not healed): ${keys(report.missed)}`,
+    );
+  }
+  if (report.wiped.length > 0) {
+    problems.push(
+      `wiped ${report.wiped.length} (backup deletes while the source held the key): ${keys(report.wiped)}`,
     );
   }
   if (report.parkedUnexpectedly.length > 0) {

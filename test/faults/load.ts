@@ -68,13 +68,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     );
     const eTag = (output.ETag ?? '').replace(/"/g, '');
     const sha256 = createHash('sha256').update(body).digest('hex');
-    writes.push({ key, kind: 'put', sha256, eTag, startedAt });
+    writes.push({ key, kind: 'put', sha256, eTag, startedAt, doneAt: Date.now() });
     existing.add(key);
   };
   const remove = async (key: string) => {
     const startedAt = Date.now();
     await options.client.send(new DeleteObjectCommand({ Bucket: options.bucket, Key: key }));
-    writes.push({ key, kind: 'delete', startedAt });
+    writes.push({ key, kind: 'delete', startedAt, doneAt: Date.now() });
     existing.delete(key);
   };
   const launch = (key: string, change: () => Promise<void>) => {

@@ -261,6 +261,7 @@ function hungResult(scenario: Scenario, started: number, err: unknown): Scenario
     wrong: 0,
     parked: 0,
     missed: 0,
+    wiped: 0,
     keys: 0,
     writes: 0,
     durationMs: Date.now() - started,
@@ -286,14 +287,15 @@ function checkLedger(): boolean {
   return true;
 }
 
-/** `name: acked=N lost=0 unexpected=0 wrong=0 parked=K missed=0 passed (details)`. */
+/** `name: acked=N lost=0 unexpected=0 wrong=0 wiped=0 parked=K missed=0 passed (details)`. */
 function summaryLine(result: ScenarioResult): string {
   const figures = Object.entries(result.figures)
     .map(([name, value]) => `${name}=${value}`)
     .join(', ');
   return (
     `${result.name}: acked=${result.acked} lost=${result.lost} ` +
-    `unexpected=${result.unexpected} wrong=${result.wrong} parked=${result.parked} ` +
+    `unexpected=${result.unexpected} wrong=${result.wrong} wiped=${result.wiped} ` +
+    `parked=${result.parked} ` +
     `missed=${result.missed} ${result.passed ? 'passed' : 'FAILED'} ` +
     `(${result.writes} changes, ${result.keys} keys, ${seconds(result.durationMs)}; ${figures})`
   );
@@ -347,7 +349,7 @@ async function record(
   await writeFile(target.json, await prettier.format(JSON.stringify(run), options));
   const rows = results.map(
     (r) =>
-      `| ${r.name} | ${r.passed ? 'pass' : '**FAIL**'} | ${r.writes} | ${r.acked} | ${r.lost} | ${r.unexpected} | ${r.wrong} | ${r.parked} | ${r.missed} | ${Object.entries(
+      `| ${r.name} | ${r.passed ? 'pass' : '**FAIL**'} | ${r.writes} | ${r.acked} | ${r.lost} | ${r.unexpected} | ${r.wrong} | ${r.wiped} | ${r.parked} | ${r.missed} | ${Object.entries(
         r.figures,
       )
         .map(([name, value]) => `${name} ${value}`)
@@ -356,8 +358,8 @@ async function record(
   const table = [
     `Last recorded run: ${run.finishedAt.slice(0, 10)}, ${run.machine.cpus} CPUs, Node ${run.machine.node}, RabbitMQ ${run.machine.rabbitmq}, load ${seconds(size.loadMs)} per scenario, ${run.passed} passed, ${run.failed} failed in ${seconds(run.durationMs)}.`,
     '',
-    '| scenario | result | changes | acked | lost | unexpected | wrong | parked | missed | the fault, measured | time |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | result | changes | acked | lost | unexpected | wrong | wiped | parked | missed | the fault, measured | time |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
   const markdown = await readFile(RESULTS_MD, 'utf8').catch(() => '');

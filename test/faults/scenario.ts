@@ -5,8 +5,9 @@ import type { DeliveryOptions } from '@s3relay/emulator';
 import type { CephConnection } from '../helpers/ceph-rgw.js';
 import type { PrivateRabbit } from '../helpers/private-rabbit.js';
 import type { RabbitCluster } from '../helpers/rabbit-cluster.js';
+import type { S3Proxy } from '../helpers/s3-proxy.js';
 import type { TcpProxy } from '../helpers/tcp-proxy.js';
-import { judge, type LedgerReport } from './ledger.js';
+import { judge, type BackupDelete, type LedgerReport } from './ledger.js';
 import { watchServers, type LivenessMonitor } from './liveness.js';
 import { runLoad, type LoadOptions, type LoadResult } from './load.js';
 import { bucketState, parkedTasks, queueCounts } from './observe.js';
@@ -136,6 +137,8 @@ export interface ScenarioResult {
   readonly wrong: number;
   readonly parked: number;
   readonly missed: number;
+  /** Backup deletes while the source held the key (ledger.ts). */
+  readonly wiped: number;
   readonly keys: number;
   readonly writes: number;
   readonly durationMs: number;
@@ -251,6 +254,8 @@ export async function runScenario(
     }
     if (drained !== true) problems.push(drained);
     problems.push(...report.problems);
+    // What `wiped` judged: a count of 0 means something only when the backup did delete.
+    figures['backup deletes'] = report.backupDeletes;
     await scenario.report?.(context);
 
     const openBefore = (await current.openUploads()).length;
@@ -303,6 +308,7 @@ export async function runScenario(
     wrong: report?.wrong.length ?? 0,
     parked: report?.parked.length ?? 0,
     missed: report?.missed.length ?? 0,
+    wiped: report?.wiped.length ?? 0,
     keys: report?.keys ?? 0,
     writes: load?.writes.length ?? 0,
     durationMs: Date.now() - started,
@@ -334,11 +340,23 @@ async function ledger(stack: Stack, load: LoadResult): Promise<LedgerReport> {
       parked,
       poisoned: load.poisoned,
       poisonCode: POISON_CODE,
+      backupDeletes: backupDeletes(stack.backupProxy),
     });
   } finally {
     backup.destroy();
   }
 }
+
+/** The deletes the backup carried out, as its proxy saw them. */
+function backupDeletes(proxy: S3Proxy): BackupDelete[] {
+  return proxy.operations.flatMap(({ op, bucket, key, status, startedAt }) =>
+    op === 'DeleteObject' && bucket === BACKUP_BUCKET && key !== undefined && isOk(status)
+      ? [{ key, at: startedAt }]
+      : [],
+  );
+}
+
+const isOk = (status: number) => status >= 200 && status < 300;
 
 /**
  * Resolves with true once the source has delivered every webhook and no task waits or runs

@@ -34,6 +34,8 @@ export interface ServiceProcess {
   readonly alive: boolean;
   /** The last lines it wrote (stdout and stderr). */
   tail(lines?: number): string;
+  /** Everything a command (`oneShot`) wrote to stdout, whole; '' for a service. */
+  stdout(): string;
   /** Resolves with the first line matching `pattern`; rejects on exit or after `timeoutMs`. */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
   /** Sends `signal` (a fault or a stop the test causes: the exit is then expected). */
@@ -91,11 +93,15 @@ export class ProcessGroup {
     const log: WriteStream = createWriteStream(`${this.#logDir}/${name}.log`, { flags: 'a' });
     log.on('error', () => undefined);
     const lines: string[] = [];
+    // A command's result (`--json`) can be longer than the tail kept for failure reports.
+    const stdoutLines: string[] = [];
     const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
     for (const stream of [child.stdout, child.stderr]) {
       if (stream === null) continue;
+      const whole = options.oneShot === true && stream === child.stdout;
       createInterface({ input: stream }).on('line', (line) => {
         log.write(`${line}\n`);
+        if (whole) stdoutLines.push(line);
         lines.push(line);
         if (lines.length > KEPT_LINES) lines.shift();
         for (const waiter of [...waiters]) {
@@ -121,6 +127,7 @@ export class ProcessGroup {
         return isAlive();
       },
       tail,
+      stdout: () => stdoutLines.join('\n'),
       waitForLine: (pattern, timeoutMs) =>
         new Promise<string>((resolve, reject) => {
           const found = lines.find((line) => pattern.test(line));
@@ -170,18 +177,21 @@ export class ProcessGroup {
     return service;
   }
 
-  /** Runs a one-shot command to its end; resolves with its exit and output. */
+  /**
+   * Runs a one-shot command to its end; resolves with its exit, the tail of its output (both
+   * streams) and the whole of its stdout.
+   */
   async run(
     name: string,
     args: readonly string[],
     env: NodeJS.ProcessEnv,
     timeoutMs: number,
-  ): Promise<{ exit: Exit; output: string }> {
+  ): Promise<{ exit: Exit; output: string; stdout: string }> {
     const command = this.start(name, args, env, { oneShot: true });
     const timer = setTimeout(() => command.child.kill('SIGKILL'), timeoutMs);
     const exit = await command.exited;
     clearTimeout(timer);
-    return { exit, output: command.tail(KEPT_LINES) };
+    return { exit, output: command.tail(KEPT_LINES), stdout: command.stdout() };
   }
 
   /** Stops every process still running (SIGTERM, then SIGKILL after `graceMs`). */

@@ -33,7 +33,7 @@ export const ingressDown: Scenario = {
     const dropped = context.stack.source.stats().dropped;
     context.note('events the sender gave up', dropped);
     context.expect(dropped > 0, 'the sender gave no event up: the outage was too short');
-    const { exit, output } = await context.stack.group.run(
+    const { exit, output, stdout } = await context.stack.group.run(
       'resync',
       // --delete: the deletes the sender gave up are extras in the backup.
       ['--json', 'resync', '--bucket', 'source', '--delete'],
@@ -44,7 +44,18 @@ export const ingressDown: Scenario = {
       exit.code === 0,
       `resync exited ${String(exit.code ?? exit.signal)}:\n${output}`,
     );
-    const summary = /"enqueued":\s*(\d+)/.exec(output);
-    context.note('resync enqueued', summary?.[1] === undefined ? 'unknown' : Number(summary[1]));
+    const count = enqueued(stdout);
+    context.note('resync enqueued', count ?? 'unknown');
+    context.expect(count !== undefined, `resync --json printed no enqueued count:\n${output}`);
   },
 };
+
+/** The `enqueued` count of `resync --json`'s document (its `differences` can fill many lines). */
+function enqueued(stdout: string): number | undefined {
+  try {
+    const { enqueued: count } = JSON.parse(stdout) as { enqueued?: unknown };
+    return typeof count === 'number' ? count : undefined;
+  } catch {
+    return undefined;
+  }
+}
