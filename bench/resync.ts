@@ -1,6 +1,7 @@
 import { startS3Proxy } from '../test/helpers/s3-proxy.js';
 import { AMQP_URL, benchPrefix } from './lib/broker.js';
-import { CLI, cpuSeconds, rabbitPid, runToEnd } from './lib/processes.js';
+import { CLI, rabbitPid, runToEnd } from './lib/processes.js';
+import { rcloneCopy, rcloneEnv, rcloneVersion, type RcloneRun } from './lib/rclone.js';
 import { BACKUP_BUCKET, SOURCE_BUCKET, runWorkers, type WorkerRun } from './lib/replication.js';
 import {
   infoRow,
@@ -10,13 +11,7 @@ import {
   type BenchResult,
   type SummaryRow,
 } from './lib/report.js';
-import {
-  S3_CREDENTIALS,
-  S3_REGION,
-  s3Client,
-  startS3Server,
-  type S3Server,
-} from './lib/s3-server.js';
+import { s3Client, startS3Server, type S3Server } from './lib/s3-server.js';
 import { keyList, seedSmallObjects } from './lib/seed.js';
 import { ratio, round } from './lib/stats.js';
 
@@ -38,88 +33,6 @@ function shapeFrom(results: ReadonlyMap<string, BenchResult>): {
   if (runs.length === 0) return DEFAULT_SHAPE;
   const best = runs.reduce((a, b) => (b.objectsPerSecond > a.objectsPerSecond ? b : a));
   return { workers: best.workers, concurrency: best.concurrency };
-}
-
-/** rclone's configuration of both servers as environment variables (remotes `src` and `dst`). */
-function rcloneEnv(
-  source: { endpoint: string },
-  backup: { endpoint: string },
-): Record<string, string | undefined> {
-  const remote = (name: string, endpoint: string) => ({
-    [`RCLONE_CONFIG_${name}_TYPE`]: 's3',
-    [`RCLONE_CONFIG_${name}_PROVIDER`]: 'Other',
-    [`RCLONE_CONFIG_${name}_ENDPOINT`]: endpoint,
-    [`RCLONE_CONFIG_${name}_REGION`]: S3_REGION,
-    [`RCLONE_CONFIG_${name}_ACCESS_KEY_ID`]: S3_CREDENTIALS.accessKeyId,
-    [`RCLONE_CONFIG_${name}_SECRET_ACCESS_KEY`]: S3_CREDENTIALS.secretAccessKey,
-    [`RCLONE_CONFIG_${name}_FORCE_PATH_STYLE`]: 'true',
-  });
-  return {
-    ...remote('SRC', source.endpoint),
-    ...remote('DST', backup.endpoint),
-    // rclone's S3 client refuses a custom CA bundle with its own transport; loopback HTTP needs none.
-    AWS_CA_BUNDLE: undefined,
-  };
-}
-
-async function rcloneVersion(): Promise<string | undefined> {
-  const found = await runToEnd('rclone', ['version']).catch(() => undefined);
-  return found?.code === 0 ? found.stdout.split('\n')[0]?.trim() : undefined;
-}
-
-interface RcloneRun {
-  readonly transfers: number;
-  /** rclone's own CPU seconds (user + system). */
-  readonly cpuSeconds: number;
-  readonly elapsedMs: number;
-  readonly objectsPerSecond: number;
-  readonly copied: number;
-}
-
-async function rcloneCopy(
-  source: S3Server,
-  backup: S3Server,
-  transfers: number,
-): Promise<RcloneRun> {
-  // rclone's CPU shows in this process's children's time (cutime) once it has been reaped; this
-  // process itself idles meanwhile.
-  const before = cpuSeconds(process.pid);
-  const started = Date.now();
-  const run = await runToEnd(
-    'rclone',
-    [
-      'copy',
-      `src:${SOURCE_BUCKET}`,
-      `dst:${BACKUP_BUCKET}/rclone-${transfers}`,
-      '--transfers',
-      String(transfers),
-      '--checkers',
-      String(transfers),
-      '--s3-no-check-bucket',
-      '--stats-one-line',
-      '--stats',
-      '0',
-      '-v',
-    ],
-    rcloneEnv(source, backup),
-  );
-  const elapsedMs = Date.now() - started;
-  const rcloneCpu = cpuSeconds(process.pid) - before;
-  if (run.code !== 0)
-    throw new Error(`rclone copy failed (${run.code}):\n${run.stderr.slice(-2000)}`);
-  const listed = await runToEnd(
-    'rclone',
-    ['lsf', `dst:${BACKUP_BUCKET}/rclone-${transfers}`, '-R', '--files-only'],
-    rcloneEnv(source, backup),
-  );
-  const copied = listed.stdout.split('\n').filter((line) => line !== '').length;
-  return {
-    transfers,
-    cpuSeconds: rcloneCpu,
-    elapsedMs,
-    objectsPerSecond: OBJECTS / (elapsedMs / 1000),
-    copied,
-  };
 }
 
 /** Objects of the pass through recording proxies that counts rclone's requests per object. */
@@ -225,7 +138,14 @@ export const resyncBenchmark: Benchmark = {
       if (version !== undefined) {
         for (const transfers of RCLONE_TRANSFERS) {
           log(`rclone copy --transfers ${transfers}`);
-          const run = await rcloneCopy(source, backup, transfers);
+          const run = await rcloneCopy({
+            source,
+            backup,
+            from: SOURCE_BUCKET,
+            to: `${BACKUP_BUCKET}/rclone-${transfers}`,
+            transfers,
+            objects: OBJECTS,
+          });
           log(`  ${round(run.objectsPerSecond)} objects/s, ${run.copied} copied`);
           rclone.push(run);
         }
@@ -318,7 +238,7 @@ export const resyncBenchmark: Benchmark = {
         notes:
           bestRclone === undefined
             ? [
-                'rclone is not installed (Debian: `apt-get install rclone`); the ratio was not measured.',
+                'rclone is not installed (bench/setup.sh installs it with apt-get); the ratio was not measured.',
               ]
             : [],
       };

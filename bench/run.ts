@@ -4,16 +4,18 @@
  * every result file present. `--report` runs nothing: it rewrites RESULTS.md and prints the table
  * of the result files present.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { format, resolveConfig } from 'prettier';
 import { AMQP_URL } from './lib/broker.js';
 import { CPU_PROFILE_DIR_ENV, summarizeProfiles } from './lib/cpu-profile.js';
+import { readSection } from '../test/unit/readme-sections.js';
 import { machineInfo } from './lib/machine.js';
 import { childLogDirectory } from './lib/processes.js';
 import {
+  FINDINGS,
   RESULTS_MD,
   readResults,
   resultsMarkdown,
@@ -102,13 +104,24 @@ for (const benchmark of BENCHMARKS) {
 }
 
 const all = await readResults(ORDER);
+/** The hand-written findings of RESULTS.md as it was (none before the first run). */
+async function currentFindings(): Promise<string> {
+  try {
+    return readSection(await readFile(RESULTS_MD, 'utf8'), FINDINGS);
+  } catch {
+    return '';
+  }
+}
+const findings = await currentFindings();
 // Formatted as `npm run format:check` expects it.
 const prettierOptions = (await resolveConfig(RESULTS_MD)) ?? {};
 await writeFile(
   RESULTS_MD,
-  await format(resultsMarkdown(all), { ...prettierOptions, filepath: RESULTS_MD }),
+  await format(resultsMarkdown(all, findings), { ...prettierOptions, filepath: RESULTS_MD }),
 );
-process.stdout.write(`\n${textTable(values.report === true ? all : [...results.values()])}\n\n`);
+const shown =
+  values.report === true ? all.flatMap((entry) => entry.results) : [...results.values()];
+process.stdout.write(`\n${textTable(shown)}\n\n`);
 if (profileDirectory !== undefined) {
   process.stdout.write(
     `CPU profiles (${profileDirectory}):\n${await summarizeProfiles(profileDirectory)}\n\n`,

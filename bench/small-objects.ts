@@ -1,5 +1,6 @@
 import { startS3Proxy, type S3Operation } from '../test/helpers/s3-proxy.js';
-import { rabbitPid } from './lib/processes.js';
+import { CpuMeter, rabbitPid } from './lib/processes.js';
+import { rcloneCopy, rcloneVersion, type RcloneRun } from './lib/rclone.js';
 import { sumOf } from './lib/prometheus.js';
 import {
   BACKUP_BUCKET,
@@ -24,6 +25,8 @@ const WORKER_SHAPES = [
   { workers: 2, concurrency: 32 },
 ] as const;
 const DIRECT_CONCURRENCY = [16, 32] as const;
+/** rclone's transfers (and checkers) tried on the same objects; its least CPU per object counts. */
+const RCLONE_TRANSFERS = [16, 32] as const;
 /** Objects of the pass through the recording proxies that counts requests per object. */
 const PROXY_SAMPLE = 200;
 
@@ -167,6 +170,26 @@ export const smallObjectsBenchmark: Benchmark = {
 
       const direct: DirectRun[] = [];
       const workers: WorkerRun[] = [];
+      const rclone: (RcloneRun & { serverCpuSeconds: Record<string, number> })[] = [];
+      const rcloneInstalled = await rcloneVersion();
+      const rclonePass = async (transfers: number) => {
+        if (rcloneInstalled === undefined) return;
+        log(`rclone copy of the same objects, ${transfers} transfers`);
+        const cpu = new CpuMeter({ sourceS3: source.pid, backupS3: backup.pid });
+        cpu.start();
+        const run = await rcloneCopy({
+          source,
+          backup,
+          from: `${SOURCE_BUCKET}/small`,
+          to: `${BACKUP_BUCKET}/rclone-${transfers}-${rclone.length}`,
+          transfers,
+          objects: OBJECTS,
+        });
+        rclone.push({ ...run, serverCpuSeconds: cpu.stop() });
+        log(
+          `  ${round(run.objectsPerSecond)} objects/s, ${perObjectMs(run.cpuSeconds, OBJECTS)} ms CPU per object`,
+        );
+      };
       const directPass = async (concurrency: number) => {
         log(`direct GET→PUT loop, ${concurrency} in flight`);
         const run = await runDirect({
@@ -202,10 +225,12 @@ export const smallObjectsBenchmark: Benchmark = {
       await directPass(DIRECT_CONCURRENCY[1]);
       await workerPass(second);
       for (const shape of rest) await workerPass(shape);
+      for (const transfers of RCLONE_TRANSFERS) await rclonePass(transfers);
       // A second round: both concurrencies of the direct loop, and the worker shape that did best.
       for (const concurrency of DIRECT_CONCURRENCY) await directPass(concurrency);
       const leader = workers.reduce((a, b) => (b.objectsPerSecond > a.objectsPerSecond ? b : a));
       await workerPass({ workers: leader.workers, concurrency: leader.concurrency });
+      for (const transfers of RCLONE_TRANSFERS) await rclonePass(transfers);
 
       const bestWorker = workers.reduce((a, b) =>
         b.objectsPerSecond > a.objectsPerSecond ? b : a,
@@ -221,6 +246,23 @@ export const smallObjectsBenchmark: Benchmark = {
       );
 
       const speed = ratio(bestWorker.objectsPerSecond, bestDirect.objectsPerSecond);
+      // CPU per object, each side at its least: the worker runs whose every task copied, rclone's.
+      const workerCpu = (run: WorkerRun) => perObjectMs(run.cpuSeconds.workers, run.objects);
+      const thriftiest = workers
+        .filter((run) => (run.outcomes.copied ?? 0) === run.objects)
+        .reduce<
+          WorkerRun | undefined
+        >((a, b) => (a === undefined || workerCpu(b) < workerCpu(a) ? b : a), undefined);
+      const rcloneCpu = (run: RcloneRun) => perObjectMs(run.cpuSeconds, OBJECTS);
+      const bestRclone = rclone
+        .filter((run) => run.copied === OBJECTS)
+        .reduce<
+          (typeof rclone)[number] | undefined
+        >((a, b) => (a === undefined || rcloneCpu(b) < rcloneCpu(a) ? b : a), undefined);
+      const cpuVsRclone =
+        thriftiest === undefined || bestRclone === undefined
+          ? Number.NaN
+          : ratio(workerCpu(thriftiest), rcloneCpu(bestRclone));
       const workerWhy = workerBreakdown(bestWorker);
       const directWhy = directBreakdown(bestDirect);
       const notCopied = workers.flatMap((run) =>
@@ -251,6 +293,8 @@ export const smallObjectsBenchmark: Benchmark = {
             breakdown: workerBreakdown(workers[index] as WorkerRun),
           })),
           direct: direct.map((run) => ({ ...run, breakdown: directBreakdown(run) })),
+          rclone,
+          rcloneVersion: rcloneInstalled ?? null,
           requests,
         },
         rows: [
@@ -260,10 +304,44 @@ export const smallObjectsBenchmark: Benchmark = {
               value: `${round(bestWorker.objectsPerSecond)}/s (${shapeName(bestWorker)})`,
               ceiling: `${round(bestDirect.objectsPerSecond)}/s (direct GET→PUT, ${bestDirect.concurrency} in flight)`,
               ratio: `${round(speed, 2)}×`,
-              target: '≥ 0.6×',
+              target: '≥ 0.9×',
             },
-            speed >= 0.6,
+            speed >= 0.9,
           ),
+          thriftiest === undefined || bestRclone === undefined
+            ? infoRow({
+                measure: "workers' CPU per copied object ÷ rclone's, same objects",
+                value:
+                  thriftiest === undefined
+                    ? 'no run copied every object'
+                    : `${workerCpu(thriftiest)} ms`,
+                ceiling:
+                  rcloneInstalled === undefined
+                    ? 'not measured: rclone is not installed (bench/setup.sh)'
+                    : 'no rclone run copied every object',
+                ratio: '',
+              })
+            : row(
+                {
+                  measure:
+                    "workers' CPU per copied object ÷ rclone's, same objects (each at its least)",
+                  value: `${workerCpu(thriftiest)} ms (${shapeName(thriftiest)})`,
+                  ceiling: `${rcloneCpu(bestRclone)} ms (rclone copy, ${bestRclone.transfers} transfers)`,
+                  ratio: `${round(cpuVsRclone, 2)}×`,
+                  target: '≤ 2×',
+                },
+                cpuVsRclone <= 2,
+              ),
+          infoRow({
+            measure: 'CPU per copied object (ms) of each process, best runs',
+            value: cpuLine(workerWhy.cpuMsPerObject),
+            ceiling:
+              `direct: ${cpuLine(directWhy.cpuMsPerObject)}` +
+              (bestRclone === undefined
+                ? ''
+                : `; rclone: rclone ${rcloneCpu(bestRclone)}, sourceS3 ${perObjectMs(bestRclone.serverCpuSeconds.sourceS3, OBJECTS)}, backupS3 ${perObjectMs(bestRclone.serverCpuSeconds.backupS3, OBJECTS)}`),
+            ratio: '',
+          }),
           infoRow({
             measure: 'S3 requests per object',
             value: `${requests.worker.perObject} (${describeProfile(requests.worker)})`,
@@ -275,9 +353,13 @@ export const smallObjectsBenchmark: Benchmark = {
             value: workers
               .map((run) => `${shapeName(run)}: ${round(run.objectsPerSecond)}/s`)
               .join('; '),
-            ceiling: direct
-              .map((run) => `${run.concurrency}: ${round(run.objectsPerSecond)}/s`)
-              .join('; '),
+            ceiling: [
+              ...direct.map((run) => `${run.concurrency}: ${round(run.objectsPerSecond)}/s`),
+              ...rclone.map(
+                (run) =>
+                  `rclone ${run.transfers}: ${round(run.objectsPerSecond)}/s, ${rcloneCpu(run)} ms CPU`,
+              ),
+            ].join('; '),
             ratio: '',
           }),
         ],

@@ -1,15 +1,24 @@
 import { fileURLToPath } from 'node:url';
 import { spawnChild, type ChildProc, type SpawnOptions } from './processes.js';
 
-/** Starts a bench helper script (`bench/lib/<file>.ts`) under tsx in a process of its own. */
+/**
+ * Starts a bench helper script (`bench/lib/<file>.ts`) under tsx in a process of its own, with
+ * `nodeFlags` (the CPU profile's, for one) before the script.
+ */
 export function spawnBenchScript(
   name: string,
   file: string,
   args: readonly string[],
-  options: SpawnOptions = {},
+  options: SpawnOptions & { nodeFlags?: readonly string[] } = {},
 ): ChildProc {
   const path = fileURLToPath(new URL(`./${file}`, import.meta.url));
-  return spawnChild(name, process.execPath, ['--import', 'tsx', path, ...args], options);
+  const { nodeFlags = [], ...spawnOptions } = options;
+  return spawnChild(
+    name,
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', path, ...args],
+    spawnOptions,
+  );
 }
 
 /** Resolves with the first stdout line of `child` that satisfies `accept`; rejects if it exits first. */

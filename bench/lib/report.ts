@@ -65,28 +65,56 @@ export function infoRow(fields: Omit<SummaryRow, 'status' | 'target'>): SummaryR
   return { ...fields, target: '', status: 'info' };
 }
 
+/** The results of one runtime: `node24` for the runs on Node 24.x (bench/results/node24/). */
+export function runtimeOf(node: string): string {
+  return `node${node.replace(/^v/, '').split('.')[0] ?? ''}`;
+}
+
+/** Writes `bench/results/<runtime>/<name>.json`: each runtime keeps its last run of each benchmark. */
 export async function writeResult(result: BenchResult): Promise<string> {
-  await mkdir(RESULTS_DIR, { recursive: true });
-  const path = `${RESULTS_DIR}${result.name}.json`;
+  const directory = `${RESULTS_DIR}${runtimeOf(result.machine.node)}/`;
+  await mkdir(directory, { recursive: true });
+  const path = `${directory}${result.name}.json`;
   await writeFile(path, `${JSON.stringify(result, null, 2)}\n`);
   return path;
 }
 
-/** Every result file present, in `order` (unknown names last). */
-export async function readResults(order: readonly string[]): Promise<BenchResult[]> {
-  let files: string[] = [];
+/** The results of one runtime. */
+export interface RuntimeResults {
+  readonly runtime: string;
+  readonly results: readonly BenchResult[];
+}
+
+/**
+ * Every result file present, by runtime (the newest Node first), each in `order` (unknown names
+ * last).
+ */
+export async function readResults(order: readonly string[]): Promise<RuntimeResults[]> {
+  let runtimes: string[] = [];
   try {
-    files = (await readdir(RESULTS_DIR)).filter((file) => file.endsWith('.json'));
+    runtimes = (await readdir(RESULTS_DIR, { withFileTypes: true }))
+      .filter((entry) => entry.isDirectory() && /^node\d+$/.test(entry.name))
+      .map((entry) => entry.name);
   } catch {
     return [];
   }
-  const results = await Promise.all(
-    files.map(
-      async (file) => JSON.parse(await readFile(`${RESULTS_DIR}${file}`, 'utf8')) as BenchResult,
-    ),
-  );
   const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
-  return results.sort((a, b) => rank(a.name) - rank(b.name));
+  const all = await Promise.all(
+    runtimes.map(async (runtime) => {
+      const directory = `${RESULTS_DIR}${runtime}/`;
+      const files = (await readdir(directory)).filter((file) => file.endsWith('.json'));
+      const results = await Promise.all(
+        files.map(
+          async (file) => JSON.parse(await readFile(`${directory}${file}`, 'utf8')) as BenchResult,
+        ),
+      );
+      return { runtime, results: results.sort((a, b) => rank(a.name) - rank(b.name)) };
+    }),
+  );
+  const major = (runtime: string) => Number(runtime.slice('node'.length));
+  return all
+    .filter((entry) => entry.results.length > 0)
+    .sort((a, b) => major(b.runtime) - major(a.runtime));
 }
 
 const HEADERS = ['benchmark', 'measure', 's3relay', 'ceiling', 'ratio', 'target', ''] as const;
@@ -135,38 +163,71 @@ export function markdownTable(results: readonly BenchResult[]): string {
   ].join('\n');
 }
 
-/** bench/RESULTS.md: the machine, the table, and each benchmark's diagnosis and notes. */
-export function resultsMarkdown(results: readonly BenchResult[]): string {
+/** The section of RESULTS.md that `npm run bench` keeps as it was: the profiles' findings. */
+export const FINDINGS = 'findings';
+
+/**
+ * bench/RESULTS.md: for each runtime its machine, runs and table (between the `bench-summary`
+ * markers, which the README copies), the hand-written findings (`findings`, carried over from
+ * the file as it was), then each benchmark's diagnosis and notes.
+ */
+export function resultsMarkdown(byRuntime: readonly RuntimeResults[], findings: string): string {
   // Load and free memory change from one benchmark to the next; the rest describes the machine.
   const describe = ({ loadAverage1m: _load, freeMemoryGiB: _free, ...machine }: MachineInfo) =>
     `${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.os}, ` +
     `Node ${machine.node}, RabbitMQ ${machine.rabbitmq}`;
-  const machines = [...new Set(results.map((result) => describe(result.machine)))];
+  const label = (runtime: string) =>
+    runtime === 'node24'
+      ? 'Node 24 (the runtime; `scripts/node24.sh npm run bench`)'
+      : `Node ${runtime.slice(4)}`;
+  const summary: string[] = [];
+  for (const { runtime, results } of byRuntime) {
+    const machines = [...new Set(results.map((result) => describe(result.machine)))];
+    summary.push(
+      `**${label(runtime)}**`,
+      '',
+      ...machines.map((machine) => `Machine: ${machine}.`),
+      '',
+      `Runs (start, duration, 1-minute load average at the start; ${results[0]?.machine.cores ?? 2} ` +
+        `cores, so above that someone else was busy too): ${results
+          .map(
+            (result) =>
+              `${result.name} ${result.startedAt} (${result.durationSeconds} s, load ${result.machine.loadAverage1m})`,
+          )
+          .join(', ')}.`,
+      '',
+      markdownTable(results),
+      '',
+    );
+  }
   const parts = [
     '# Benchmark results',
     '',
     'Written by `npm run bench` (see [README.md](README.md) for what each benchmark measures and',
     'against which ceiling). Every ratio compares two figures measured in the same run on the',
     'same machine; the absolute figures are only comparable between runs on similar machines.',
+    'Each runtime keeps the last run of each benchmark on it.',
     '',
-    ...machines.map((machine) => `Machine: ${machine}.`),
+    '<!-- bench-summary:start -->',
     '',
-    `Runs (start, duration, 1-minute load average at the start): ${results
-      .map(
-        (result) =>
-          `${result.name} ${result.startedAt} (${result.durationSeconds} s, load ${result.machine.loadAverage1m})`,
-      )
-      .join(', ')}.`,
+    ...summary,
+    '<!-- bench-summary:end -->',
     '',
-    markdownTable(results),
+    `<!-- ${FINDINGS}:start -->`,
+    '',
+    findings.trim(),
+    '',
+    `<!-- ${FINDINGS}:end -->`,
     '',
   ];
-  for (const result of results) {
-    if (result.diagnosis.length === 0 && result.notes.length === 0) continue;
-    parts.push(`## ${result.name}: ${result.title}`, '');
-    for (const line of result.diagnosis) parts.push(`- ${line}`);
-    for (const line of result.notes) parts.push(`- ${line}`);
-    parts.push('');
+  for (const { runtime, results } of byRuntime) {
+    for (const result of results) {
+      if (result.diagnosis.length === 0 && result.notes.length === 0) continue;
+      parts.push(`## ${result.name} on ${label(runtime).split(' (')[0]}: ${result.title}`, '');
+      for (const line of result.diagnosis) parts.push(`- ${line}`);
+      for (const line of result.notes) parts.push(`- ${line}`);
+      parts.push('');
+    }
   }
   return parts.join('\n');
 }

@@ -2,11 +2,9 @@
 // each can refuse, reset or black-hole its connections like a node that is down or cut off. What a
 // real cluster adds (leaders, replicas) is tested with three nodes in test/cluster/.
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { RelayError } from '@s3relay/core';
 import { Broker, Publisher, type BrokerOptions } from '@s3relay/core/amqp';
-import type { ConfirmChannel } from 'amqplib';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { captureLog } from '../helpers/log-capture.js';
 import { freePort } from '../helpers/ports.js';
@@ -171,50 +169,6 @@ describe('Broker with several nodes', () => {
     // Twelve random orders all starting at the same node: (1/3)^11, about 6 in a million.
     expect(used.size).toBeGreaterThan(1);
     for (const b of brokers) expect(nodes.map((n) => n.label)).toContain(b.node);
-  });
-});
-
-describe('Publisher', () => {
-  it('replaces its channel after a nack, so a channel stuck on a dead leader heals', async () => {
-    const prefix = usePrefix('nodes-nack');
-    const log = captureLog('publisher');
-    const subject = broker(prefix, [url]);
-    const connection = await subject.waitConnected(10_000);
-    const opened: ConfirmChannel[] = [];
-    const open = connection.createConfirmChannel.bind(connection);
-    vi.spyOn(connection, 'createConfirmChannel').mockImplementation(async () => {
-      const channel = await open();
-      opened.push(channel);
-      return channel;
-    });
-    // A queue that refuses everything: every publish to it is nacked.
-    const full = `${prefix}.full`;
-    await withChannel(url, (channel) =>
-      channel.assertQueue(full, {
-        durable: true,
-        arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' },
-      }),
-    );
-    const publisher = new Publisher(subject, {
-      timeoutMs: 1000,
-      maxInFlight: 10,
-      logger: log.logger,
-    });
-    const message = (queue: string) => ({ queue, body: Buffer.from('{}'), messageId: queue });
-    await publisher.publish([message(subject.names.tasks)]);
-    expect(opened).toHaveLength(1);
-    const firstClosed = once(opened[0] as ConfirmChannel, 'close');
-
-    await expect(publisher.publish([message(full)])).rejects.toMatchObject({
-      code: 'RELAY_AMQP_NACKED',
-    });
-    expect(log.withMessage('publish channel replaced after a nack')).toHaveLength(1);
-    await publisher.publish([message(subject.names.tasks)]);
-    expect(opened).toHaveLength(2);
-    // The nacked channel is closed once its confirms had their time (the publish timeout).
-    await firstClosed;
-    await publisher.publish([message(subject.names.tasks)]);
-    expect(opened).toHaveLength(2);
   });
 });
 

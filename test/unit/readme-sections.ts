@@ -18,15 +18,9 @@ export function replaceSection(markdown: string, name: string, content: string):
   return `${markdown.slice(0, start)}\n\n${content.trim()}\n\n${markdown.slice(end)}`;
 }
 
-/** The machine line, the runs line and the results table of `bench/RESULTS.md`. */
+/** Each runtime's machine line, runs line and results table of `bench/RESULTS.md`. */
 export function benchSummary(results: string): string {
-  const lines = results.split('\n');
-  const machine = lines.find((line) => line.startsWith('Machine:')) ?? '';
-  const runs = lines.find((line) => line.startsWith('Runs')) ?? '';
-  const first = lines.findIndex((line) => line.startsWith('| benchmark'));
-  if (first < 0) throw new Error('bench/RESULTS.md has no results table');
-  const end = lines.findIndex((line, index) => index > first && !line.startsWith('|'));
-  return [machine, '', runs, '', ...lines.slice(first, end < 0 ? undefined : end)].join('\n');
+  return readSection(results, 'bench-summary');
 }
 
 /** The README's error table: every code of the catalogue (packages/core/src/errors.ts). */

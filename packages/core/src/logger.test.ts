@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { TransientError } from './errors.js';
 import { createLogger, summarizeError } from './logger.js';
@@ -86,5 +86,55 @@ describe('createLogger', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(lines.join('')).toContain('shown');
     expect(lines.join('')).not.toContain('hidden');
+  });
+
+  it('writes the lines of one turn of the event loop in one write, in order', async () => {
+    const writes: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        writes.push(chunk.toString());
+        callback();
+      },
+    });
+    const logger = createLogger({
+      level: 'info',
+      format: 'json',
+      service: 'test',
+      stream,
+      batched: true,
+    });
+    for (const n of [1, 2, 3]) logger.info('task done', { n });
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toHaveLength(1);
+    const lines = (writes[0] ?? '').split('\n').filter(Boolean);
+    expect(lines.map((line) => (JSON.parse(line) as { n: number }).n)).toEqual([1, 2, 3]);
+  });
+
+  it('neither reads nor formats a line below its level', async () => {
+    for (const format of ['json', 'pretty'] as const) {
+      const stream = new PassThrough();
+      const written: string[] = [];
+      stream.on('data', (chunk: Buffer) => written.push(chunk.toString()));
+      const logger = createLogger({ level: 'info', format, service: 'test', stream });
+      let read = false;
+      const meta = {
+        get detail() {
+          read = true;
+          return 'x';
+        },
+      };
+      logger.child({ taskId: 't' }).debug('backup is up to date', meta);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(read).toBe(false);
+      expect(written).toEqual([]);
+    }
+  });
+
+  it("lets a child's fields, then the call's, override the service's", async () => {
+    const { logger, lines } = capture('json');
+    logger.child({ service: 'worker', key: 'a' }).info('task done', { key: 'b' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ service: 'worker', key: 'b' });
   });
 });

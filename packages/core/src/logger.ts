@@ -1,4 +1,5 @@
 import winston from 'winston';
+import { LineSink } from './log-sink.js';
 
 /** The logging port of s3relay: constant messages, variables in `meta`. */
 export interface Logger {
@@ -69,32 +70,121 @@ export interface LoggerOptions {
    * codes are noise. The caller decides (core reads no environment). @default false
    */
   readonly color?: boolean;
+  /**
+   * JSON lines leave in one write per turn of the event loop (see {@link LineSink}).
+   * @default true on stdout; false on a stream of the caller's, who reads each line back as it
+   * is logged
+   */
+  readonly batched?: boolean;
 }
 
-/** Creates the winston logger of a service: JSON (one object a line), or pretty for people. */
+type Level = LoggerOptions['level'];
+
+/** Lower is more severe: a logger at `info` writes the levels up to 2. */
+const RANK: Readonly<Record<Level, number>> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+/** Where logform's formats leave the finished line (triple-beam's MESSAGE). */
+const MESSAGE = Symbol.for('message');
+
+/**
+ * Creates the logger of a service: JSON (one object a line) or pretty for people. A line below
+ * the level costs one comparison. JSON lines are winston's (the same formats build them) without
+ * winston's stream pipeline, and on stdout leave through a {@link LineSink}, a write per turn of
+ * the event loop: a busy ingress logs a line per webhook.
+ */
 export function createLogger(options: LoggerOptions): Logger {
-  const format =
-    options.format === 'json'
-      ? winston.format.combine(serializeErrors(), winston.format.timestamp(), winston.format.json())
-      : winston.format.combine(
-          serializeErrors(),
-          winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
-          ...(options.color === true ? [winston.format.colorize()] : []),
-          winston.format.printf(({ timestamp, level, message, service, ...meta }) => {
-            const rest = Object.keys(meta).length > 0 ? ` ${JSON.stringify(meta)}` : '';
-            return `${String(timestamp)} ${level} [${String(service)}] ${String(message)}${rest}`;
-          }),
-        );
+  const threshold = RANK[options.level];
+  if (options.format === 'json') {
+    const stream = options.stream ?? process.stdout;
+    const format = winston.format.combine(
+      serializeErrors(),
+      winston.format.timestamp(),
+      winston.format.json(),
+    );
+    const batched = options.batched ?? options.stream === undefined;
+    const sink = batched ? new LineSink(stream) : stream;
+    const toLine = (fields: Record<string, unknown>): string => {
+      const info = format.transform(fields as winston.Logform.TransformableInfo);
+      return info === false ? '' : `${String((info as Record<symbol, unknown>)[MESSAGE])}\n`;
+    };
+    return jsonLogger({ service: options.service }, threshold, (fields) =>
+      sink.write(toLine(fields)),
+    );
+  }
+  const format = winston.format.combine(
+    serializeErrors(),
+    winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
+    ...(options.color === true ? [winston.format.colorize()] : []),
+    winston.format.printf(({ timestamp, level, message, service, ...meta }) => {
+      const rest = Object.keys(meta).length > 0 ? ` ${JSON.stringify(meta)}` : '';
+      return `${String(timestamp)} ${level} [${String(service)}] ${String(message)}${rest}`;
+    }),
+  );
   const transport =
     options.stream === undefined
       ? new winston.transports.Console({ stderrLevels: [] })
       : new winston.transports.Stream({ stream: options.stream });
-  return winston.createLogger({
-    level: options.level,
-    format,
-    defaultMeta: { service: options.service },
-    transports: [transport],
-  });
+  return leveled(
+    winston.createLogger({
+      level: options.level,
+      format,
+      defaultMeta: { service: options.service },
+      transports: [transport],
+    }),
+    threshold,
+  );
+}
+
+/**
+ * A JSON logger: each line is `base` (the service, then every child's fields), the call's
+ * metadata, the level and the message, as winston assembles them (a `message` in the metadata is
+ * appended to the line's message).
+ */
+function jsonLogger(
+  base: Record<string, unknown>,
+  threshold: number,
+  write: (fields: Record<string, unknown>) => void,
+): Logger {
+  const at =
+    (level: Level) =>
+    (message: string, meta?: Record<string, unknown>): void => {
+      if (RANK[level] > threshold) return;
+      const extra = meta?.message;
+      write({
+        ...base,
+        ...meta,
+        level,
+        message:
+          extra === undefined || extra === ''
+            ? message
+            : `${message} ${typeof extra === 'string' ? extra : JSON.stringify(extra)}`,
+      });
+    };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (meta) => jsonLogger({ ...base, ...meta }, threshold, write),
+  };
+}
+
+/** `logger` behind a level check: winston builds and streams a line before its level drops it. */
+function leveled(logger: Logger, threshold: number): Logger {
+  const at = (level: Level) =>
+    RANK[level] > threshold
+      ? () => undefined
+      : (message: string, meta?: Record<string, unknown>) => {
+          if (meta === undefined) logger[level](message);
+          else logger[level](message, meta);
+        };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (meta) => leveled(logger.child(meta), threshold),
+  };
 }
 
 /** A logger that drops everything, for tests and library callers that pass none. */

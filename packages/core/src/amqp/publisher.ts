@@ -83,8 +83,9 @@ export class Publisher {
     }
     const deadline = Date.now() + this.#options.timeoutMs;
     // Opening the channel counts against the timeout: on a connection that went silent (a
-    // black-holed node, before the heartbeat notices) it would never finish.
-    const channel = await this.#channelBefore(deadline);
+    // black-holed node, before the heartbeat notices) it would never finish. An open channel
+    // needs no race against a timer (one per webhook on the ingress).
+    const channel = this.#channel ?? (await this.#channelBefore(deadline));
     const results = messages.map((message) => this.#publishOne(channel, message, deadline));
     const outcomes = await Promise.allSettled(results);
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');
@@ -242,7 +243,17 @@ export class Publisher {
     }
     const channel = this.#channel;
     this.#channel = undefined;
-    await channel?.close().catch(() => undefined);
+    if (channel === undefined) return;
+    // amqplib never settles a channel's close when the connection dies meanwhile (reset, or
+    // silent until the heartbeat gives up): bounded by the publish timeout like every other wait.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      channel.close().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#options.timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 }
 

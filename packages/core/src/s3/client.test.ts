@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../logger.js';
 import { createS3Client } from './client.js';
 
 const base = {
@@ -33,6 +34,25 @@ describe('createS3Client', () => {
     try {
       expect(await client.config.requestChecksumCalculation()).toBe('WHEN_SUPPORTED');
       expect(client.config.isCustomEndpoint).toBe(false);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it("gives the SDK a logger of warnings only, so it never copies a command's input to log it", () => {
+    const debug: { message: string; meta?: Record<string, unknown> }[] = [];
+    const logger = {
+      ...silentLogger,
+      debug: (message: string, meta?: Record<string, unknown>) => debug.push({ message, meta }),
+    };
+    const client = createS3Client(base, { logger });
+    try {
+      const sdk = client.config.logger as unknown as Record<string, unknown>;
+      // The SDK's logger middleware calls info and error as optional methods.
+      expect(sdk.info).toBeUndefined();
+      expect(sdk.error).toBeUndefined();
+      client.config.logger.warn('region redirect', { not: 'text' });
+      expect(debug).toEqual([{ message: 's3 sdk warning', meta: { detail: 'region redirect' } }]);
     } finally {
       client.destroy();
     }

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { S3EndpointConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 
@@ -68,17 +68,25 @@ export function createS3Client(config: S3EndpointConfig, options: S3ClientOption
       throwOnRequestTimeout: true,
       socketTimeout: options.socketTimeoutMs ?? 120_000,
     },
-    // The SDK logs every command's input and output at info level, and every failed command's
-    // input (part bodies included) at error level, when its logger has those methods. s3relay
-    // logs outcomes itself and only wants the SDK's own warnings, as text.
-    logger: {
-      debug: () => undefined,
-      info: () => undefined,
-      warn: (...content: unknown[]) => {
-        const text = content.filter((item) => typeof item === 'string').join(' ');
-        if (text !== '') logger?.debug('s3 sdk warning', { detail: text });
-      },
-      error: () => undefined,
-    },
+    logger: sdkLogger(logger),
   });
+}
+
+/**
+ * The SDK's logger: its warnings, as text at debug level, and nothing else. The SDK logs every
+ * command's input and output at info level, and every failed command's input (part bodies
+ * included) at error level, when its logger has those methods — and builds a copy of the input
+ * and output filtered for logging on every request, even for a logger that drops it. This one
+ * has neither method (the SDK calls both as optional), so that work is never done; s3relay logs
+ * outcomes itself.
+ */
+function sdkLogger(logger: Logger | undefined): NonNullable<S3ClientConfig['logger']> {
+  const warnings = {
+    debug: () => undefined,
+    warn: (...content: unknown[]) => {
+      const text = content.filter((item) => typeof item === 'string').join(' ');
+      if (text !== '') logger?.debug('s3 sdk warning', { detail: text });
+    },
+  };
+  return warnings as unknown as NonNullable<S3ClientConfig['logger']>;
 }
