@@ -27,6 +27,7 @@ import {
   type WorkerBed,
 } from '../support/worker-bed.js';
 import { cli, json } from '../support/cli-run.js';
+import { declareQueues } from '../support/declare-queues.js';
 
 interface ListJson {
   total: number;
@@ -66,12 +67,6 @@ function freshQueues(label: string, extra: Record<string, string> = {}): Queues 
 
 async function deleteQueues(queues: Queues): Promise<void> {
   await withChannel(queues.url, (channel) => deleteTopology(channel, queues.names));
-}
-
-/** Declares the topology the way every command does, so the DLQ exists. */
-async function declareTopology(env: Record<string, string>): Promise<void> {
-  const run = await cli(['status'], env);
-  expect(run.code, run.stderr).toBe(0);
 }
 
 /** Parks hand-made tasks straight into the DLQ, with the headers a worker would have set. */
@@ -189,7 +184,7 @@ describe('dlq: listing, filters, dry run, drop, purge', () => {
   const codeOf = (index: number) =>
     index % 2 === 0 ? 'RELAY_S3_ACCESS_DENIED' : 'RELAY_S3_NO_SUCH_BUCKET';
   const park = async (count: number) => {
-    await declareTopology(queues.env);
+    await declareQueues(queues.env);
     const tasks = await parkTasks(queues, count, (index) => ({
       bucket: bucketOf(index),
       code: codeOf(index),
@@ -335,7 +330,7 @@ describe('dlq: listing, filters, dry run, drop, purge', () => {
   });
 
   it('list and replay filter by the time of the last failure', async () => {
-    await declareTopology(queues.env);
+    await declareQueues(queues.env);
     // Task i last failed at minute i of 2024-01-01.
     const minute = (index: number) => `2024-01-01T00:${String(index).padStart(2, '0')}:00.000Z`;
     const parked = (
@@ -444,7 +439,7 @@ describe('dlq: a task the broker parked', () => {
   });
 
   it('is listed as RELAY_TASK_DELIVERY_LIMIT when it hit the delivery limit', async () => {
-    await declareTopology(queues.env);
+    await declareQueues(queues.env);
     const task = eventTask('crashes-its-worker.txt', 'created');
     await publishToQueue(queues.url, queues.names.tasks, [
       { content: JSON.stringify(task), options: { messageId: task.id } },

@@ -14,6 +14,7 @@ import { publishToQueue, rabbitUrl, uniquePrefix, withChannel } from '../helpers
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { createTestS3Client, s3Env, startS3Server, type TestS3 } from '../helpers/s3.js';
 import { cli, json } from '../support/cli-run.js';
+import { declareQueues } from '../support/declare-queues.js';
 import { freePort } from '../helpers/ports.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -32,13 +33,63 @@ function brokerEnv(label: string): Record<string, string> {
 
 interface StatusJson {
   broker: string;
-  queues: { role: string; queue: string; messages: number; consumers: number }[];
+  prefix: string;
+  queues: { role: string; queue: string; exists: boolean; messages: number; consumers: number }[];
+}
+
+/** Which of `queues` exist, by passive declaration (each on a channel of its own). */
+async function existing(queues: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const queue of queues) {
+    const exists = await withChannel(rabbitUrl(), (channel) =>
+      channel.checkQueue(queue).then(
+        () => true,
+        () => false,
+      ),
+    );
+    if (exists) found.push(queue);
+  }
+  return found;
 }
 
 describe('status', () => {
+  it('exits 1 naming the prefix when no queues exist under it, and creates none', async () => {
+    const env = brokerEnv('cli-status-wrong-prefix');
+    const prefix = env.AMQP_PREFIX ?? '';
+    const names = topologyNames({ prefix, retryDelaysMs: [1000, 30_000] });
+    const all = [names.tasks, names.dlq, names.held, ...names.retryTiers.map((t) => t.queue)];
+    expect(await existing(all)).toEqual([]);
+    for (const argv of [
+      ['status'],
+      ['--json', 'status'],
+      ['dlq', 'list'],
+      ['dlq', 'purge', '--yes'],
+    ]) {
+      const run = await cli(argv, env);
+      expect(run.code, `${argv.join(' ')}: ${run.stderr}`).toBe(1);
+      expect(run.stdout, argv.join(' ')).toBe('');
+      expect(run.stderr, argv.join(' ')).toContain(`no s3relay queues under prefix "${prefix}"`);
+      expect(run.stderr, argv.join(' ')).toContain('AMQP_PREFIX');
+    }
+    expect(await existing(all)).toEqual([]);
+  });
+
+  it('shows a retry tier the services do not have as missing, without creating it', async () => {
+    const env = brokerEnv('cli-status-tiers');
+    const prefix = env.AMQP_PREFIX ?? '';
+    await declareQueues({ ...env, RETRY_DELAYS: '1s' });
+    const run = await cli(['status'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`queues under prefix "${prefix}" at amqp://`);
+    expect(run.stdout).toMatch(new RegExp(`retry +${prefix}\\.retry\\.30s +does not exist`));
+    expect(run.stderr).toContain(`${prefix}.retry.30s not found`);
+    expect(await existing([`${prefix}.retry.30s`])).toEqual([]);
+  });
+
   it('exits 0 with the depth of every queue, --json before or after the command', async () => {
     const env = brokerEnv('cli-status');
     const prefix = env.AMQP_PREFIX ?? '';
+    await declareQueues(env);
     const first = await cli(['status'], env);
     expect(first.code, first.stderr).toBe(0);
     await publishToQueue(rabbitUrl(), `${prefix}.tasks`, ['{}', '{}', '{}']);
@@ -57,11 +108,18 @@ describe('status', () => {
       expect(run.code, run.stderr).toBe(0);
       expect(json<StatusJson>(run)).toEqual({
         broker: 'reachable',
+        prefix,
         queues: [
-          { role: 'tasks', queue: `${prefix}.tasks`, messages: 3, consumers: 0 },
-          { role: 'retry', queue: `${prefix}.retry.1s`, messages: 0, consumers: 0 },
-          { role: 'retry', queue: `${prefix}.retry.30s`, messages: 0, consumers: 0 },
-          { role: 'dlq', queue: `${prefix}.dlq`, messages: 2, consumers: 0 },
+          { role: 'tasks', queue: `${prefix}.tasks`, exists: true, messages: 3, consumers: 0 },
+          { role: 'retry', queue: `${prefix}.retry.1s`, exists: true, messages: 0, consumers: 0 },
+          {
+            role: 'retry',
+            queue: `${prefix}.retry.30s`,
+            exists: true,
+            messages: 0,
+            consumers: 0,
+          },
+          { role: 'dlq', queue: `${prefix}.dlq`, exists: true, messages: 2, consumers: 0 },
         ],
       });
     }

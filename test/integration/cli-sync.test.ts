@@ -18,6 +18,7 @@ import {
   type WorkerBed,
 } from '../support/worker-bed.js';
 import { cli, json, type CliRun } from '../support/cli-run.js';
+import { declareQueues } from '../support/declare-queues.js';
 
 interface Difference {
   key: string;
@@ -307,6 +308,7 @@ describe("s3rver's listing order (the merge join relies on UTF-8 byte order)", (
 
   it('lists a key after its extensions; resync and verify refuse such a listing', async () => {
     const keys = ['report', 'report-2024'];
+    await declareQueues(env);
     await Promise.all(keys.map((key) => putObject(bed.source.client, SOURCE_BUCKET, key, key)));
     // S3 lists "report" first; s3rver walks files named "<key>._S3rver_object", and '-' < '.'.
     expect(await listAllKeys(bed.source.client, SOURCE_BUCKET)).toEqual(['report-2024', 'report']);

@@ -18,6 +18,7 @@ import {
   type WorkerBed,
 } from '../support/worker-bed.js';
 import { cli, json, type CliRun } from '../support/cli-run.js';
+import { declareQueues } from '../support/declare-queues.js';
 
 /** Each hostile key and how the table must show it. */
 const HOSTILE: readonly { key: string; shown: string }[] = [
@@ -67,8 +68,7 @@ function expectEscapedTable(run: CliRun, header: RegExp, keys = KEYS): void {
 
 describe('hostile keys in human output', () => {
   it('dlq list and dlq replay --dry-run print them escaped, --json exact', async () => {
-    // Any command declares the topology, the DLQ included.
-    expect((await cli(['status'], env)).code).toBe(0);
+    await declareQueues(env);
     const tasks = KEYS.map((key) => eventTask(key, 'created'));
     await publishToQueue(
       bed.url,

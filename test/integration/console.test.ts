@@ -34,6 +34,7 @@ import {
   startWorkerBed,
   type WorkerBed,
 } from '../support/worker-bed.js';
+import { declareQueues } from '../support/declare-queues.js';
 
 interface Answer {
   readonly status: number;
@@ -254,8 +255,10 @@ describe('the console with workers and a failing backup', () => {
   });
 
   it('enqueues a resync only after its dry run, and the dry run enqueues nothing', async () => {
-    // No workers: the enqueued tasks stay in the queue to be counted.
+    // No workers: the enqueued tasks stay in the queue to be counted. The queues are declared
+    // as a worker would (the console declares nothing).
     const api = await start(0);
+    await declareQueues(bed.env());
     for (const key of ['resync/1', 'resync/2']) {
       await putObject(bed.source.client, SOURCE_BUCKET, key, Buffer.from(key));
     }

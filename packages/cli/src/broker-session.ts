@@ -1,6 +1,6 @@
 import type { ChannelModel } from 'amqplib';
 import { RelayError, silentLogger, type Config, type Logger } from '@s3relay/core';
-import { Broker, redactUrls } from '@s3relay/core/amqp';
+import { Broker, redactUrls, type TopologyNames } from '@s3relay/core/amqp';
 import { CliError, ExitCode } from './exit-codes.js';
 
 /** An open connection for one operator command. */
@@ -9,17 +9,29 @@ export interface BrokerSession {
   readonly connection: ChannelModel;
 }
 
+export interface BrokerSessionOptions {
+  readonly logger?: Logger;
+  /** Per node. @default 5000 */
+  readonly timeoutMs?: number;
+  /**
+   * Fails (exit 1) when the tasks queue of `AMQP_PREFIX` does not exist, naming the prefix: a
+   * mistyped prefix must not read as an empty, healthy system. @default true
+   */
+  readonly requireQueues?: boolean;
+}
+
 /**
- * Connects (declaring the topology, so a fresh broker is usable), runs `work`, and closes.
- * Thrown as {@link CliError} with the "unavailable" exit code when the broker cannot be reached
- * (with a message that says how to start one) or refuses the credentials, vhost or permissions
- * (with the broker's refusal), and with the usage code when the queues exist with other
- * arguments.
+ * Connects without declaring anything (operator commands inspect what exists; only the ingress
+ * and the workers create queues), checks that the prefix's queues exist, runs `work`, and
+ * closes. Thrown as {@link CliError} with the "unavailable" exit code when the broker cannot be
+ * reached (with a message that says how to start one) or refuses the credentials, vhost or
+ * permissions (with the broker's refusal), and with "problems found" when there are no queues
+ * under the prefix.
  */
 export async function withBroker<T>(
   config: Config,
   work: (session: BrokerSession) => Promise<T>,
-  options: { logger?: Logger; timeoutMs?: number } = {},
+  options: BrokerSessionOptions = {},
 ): Promise<T> {
   const broker = new Broker({
     urls: config.amqp.urls,
@@ -31,6 +43,7 @@ export async function withBroker<T>(
       deliveryLimit: config.amqp.deliveryLimit,
       quorumGroupSize: config.amqp.quorumGroupSize,
     },
+    declare: false,
     logger: options.logger ?? silentLogger,
   });
   try {
@@ -43,12 +56,12 @@ export async function withBroker<T>(
       if (err instanceof RelayError && err.code === 'RELAY_AMQP_ACCESS_REFUSED') {
         throw new CliError(ExitCode.unavailable, err.message, { cause: err });
       }
-      if (err instanceof RelayError && !err.retryable) {
-        throw new CliError(ExitCode.usage, err.message, { cause: err });
-      }
       throw new CliError(ExitCode.unavailable, brokerUnreachableMessage(config.amqp.urls), {
         cause: err,
       });
+    }
+    if (options.requireQueues !== false) {
+      await assertQueuesExist(connection, broker.names, config);
     }
     return await work({ broker, connection });
   } finally {
@@ -65,4 +78,29 @@ export function brokerUnreachableMessage(urls: readonly string[]): string {
     '  docker run -d -p 5672:5672 -p 15672:15672 rabbitmq:3.13-management',
     'or point AMQP_URL (or --amqp-url) at your broker.',
   ].join('\n');
+}
+
+/** Thrown as {@link CliError} "problems found" when the prefix's tasks queue does not exist. */
+async function assertQueuesExist(
+  connection: ChannelModel,
+  names: TopologyNames,
+  config: Config,
+): Promise<void> {
+  // A passive declaration of a missing queue closes its channel: one of its own.
+  const channel = await connection.createChannel();
+  channel.on('error', () => undefined);
+  try {
+    await channel.checkQueue(names.tasks);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 404) throw err;
+    throw new CliError(
+      ExitCode.problemsFound,
+      `no s3relay queues under prefix "${config.amqp.prefix}" at ${redactUrls(config.amqp.urls)} ` +
+        `(${names.tasks} does not exist): check AMQP_PREFIX (or --amqp-prefix); the ingress and ` +
+        'the workers create the queues when they start',
+      { cause: err },
+    );
+  } finally {
+    await channel.close().catch(() => undefined);
+  }
 }

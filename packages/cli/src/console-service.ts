@@ -38,6 +38,8 @@ export async function startConsoleService(
       deliveryLimit: config.amqp.deliveryLimit,
       quorumGroupSize: config.amqp.quorumGroupSize,
     },
+    // It shows and operates on the queues the services declared; a mistyped prefix shows none.
+    declare: false,
     logger,
   });
   const operations = consoleOperations(config, broker);

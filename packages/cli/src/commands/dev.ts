@@ -106,8 +106,9 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
         AMQP_URL: flags.amqpUrl,
         AMQP_PREFIX: flags.amqpPrefix,
       });
-      // Fails with instructions to start RabbitMQ when none answers (and declares the queues).
-      await withBroker(config, () => Promise.resolve(), { timeoutMs: 3000 });
+      // Fails with instructions to start RabbitMQ when none answers; the services declare the
+      // queues once started.
+      await withBroker(config, () => Promise.resolve(), { timeoutMs: 3000, requireQueues: false });
       out.warn('starting the local stack…');
       const stack = await startDevStack({
         ...flags,

@@ -1,11 +1,15 @@
 import { Command } from 'commander';
+import { redactUrls } from '@s3relay/core/amqp';
 import { withBroker } from '../broker-session.js';
 import { addBrokerOptions, brokerOverrides, type BrokerFlags } from '../common-options.js';
 import { configFromFlags } from '../config-from-flags.js';
 import { table, type Output } from '../output.js';
 import { queueStatuses } from '../queue-status.js';
 
-/** `s3relay status`: queue depths and consumers; exit 3 when the broker is unreachable. */
+/**
+ * `s3relay status`: queue depths and consumers under the prefix it names; exit 1 when there are
+ * no s3relay queues under it, 3 when the broker is unreachable. It creates nothing.
+ */
 export function statusCommand(output: () => Output, env: NodeJS.ProcessEnv): Command {
   return addBrokerOptions(
     new Command('status').description('tasks queue depth, consumers, retry tiers and DLQ depth'),
@@ -15,12 +19,24 @@ export function statusCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
     const queues = await withBroker(config, ({ broker, connection }) =>
       queueStatuses(connection, broker.names),
     );
-    out.result({ broker: 'reachable', queues });
+    const { prefix } = config.amqp;
+    out.result({ broker: 'reachable', prefix, queues });
+    out.line(`queues under prefix "${prefix}" at ${redactUrls(config.amqp.urls)}:`);
     out.line(
       table(
         ['ROLE', 'QUEUE', 'MESSAGES', 'CONSUMERS'],
-        queues.map((q) => [q.role, q.queue, String(q.messages), String(q.consumers)]),
+        queues.map((q) =>
+          q.exists
+            ? [q.role, q.queue, String(q.messages), String(q.consumers)]
+            : [q.role, q.queue, 'does not exist', '-'],
+        ),
       ),
     );
+    const missing = queues.filter((q) => !q.exists);
+    if (missing.length > 0) {
+      out.warn(
+        `${missing.map((q) => q.queue).join(', ')} not found: RETRY_DELAYS (or AMQP_PREFIX) differ from the services'`,
+      );
+    }
   });
 }

@@ -22,6 +22,11 @@ export interface BrokerOptions {
   readonly urls: readonly string[];
   readonly heartbeatSeconds: number;
   readonly topology: TopologyOptions;
+  /**
+   * Declares the topology on every connect. Operator commands pass false: they inspect what
+   * exists, and must not create queues under a mistyped `AMQP_PREFIX`. @default true
+   */
+  readonly declare?: boolean;
   /** Shown in the RabbitMQ management UI and `rabbitmqctl list_connections`. */
   readonly connectionName: string;
   readonly logger?: Logger;
@@ -103,6 +108,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       reconnectDelayMs: 250,
       maxReconnectDelayMs: 5000,
       connectTimeoutMs: 5000,
+      declare: true,
       ...options,
     };
     this.#logger = options.logger ?? silentLogger;
@@ -251,7 +257,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#onConnectFailed(lastError ?? new Error('no node to connect to'), permanent);
   }
 
-  /** Opens a connection to one node and declares the topology on it. */
+  /** Opens a connection to one node and (unless told not to) declares the topology on it. */
   async #open(url: string): Promise<ChannelModel> {
     let connection: ChannelModel | undefined;
     try {
@@ -262,7 +268,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
       connection.on('error', (err: Error) => {
         this.#logger.warn('broker connection error', { error: err.message });
       });
-      await declareTopology(connection, this.#options.topology, (kept) => this.#reportKept(kept));
+      if (this.#options.declare) {
+        await declareTopology(connection, this.#options.topology, (kept) => this.#reportKept(kept));
+      }
       return connection;
     } catch (err) {
       if (connection !== undefined)
