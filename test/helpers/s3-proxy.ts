@@ -65,7 +65,15 @@ export type FaultAction =
    * response that has a body, before the headers of one without. Resumes after `ms`; never when
    * absent (until the client gives up or the proxy closes).
    */
-  | { readonly type: 'stall'; readonly ms?: number; readonly afterBytes?: number };
+  | { readonly type: 'stall'; readonly ms?: number; readonly afterBytes?: number }
+  /**
+   * Hold the request, unread and unanswered, until {@link S3Proxy.release} lets it go: a test
+   * orders events by holding one request while it waits for another, never by sleeping.
+   */
+  | { readonly type: 'hold' };
+
+/** A fault a held request can be released into (anything but another hold). */
+export type ReleaseAction = Exclude<FaultAction, { type: 'hold' }>;
 
 export interface FaultRule {
   /** The operation it applies to; `*` for all. */
@@ -103,8 +111,23 @@ export interface S3Proxy {
   readonly multipartUploads: readonly MultipartUploadRecord[];
   /** Drops the recorded operations (the multipart bookkeeping stays). */
   clearOperations(): void;
+  /** The requests a `hold` rule holds now, in order of arrival (a client that gave up leaves). */
+  readonly held: readonly S3Operation[];
+  /** Resolves once at least `count` requests are held at the same time. */
+  whenHeld(count: number): Promise<readonly S3Operation[]>;
+  /**
+   * Lets a held request go on: forwarded as if never held, or answered with `action` instead.
+   * Without `operation`, every held request.
+   */
+  release(operation?: S3Operation, action?: ReleaseAction): void;
   /** Stops listening and drops every connection, stalled ones included; idempotent. */
   close(): Promise<void>;
+}
+
+interface Held {
+  readonly operation: S3Operation;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
 }
 
 interface ActiveRule {
@@ -140,6 +163,8 @@ export async function startS3Proxy(target: {
   const operations: S3Operation[] = [];
   const uploads = new Map<string, MultipartUploadRecord>();
   let rules: ActiveRule[] = [];
+  let holds: Held[] = [];
+  const heldWaiters = new Set<() => void>();
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
@@ -186,6 +211,25 @@ export async function startS3Proxy(target: {
 
     const fault = pickFault(operation);
     if (fault !== undefined) operation.fault = fault.type;
+    if (fault?.type === 'hold') {
+      const hold: Held = { operation, req, res };
+      holds.push(hold);
+      res.on('close', () => {
+        holds = holds.filter((candidate) => candidate !== hold);
+      });
+      for (const waiter of [...heldWaiters]) waiter();
+      return;
+    }
+    answer(req, res, operation, fault);
+  });
+
+  /** Goes on with a request: the fault's answer, the multipart emulation, or the upstream's. */
+  const answer = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    operation: S3Operation,
+    fault: ReleaseAction | undefined,
+  ) => {
     if (fault?.type === 'reset') {
       req.socket.resetAndDestroy();
       return;
@@ -197,13 +241,13 @@ export async function startS3Proxy(target: {
     }
     if (emulateMultipart && answerMultipart(req, res, operation, uploads)) return;
     forward(req, res, operation, fault);
-  });
+  };
 
   const forward = (
     req: IncomingMessage,
     res: ServerResponse,
     operation: S3Operation,
-    fault: FaultAction | undefined,
+    fault: ReleaseAction | undefined,
   ) => {
     const headers = { ...req.headers };
     // `expect` is not signed; Node already answered the client's 100-continue.
@@ -268,12 +312,12 @@ export async function startS3Proxy(target: {
 
   /** Sends an upstream answer to the client, applying a `cut-body` or `stall` fault. */
   const relay = (
-    answer: { status: number; rawHeaders: string[]; body: Readable },
+    upstreamAnswer: { status: number; rawHeaders: string[]; body: Readable },
     req: IncomingMessage,
     res: ServerResponse,
-    fault: FaultAction | undefined,
+    fault: ReleaseAction | undefined,
   ) => {
-    const { status, rawHeaders, body } = answer;
+    const { status, rawHeaders, body } = upstreamAnswer;
     const lengthHeader = headerValue(rawHeaders, 'content-length');
     const hasBody =
       req.method !== 'HEAD' &&
@@ -367,6 +411,30 @@ export async function startS3Proxy(target: {
     },
     clearOperations() {
       operations.length = 0;
+    },
+    get held() {
+      return holds.map((hold) => hold.operation);
+    },
+    whenHeld(count) {
+      return new Promise((resolve) => {
+        const check = () => {
+          if (holds.length < count) return;
+          heldWaiters.delete(check);
+          resolve(holds.map((hold) => hold.operation));
+        };
+        heldWaiters.add(check);
+        check();
+      });
+    },
+    release(operation, action) {
+      const released = holds.filter(
+        (hold) => operation === undefined || hold.operation === operation,
+      );
+      holds = holds.filter((hold) => !released.includes(hold));
+      for (const hold of released) {
+        if (action !== undefined) hold.operation.fault = action.type;
+        answer(hold.req, hold.res, hold.operation, action);
+      }
     },
     close() {
       closing ??= (async () => {
