@@ -120,6 +120,7 @@ describe('status', () => {
             consumers: 0,
           },
           { role: 'dlq', queue: `${prefix}.dlq`, exists: true, messages: 2, consumers: 0 },
+          { role: 'held', queue: `${prefix}.held`, exists: true, messages: 0, consumers: 0 },
         ],
       });
     }

@@ -1,14 +1,12 @@
-import { confirm } from '../confirm.js';
 import { Command, Option } from 'commander';
 import { pointInTime, positiveInt } from '../flag-parsers.js';
-import type { Config } from '@s3relay/core';
-import { Publisher, type Broker } from '@s3relay/core/amqp';
 import { withBroker } from '../broker-session.js';
 import { addBrokerOptions, brokerOverrides, type BrokerFlags } from '../common-options.js';
 import { configFromFlags } from '../config-from-flags.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { table, type Output } from '../output.js';
 import { createProgress } from '../progress.js';
+import { confirmed, withPublisher } from '../queue-actions.js';
 import { dropDlq, listDlq, purgeDlq, replayDlq } from '../dlq/dlq-operations.js';
 import type { ParkedFilter, ParkedTask } from '../dlq/parked-task.js';
 
@@ -72,38 +70,6 @@ function filterOf(flags: FilterFlags & { id?: string[] }): ParkedFilter {
     since: flags.since,
     until: flags.until,
   };
-}
-
-/** Asks on the terminal before something that cannot be undone; `--yes` skips the question. */
-async function confirmed(
-  out: Output,
-  question: string,
-  yes: boolean | undefined,
-): Promise<boolean> {
-  if (yes === true) return true;
-  if (await confirm(`${question} This cannot be undone.`, 'refusing')) return true;
-  out.warn('nothing changed');
-  return false;
-}
-
-/**
- * Runs `work` with a confirming publisher: listing republishes what it keeps, replaying what it
- * moves (see walkDlq).
- */
-async function withPublisher<T>(
-  config: Config,
-  broker: Broker,
-  work: (publisher: Publisher) => Promise<T>,
-): Promise<T> {
-  const publisher = new Publisher(broker, {
-    timeoutMs: config.amqp.publishTimeoutMs,
-    maxInFlight: 1000,
-  });
-  try {
-    return await work(publisher);
-  } finally {
-    await publisher.close();
-  }
 }
 
 /** `s3relay dlq list|replay|purge`: the dead-letter queue, for operators. */
