@@ -266,6 +266,9 @@ describe('worker: failures', () => {
     expect(states).toEqual(['aborted', 'completed']);
     const [retry] = logsWith('task failed; retrying later');
     expect(retry?.code).toBe('RELAY_S3_NETWORK');
+    // An expected, handled failure: the code, message and cause, no stack traces.
+    expect(retry?.error).toMatchObject({ code: 'RELAY_S3_NETWORK' });
+    expect(JSON.stringify(retry)).not.toContain('"stack"');
   });
 
   it('fails a stalled source within SOURCE_IDLE_TIMEOUT_MS, while other keys go on', async () => {

@@ -569,7 +569,12 @@ const VARIABLES = {
     schema: z.enum(['error', 'warn', 'info', 'debug']),
   },
   LOG_FORMAT: {
-    spec: { group: 'all', description: '`json` (one object a line) or `pretty`', default: 'json' },
+    spec: {
+      group: 'all',
+      description:
+        '`json` (one object a line) or `pretty` (coloured on a terminal only, never with `NO_COLOR` set)',
+      default: 'json',
+    },
     schema: z.enum(['json', 'pretty']),
   },
   SHUTDOWN_TIMEOUT_MS: {

@@ -32,6 +32,7 @@ export {
 export {
   createLogger,
   serializeError,
+  summarizeError,
   silentLogger,
   type Logger,
   type LoggerOptions,
