@@ -145,7 +145,10 @@ describe('resync and verify', () => {
     expect(keepDeletes.stdout).toContain(
       '3 extra backup objects (in the backup, not in the source) left alone: deletes are off',
     );
-    for (const off of [{ REPLICATE_DELETES: 'false' }, { DELETE_LIMIT: '0' }]) {
+    for (const off of [{ REPLICATE_DELETES: 'false' }, { DELETE_LIMIT: '0' }] as Record<
+      string,
+      string
+    >[]) {
       const deletesOff = await cli(['resync', '--bucket', SOURCE_BUCKET, '--delete'], {
         ...env,
         ...off,
