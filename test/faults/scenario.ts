@@ -379,9 +379,10 @@ async function waitQuiet(
       const counts = await queueCounts(stack.broker.ctl, stack.prefix);
       // A listing without the tasks queue is not an empty pipeline.
       if (!counts.has(stack.names.tasks)) throw new Error(`${stack.names.tasks} is not listed`);
-      pending = [...counts]
-        .filter(([name]) => name !== stack.names.dlq)
-        .reduce((sum, [, messages]) => sum + messages, 0);
+      // Tasks waiting or running: the DLQ and the held deletes wait for an operator, and the
+      // delete breaker's ledger holds a message per recent delete for its whole window.
+      const working = [stack.names.tasks, ...stack.names.retryTiers.map((tier) => tier.queue)];
+      pending = working.reduce((sum, name) => sum + (counts.get(name) ?? 0), 0);
     } catch (err) {
       last = `broker not answering: ${err instanceof Error ? err.message : String(err)}`;
     }

@@ -74,10 +74,18 @@ export type FaultAction =
     }
   /**
    * Forward, then stop sending: after the headers and `afterBytes` bytes (default 0) of a
-   * response that has a body, before the headers of one without. Resumes after `ms`; never when
-   * absent (until the client gives up or the proxy closes).
+   * response that has a body, before the headers of one without. Resumes after `ms`; without it,
+   * when {@link S3Proxy.release} lets it go (it counts as held meanwhile).
    */
-  | { readonly type: 'stall'; readonly ms?: number; readonly afterBytes?: number };
+  | { readonly type: 'stall'; readonly ms?: number; readonly afterBytes?: number }
+  /**
+   * Hold the request, unread and unanswered, until {@link S3Proxy.release} lets it go: a test
+   * orders events by holding one request while it waits for another, never by sleeping.
+   */
+  | { readonly type: 'hold' };
+
+/** A fault a held request can be released into (anything but another hold). */
+export type ReleaseAction = Exclude<FaultAction, { type: 'hold' }>;
 
 export interface FaultRule {
   /** The operation it applies to; `*` for all. */
@@ -115,8 +123,25 @@ export interface S3Proxy {
   readonly multipartUploads: readonly MultipartUploadRecord[];
   /** Drops the recorded operations (the multipart bookkeeping stays). */
   clearOperations(): void;
+  /**
+   * The requests held now, in order of arrival: by a `hold` rule, or stalled by a `stall` without
+   * `ms`. A client that gave up leaves the list.
+   */
+  readonly held: readonly S3Operation[];
+  /** Resolves once at least `count` requests are held at the same time. */
+  whenHeld(count: number): Promise<readonly S3Operation[]>;
+  /**
+   * Lets a held request go on: forwarded as if never held, or answered with `action` instead; a
+   * stalled answer resumes (`action` does not apply to it). Without `operation`, every one held.
+   */
+  release(operation?: S3Operation, action?: ReleaseAction): void;
   /** Stops listening and drops every connection, stalled ones included; idempotent. */
   close(): Promise<void>;
+}
+
+interface Held {
+  readonly operation: S3Operation;
+  resume(action: ReleaseAction | undefined): void;
 }
 
 interface ActiveRule {
@@ -152,6 +177,8 @@ export async function startS3Proxy(target: {
   const operations: S3Operation[] = [];
   const uploads = new Map<string, MultipartUploadRecord>();
   let rules: ActiveRule[] = [];
+  let holds: Held[] = [];
+  const heldWaiters = new Set<() => void>();
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
@@ -198,6 +225,37 @@ export async function startS3Proxy(target: {
 
     const fault = pickFault(operation);
     if (fault !== undefined) operation.fault = fault.type;
+    if (fault?.type === 'hold') {
+      hold(operation, res, (action) => {
+        if (action !== undefined) operation.fault = action.type;
+        answer(req, res, operation, action);
+      });
+      return;
+    }
+    answer(req, res, operation, fault);
+  });
+
+  /** Keeps a request or an answer waiting until {@link S3Proxy.release} resumes it. */
+  const hold = (
+    operation: S3Operation,
+    res: ServerResponse,
+    resume: (action: ReleaseAction | undefined) => void,
+  ) => {
+    const held: Held = { operation, resume };
+    holds.push(held);
+    res.on('close', () => {
+      holds = holds.filter((candidate) => candidate !== held);
+    });
+    for (const waiter of [...heldWaiters]) waiter();
+  };
+
+  /** Goes on with a request: the fault's answer, the multipart emulation, or the upstream's. */
+  const answer = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    operation: S3Operation,
+    fault: ReleaseAction | undefined,
+  ) => {
     if (fault?.type === 'reset') {
       req.socket.resetAndDestroy();
       return;
@@ -217,13 +275,13 @@ export async function startS3Proxy(target: {
     }
     if (emulateMultipart && answerMultipart(req, res, operation, uploads)) return;
     forward(req, res, operation, fault);
-  });
+  };
 
   const forward = (
     req: IncomingMessage,
     res: ServerResponse,
     operation: S3Operation,
-    fault: FaultAction | undefined,
+    fault: ReleaseAction | undefined,
   ) => {
     const headers = { ...req.headers };
     // `expect` is not signed; Node already answered the client's 100-continue.
@@ -266,6 +324,7 @@ export async function startS3Proxy(target: {
               req,
               res,
               fault,
+              operation,
             );
           },
           () => res.destroy(),
@@ -282,18 +341,25 @@ export async function startS3Proxy(target: {
           operation.uploadId === undefined ? undefined : uploads.get(operation.uploadId);
         if (upload !== undefined) upload.state = 'aborted';
       }
-      relay({ status, rawHeaders: incoming.rawHeaders, body: incoming }, req, res, fault);
+      relay(
+        { status, rawHeaders: incoming.rawHeaders, body: incoming },
+        req,
+        res,
+        fault,
+        operation,
+      );
     });
   };
 
   /** Sends an upstream answer to the client, applying a `cut-body` or `stall` fault. */
   const relay = (
-    answer: { status: number; rawHeaders: string[]; body: Readable },
+    upstreamAnswer: { status: number; rawHeaders: string[]; body: Readable },
     req: IncomingMessage,
     res: ServerResponse,
-    fault: FaultAction | undefined,
+    fault: ReleaseAction | undefined,
+    operation: S3Operation,
   ) => {
-    const { status, rawHeaders, body } = answer;
+    const { status, rawHeaders, body } = upstreamAnswer;
     const lengthHeader = headerValue(rawHeaders, 'content-length');
     const hasBody =
       req.method !== 'HEAD' &&
@@ -308,12 +374,12 @@ export async function startS3Proxy(target: {
     if (fault.type === 'stall' && !hasBody) {
       // Nothing to hold back but the answer itself.
       body.pause();
-      if (fault.ms !== undefined) {
-        later(fault.ms, () => {
-          res.writeHead(status, rawHeaders);
-          body.pipe(res);
-        });
-      }
+      const send = () => {
+        res.writeHead(status, rawHeaders);
+        body.pipe(res);
+      };
+      if (fault.ms !== undefined) later(fault.ms, send);
+      else hold(operation, res, send);
       return;
     }
     res.writeHead(status, rawHeaders);
@@ -332,6 +398,8 @@ export async function startS3Proxy(target: {
         body.destroy();
       } else if (fault.ms !== undefined) {
         later(fault.ms, () => body.pipe(res));
+      } else {
+        hold(operation, res, () => body.pipe(res));
       }
     };
     const onData = (chunk: Buffer) => {
@@ -387,6 +455,27 @@ export async function startS3Proxy(target: {
     },
     clearOperations() {
       operations.length = 0;
+    },
+    get held() {
+      return holds.map((hold) => hold.operation);
+    },
+    whenHeld(count) {
+      return new Promise((resolve) => {
+        const check = () => {
+          if (holds.length < count) return;
+          heldWaiters.delete(check);
+          resolve(holds.map((hold) => hold.operation));
+        };
+        heldWaiters.add(check);
+        check();
+      });
+    },
+    release(operation, action) {
+      const released = holds.filter(
+        (hold) => operation === undefined || hold.operation === operation,
+      );
+      holds = holds.filter((hold) => !released.includes(hold));
+      for (const held of released) held.resume(action);
     },
     close() {
       closing ??= (async () => {

@@ -147,7 +147,9 @@ describe('the console with workers and a failing backup', () => {
           bed.names.tasks,
           ...bed.names.retryTiers.map((tier) => tier.queue),
           bed.names.dlq,
+          bed.names.held,
         ]);
+        expect(overview.held).toEqual({ available: true, messages: 0 });
       },
       { timeoutMs: 15_000, message: 'the console did not learn both workers' },
     );

@@ -96,6 +96,20 @@ describe('the delete ledger', () => {
     expect(Date.now() - first).toBeGreaterThanOrEqual(2000);
   });
 
+  it('never refuses the first grants of a new ledger that several workers declare at once', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const workers = await ledgers(prefix(), '100/1h', 3);
+      const answers = await Promise.allSettled(
+        workers.map((ledger, w) => ledger.grant(record(w), signal)),
+      );
+      for (const answer of answers) {
+        // Granted, or (a queue not ready yet) a transient failure: the task is retried, not held.
+        if (answer.status === 'fulfilled') expect(answer.value).toBe(true);
+        else expect(answer.reason).toMatchObject({ retryable: true });
+      }
+    }
+  });
+
   it('keeps a ledger per limit: a new DELETE_LIMIT starts with an empty window', async () => {
     const p = prefix();
     const [small] = await ledgers(p, '1/1h', 1);

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
 import { startPrivateRabbit, type PrivateRabbit } from '../helpers/private-rabbit.js';
-import { publishToQueue, uniquePrefix, withChannel } from '../helpers/rabbit.js';
+import { publishToQueue, uniquePrefix } from '../helpers/rabbit.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { putObject, s3Env, startS3Server, type TestS3 } from '../helpers/s3.js';
 import {
@@ -95,15 +95,6 @@ describe('the metrics of the dashboard and the alert rules', () => {
       }),
     );
     for (const ingress of ingresses) await ingress.start();
-    // TODO(console): the delete breaker (#11) declares <prefix>.held itself; until it does, a
-    // stand-in queue of that name gives the dashboard's held-deletes panels something to select.
-    await withChannel(rabbit.url, async (channel) => {
-      await channel.assertQueue(`${prefix}.held`, {
-        durable: true,
-        arguments: { 'x-queue-type': 'quorum' },
-      });
-    });
-
     work = await mkdtemp(join(tmpdir(), 's3relay-prometheus-'));
     const prometheusPort = await freePort();
     prometheusUrl = `http://127.0.0.1:${prometheusPort}`;

@@ -3,6 +3,7 @@ import { configCommand } from './commands/config.js';
 import { consoleCommand } from './commands/console.js';
 import { devCommand } from './commands/dev.js';
 import { dlqCommand } from './commands/dlq.js';
+import { heldCommand } from './commands/held.js';
 import { doctorCommand } from './commands/doctor.js';
 import { historyCommand } from './commands/history.js';
 import { janitorCommand } from './commands/janitor.js';
@@ -44,6 +45,7 @@ export function createProgram(context: ProgramContext): Command {
   for (const command of serveCommands(context.env)) program.addCommand(command);
   program.addCommand(statusCommand(output, context.env));
   program.addCommand(dlqCommand(output, context.env));
+  program.addCommand(heldCommand(output, context.env));
   program.addCommand(resyncCommand(output, context.env));
   program.addCommand(verifyCommand(output, context.env));
   program.addCommand(janitorCommand(output, context.env));

@@ -2,7 +2,7 @@ import type { Channel, ChannelModel } from 'amqplib';
 import type { TopologyNames } from '@s3relay/core/amqp';
 
 export interface QueueStatus {
-  readonly role: 'tasks' | 'retry' | 'dlq';
+  readonly role: 'tasks' | 'retry' | 'dlq' | 'held';
   readonly queue: string;
   /**
    * False when the queue does not exist (a retry tier of other `RETRY_DELAYS` than the
@@ -15,8 +15,9 @@ export interface QueueStatus {
 }
 
 /**
- * Depth and consumers of every queue of the topology: tasks, retry tiers, DLQ. Passive
- * declarations only (`checkQueue`): a queue that does not exist is reported so, not created.
+ * Depth and consumers of every queue of the topology: tasks, retry tiers, DLQ, held deletes.
+ * Passive declarations only (`checkQueue`): a queue that does not exist is reported so, not
+ * created.
  */
 export async function queueStatuses(
   connection: ChannelModel,
@@ -26,6 +27,7 @@ export async function queueStatuses(
     { role: 'tasks', queue: names.tasks },
     ...names.retryTiers.map((tier) => ({ role: 'retry' as const, queue: tier.queue })),
     { role: 'dlq', queue: names.dlq },
+    { role: 'held', queue: names.held },
   ];
   let channel: Channel | undefined;
   try {

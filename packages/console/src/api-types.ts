@@ -103,7 +103,7 @@ export interface FailureView {
 }
 
 export interface HeldSummary {
-  /** False until this version of s3relay holds deletes (the delete breaker). */
+  /** False while the broker has no `<prefix>.held` queue (no process has declared it yet). */
   readonly available: boolean;
   readonly messages: number | undefined;
 }

@@ -9,11 +9,15 @@ export function renderHeld(held: HeldSummary): void {
   replaceChildren(
     byId('held-body'),
     held.available
-      ? el('p', {}, `${count(held.messages)} deletes are held, waiting for a decision.`)
+      ? el(
+          'p',
+          {},
+          `${count(held.messages)} backup deletes are held (DELETE_LIMIT reached), waiting for a decision: look at them with s3relay held list, then s3relay held release (each checks the source again, within the limit) or s3relay held drop (the backup objects stay).`,
+        )
       : el(
           'p',
           { class: 'lead' },
-          'This version of s3relay executes deletes as they come and holds none. Held deletes arrive with the delete breaker, which holds deletes beyond a limit for an operator to release or drop.',
+          'The broker has no held-deletes queue yet: s3relay processes of this version declare it when they connect. The delete breaker holds backup deletes beyond DELETE_LIMIT there for an operator to release or drop.',
         ),
   );
 }

@@ -40,7 +40,7 @@ export function renderOverview(data: OverviewResponse): void {
     tile(
       'Held deletes',
       data.held.available ? count(data.held.messages) : '–',
-      data.held.available ? 'awaiting a decision' : 'not in this version',
+      data.held.available ? 'awaiting a decision' : 'no held queue yet',
       (data.held.messages ?? 0) > 0 ? 'warn' : '',
     ),
     tile(

@@ -120,7 +120,7 @@ export class DeleteLedger {
             );
           }
         } else if ((error as Error).message === 'message nacked') {
-          resolve(false);
+          resolve(this.#refused(channel));
         } else {
           reject(unavailable('the delete ledger channel closed before its answer', error));
         }
@@ -138,6 +138,28 @@ export class DeleteLedger {
         reject(unavailable('the delete ledger channel refused the grant', err));
       }
     });
+  }
+
+  /**
+   * A nack means full only when the ledger holds grants. A nack of an empty ledger is the queue
+   * not being ready (just created by another worker at the same moment, or without a leader):
+   * that is no grant, and no reason to hold either, so the task is retried. RabbitMQ 3.10 may
+   * also keep nacking on the channel of such a first publish (its queue client read an
+   * outdated queue record), so that channel is replaced.
+   */
+  async #refused(channel: ConfirmChannel): Promise<false> {
+    let grants: number;
+    try {
+      grants = (await channel.checkQueue(this.#name)).messageCount;
+    } catch (err) {
+      throw unavailable('could not read the delete ledger after it refused a grant', err);
+    }
+    if (grants > 0) return false;
+    this.#drop(channel);
+    throw new TransientError(
+      'RELAY_AMQP_NACKED',
+      `the delete ledger ${this.#name} refused a grant while empty (not ready yet)`,
+    );
   }
 
   async #open(): Promise<ConfirmChannel> {

@@ -47,7 +47,8 @@ export function partSizeFor(size: number, configuredBytes: number): number {
  * collections, so a long copy piled up to about 64 MiB of garbage (V8's external-memory slack)
  * on top of the parts in flight, and a 1 GiB copy went past 200 MiB of RSS. It also lets the
  * parts in flight be aborted with the task (`Upload` sends them without a signal), and the
- * upload is aborted only after every part has settled, so no part lands after the abort.
+ * upload is aborted only after every part has settled, so no part lands after the abort
+ * (docs/ARCHITECTURE.md, "Why our own multipart uploader"; test/integration/multipart-contract.test.ts).
  */
 export async function uploadMultipart(options: MultipartUploadOptions): Promise<void> {
   const { client, params, signal } = options;
@@ -74,18 +75,20 @@ export async function uploadMultipart(options: MultipartUploadOptions): Promise<
   }
 
   const controller = new AbortController();
-  const onAbort = () => controller.abort(signal.reason);
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
   const parts: CompletedPart[] = [];
   const inFlight = new Set<Promise<void>>();
   const free: Buffer[] = [];
   let allocated = 0;
+  /** The first failure: what the upload throws, never the aborts of the parts it caused. */
   let failure: { error: unknown } | undefined;
   const fail = (error: unknown) => {
     failure ??= { error };
     controller.abort(error);
   };
+  // The caller's abort is a failure of its own (its reason is thrown), not the parts' AbortErrors.
+  const onAbort = () => fail(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   const throwIfFailed = () => {
     if (failure !== undefined) throw failure.error;
   };

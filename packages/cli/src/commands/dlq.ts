@@ -1,14 +1,12 @@
-import { confirm } from '../confirm.js';
 import { Command, Option } from 'commander';
 import { pointInTime, positiveInt } from '../flag-parsers.js';
-import type { Config } from '@s3relay/core';
-import { Publisher, type Broker } from '@s3relay/core/amqp';
 import { withBroker } from '../broker-session.js';
 import { addBrokerOptions, brokerOverrides, type BrokerFlags } from '../common-options.js';
 import { configFromFlags } from '../config-from-flags.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { table, type Output } from '../output.js';
 import { createProgress } from '../progress.js';
+import { confirmed, withPublisher } from '../queue-actions.js';
 import { dropDlq, listDlq, purgeDlq, replayDlq } from '../dlq/dlq-operations.js';
 import type { ParkedFilter, ParkedTask } from '../dlq/parked-task.js';
 
@@ -74,38 +72,6 @@ function filterOf(flags: FilterFlags & { id?: string[] }): ParkedFilter {
   };
 }
 
-/** Asks on the terminal before something that cannot be undone; `--yes` skips the question. */
-async function confirmed(
-  out: Output,
-  question: string,
-  yes: boolean | undefined,
-): Promise<boolean> {
-  if (yes === true) return true;
-  if (await confirm(`${question} This cannot be undone.`, 'refusing')) return true;
-  out.warn('nothing changed');
-  return false;
-}
-
-/**
- * Runs `work` with a confirming publisher: listing republishes what it keeps, replaying what it
- * moves (see walkDlq).
- */
-async function withPublisher<T>(
-  config: Config,
-  broker: Broker,
-  work: (publisher: Publisher) => Promise<T>,
-): Promise<T> {
-  const publisher = new Publisher(broker, {
-    timeoutMs: config.amqp.publishTimeoutMs,
-    maxInFlight: 1000,
-  });
-  try {
-    return await work(publisher);
-  } finally {
-    await publisher.close();
-  }
-}
-
 /** `s3relay dlq list|replay|purge`: the dead-letter queue, for operators. */
 export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Command {
   const dlq = new Command('dlq').description(
@@ -165,6 +131,8 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
       }
       const config = configFromFlags(env, brokerOverrides(flags));
       const progress = createProgress(out, flags.dryRun === true ? 'dry run' : 'replaying');
+      // A dry run's counter must not read as if something had been replayed.
+      const replayedLabel = flags.dryRun === true ? 'would replay' : 'replayed';
       const result = await withBroker(config, ({ broker, connection }) =>
         withPublisher(config, broker, (publisher) =>
           replayDlq(
@@ -172,11 +140,11 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
             broker.names,
             publisher,
             { ...filterOf(flags), dryRun: flags.dryRun === true },
-            (scanned, replayed) => progress.update({ scanned, replayed }),
+            (scanned, replayed) => progress.update({ scanned, [replayedLabel]: replayed }),
           ),
         ),
       );
-      progress.done({ scanned: result.scanned, replayed: result.replayed.length });
+      progress.done({ scanned: result.scanned, [replayedLabel]: result.replayed.length });
       out.result(result);
       const verb = result.dryRun ? 'would replay' : 'replayed';
       out.line(`${verb} ${result.replayed.length} of ${result.scanned} parked tasks`);
@@ -218,6 +186,7 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
         return;
       }
       const progress = createProgress(out, dryRun ? 'dry run' : 'dropping');
+      const droppedLabel = dryRun ? 'would drop' : 'dropped';
       const result = await withBroker(config, ({ broker, connection }) =>
         withPublisher(config, broker, (publisher) =>
           dropDlq(
@@ -225,11 +194,11 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
             broker.names,
             publisher,
             { ...filterOf(flags), dryRun },
-            (scanned, dropped) => progress.update({ scanned, dropped }),
+            (scanned, dropped) => progress.update({ scanned, [droppedLabel]: dropped }),
           ),
         ),
       );
-      progress.done({ scanned: result.scanned, dropped: result.dropped.length });
+      progress.done({ scanned: result.scanned, [droppedLabel]: result.dropped.length });
       out.result(result);
       out.line(
         `${result.dryRun ? 'would drop' : 'dropped'} ${result.dropped.length} of ${result.scanned} parked tasks`,

@@ -12,7 +12,9 @@ import { queueStatuses } from '../queue-status.js';
  */
 export function statusCommand(output: () => Output, env: NodeJS.ProcessEnv): Command {
   return addBrokerOptions(
-    new Command('status').description('tasks queue depth, consumers, retry tiers and DLQ depth'),
+    new Command('status').description(
+      'tasks queue depth, consumers, retry tiers, DLQ depth and held deletes',
+    ),
   ).action(async (flags: BrokerFlags) => {
     const out = output();
     const config = configFromFlags(env, brokerOverrides(flags));
@@ -32,10 +34,18 @@ export function statusCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
         ),
       ),
     );
-    const missing = queues.filter((q) => !q.exists);
+    const missing = queues.filter((q) => !q.exists && q.role !== 'held');
     if (missing.length > 0) {
       out.warn(
         `${missing.map((q) => q.queue).join(', ')} not found: RETRY_DELAYS (or AMQP_PREFIX) differ from the services'`,
+      );
+    }
+    const held = queues.find((q) => q.role === 'held');
+    if (held?.exists === false) {
+      out.warn(`${held.queue} not found: the services are older than the delete breaker`);
+    } else if ((held?.messages ?? 0) > 0) {
+      out.line(
+        `${held?.messages} backup deletes held (DELETE_LIMIT reached): see them with \`s3relay held list\`, then release or drop them`,
       );
     }
   });

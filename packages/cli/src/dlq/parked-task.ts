@@ -93,7 +93,7 @@ export function describeParked(message: Message): ParkedTask {
  * A header value as JSON shows it: AMQP byte strings as text, timestamps (amqplib decodes them
  * as `{ '!': 'timestamp', value: seconds }`) as ISO times, 64-bit integers as numbers or text.
  */
-function jsonSafe(value: unknown): unknown {
+export function jsonSafe(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'bigint')
