@@ -42,6 +42,12 @@ describe('the webhook token in printed URLs', () => {
     expect(JSON.parse(signed)).toMatchObject({
       signedUrl: 'http://hooks.example.com/webhook/mcs?token=***',
     });
+    // `sign --help` points at fields of that line, and at no other.
+    const help = await ingress.run(['sign', '--help']);
+    const fields = [...help.output.matchAll(/`(\w+)`/g)].map((match) => match[1]);
+    expect(fields, help.output).toContain('signedUrl');
+    const loggedFields = Object.keys(JSON.parse(signed) as Record<string, unknown>);
+    for (const field of fields) expect(loggedFields).toContain(field);
     const configuration = await ingress.process.waitForLine(/"configuration"/, 10_000);
     expect(configuration).toContain('webhook/ceph/***');
     expect(configuration).toContain('https://sns:***@hooks.example.com');

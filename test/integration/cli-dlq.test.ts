@@ -280,6 +280,21 @@ describe('dlq: listing, filters, dry run, drop, purge', () => {
     );
   });
 
+  it('replay --dry-run and drop --dry-run say "would", never that they did', async () => {
+    await park(3);
+    const replay = await cli(['dlq', 'replay', '--all', '--dry-run'], queues.env);
+    expect(replay.code, replay.stderr).toBe(0);
+    const replayOutput = replay.stdout + replay.stderr;
+    expect(replayOutput).toContain('would replay 3');
+    expect(replayOutput).not.toMatch(/\breplayed\b/);
+    const drop = await cli(['dlq', 'drop', '--all', '--dry-run'], queues.env);
+    expect(drop.code, drop.stderr).toBe(0);
+    const dropOutput = drop.stdout + drop.stderr;
+    expect(dropOutput).toContain('would drop 3');
+    expect(dropOutput).not.toMatch(/\bdropped\b/);
+    expect(await listIds(queues.env)).toHaveLength(3);
+  });
+
   it('a replay whose tasks are parked again at once replays each once, and ends', async () => {
     const parked = await park(700);
     // A worker for which every task fails at once: each replayed task is back in the DLQ within

@@ -219,6 +219,22 @@ describe('configuration', () => {
     expect(run.stderr).toContain('AMQP_PREFIX');
   });
 
+  it('config prints every setting by the variable that sets it, secrets redacted', async () => {
+    const run = await cli(['config'], {
+      AMQP_URL: 'amqp://user:hunter2@broker:5672',
+      DEST_S3_SECRET_ACCESS_KEY: 'hunter2',
+      WORKER_CONCURRENCY: '4',
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^ +WORKER_CONCURRENCY +4$/m);
+    expect(run.stdout).toMatch(/^ +AMQP_URL +amqp:\/\/user:\*\*\*@broker:5672$/m);
+    expect(run.stdout).toMatch(/^ +DEST_S3_SECRET_ACCESS_KEY +\*\*\*$/m);
+    expect(run.stdout).toMatch(/^ +MAX_ATTEMPTS +8 +\(default\)$/m);
+    expect(run.stdout).not.toContain('hunter2');
+    // Not the compiled configuration's names.
+    expect(run.stdout).not.toMatch(/concurrency|prefetch|"amqp"/);
+  });
+
   it('config --json prints the effective configuration with secrets redacted', async () => {
     const run = await cli(['--json', 'config'], {
       AMQP_URL: 'amqp://user:hunter2@broker:5672,amqp://user:hunter3@broker-2:5672',

@@ -7,6 +7,7 @@ import { drainQueue, queueDepth } from '../helpers/rabbit.js';
 import { putObject } from '../helpers/s3.js';
 import { startStrayHttpServer } from '../helpers/stray-http.js';
 import { SOURCE_BUCKET, eventTask, startWorkerBed, type WorkerBed } from '../support/worker-bed.js';
+import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 
 let bed: WorkerBed;
 let dir: string;
@@ -16,7 +17,10 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 's3relay-worker-script-'));
 });
 
+const children: WorkerProcess[] = [];
+
 afterEach(async () => {
+  await Promise.all(children.splice(0).map((child) => child.kill()));
   await bed.close();
   await rm(dir, { recursive: true, force: true });
 });
@@ -130,7 +134,105 @@ describe('worker: ACTION=script', () => {
     const path = join(dir, 'not-executable.sh');
     await writeFile(path, '#!/bin/sh\nexit 0\n');
     await expect(bed.startWorker({ ACTION: 'script', ACTION_SCRIPT: path })).rejects.toThrow(
-      /ACTION_SCRIPT .* is not an executable file/,
+      /ACTION_SCRIPT=.*: not executable/,
     );
+  });
+});
+
+describe('worker process: what ACTION_SCRIPT is given', () => {
+  /** A script that writes its arguments and its environment, NUL-separated (values hold newlines). */
+  async function dumpScript(): Promise<{ path: string; args: string; env: string }> {
+    const args = join(dir, 'args');
+    const env = join(dir, 'env');
+    const path = await script(`printf '%s\\0' "$@" > '${args}'; env -0 > '${env}'`);
+    return { path, args, env };
+  }
+
+  async function startProcess(overrides: Record<string, string>): Promise<void> {
+    const child = spawnWorker(bed.env({ LOG_LEVEL: 'info', ...overrides }));
+    children.push(child);
+    await child.ready;
+  }
+
+  it('gets its task as arguments and S3RELAY_* variables, the allowed variables, and no secret', async () => {
+    const dump = await dumpScript();
+    await startProcess({
+      ACTION: 'script',
+      ACTION_SCRIPT: dump.path,
+      ACTION_SCRIPT_ENV: 'SCRIPT_SETTING',
+      SCRIPT_SETTING: 'passed',
+      NOT_LISTED: 'kept back',
+      TZ: 'Europe/Moscow',
+    });
+    const key = '-rf ../x\nnewline';
+    const task = { ...eventTask(key, 'created'), size: 42, eTag: 'e7a9' };
+    await bed.publish([task]);
+    await eventually(async () => expect(await readFile(dump.env, 'utf8')).toContain('S3RELAY'), {
+      timeoutMs: 15_000,
+    });
+    expect((await readFile(dump.args, 'utf8')).split('\0')).toEqual([
+      SOURCE_BUCKET,
+      key,
+      'copy',
+      '',
+    ]);
+    const env = new Map(
+      (await readFile(dump.env, 'utf8'))
+        .split('\0')
+        .filter((entry) => entry !== '')
+        .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+    );
+    expect(Object.fromEntries([...env].filter(([name]) => name.startsWith('S3RELAY_')))).toEqual({
+      S3RELAY_BUCKET: SOURCE_BUCKET,
+      S3RELAY_KEY: key,
+      S3RELAY_VERB: 'copy',
+      S3RELAY_EVENT: 'ObjectCreated:Put',
+      S3RELAY_ORIGIN: 's3',
+      S3RELAY_TASK_ID: task.id,
+      S3RELAY_SIZE: '42',
+      S3RELAY_ETAG: 'e7a9',
+      S3RELAY_SEQUENCER: task.sequencer,
+    });
+    expect(env.get('SCRIPT_SETTING')).toBe('passed');
+    expect(env.get('TZ')).toBe('Europe/Moscow');
+    expect(env.get('PATH')).toBe(process.env.PATH);
+    // The worker has all of these; the script none.
+    for (const name of [
+      'NOT_LISTED',
+      'AMQP_URL',
+      'SOURCE_S3_SECRET_ACCESS_KEY',
+      'DEST_S3_SECRET_ACCESS_KEY',
+      'SOURCE_S3_ACCESS_KEY_ID',
+      'ACTION_SCRIPT',
+      'NODE_OPTIONS',
+    ]) {
+      expect(env.has(name), name).toBe(false);
+    }
+  });
+
+  it('parks a task whose bucket is not an S3 bucket name; the script never runs', async () => {
+    const dump = await dumpScript();
+    await startProcess({ ACTION: 'script', ACTION_SCRIPT: dump.path, MAX_ATTEMPTS: '2' });
+    await bed.publish([{ ...eventTask('k', 'created'), bucket: '-rf' }]);
+    await eventually(async () => expect(await queueDepth(bed.url, bed.names.dlq)).toBe(1), {
+      timeoutMs: 15_000,
+    });
+    const [parked] = await drainQueue(bed.url, bed.names.dlq);
+    expect(parked?.properties.headers?.['x-s3relay-error-code']).toBe('RELAY_TASK_INVALID');
+    expect(String(parked?.properties.headers?.['x-s3relay-error'])).toContain(
+      'not an S3 bucket name',
+    );
+    await expect(readFile(dump.args, 'utf8')).rejects.toThrow();
+  });
+
+  it('refuses to start when ACTION_SCRIPT_ENV lists a secret', async () => {
+    const dump = await dumpScript();
+    await expect(
+      startProcess({
+        ACTION: 'script',
+        ACTION_SCRIPT: dump.path,
+        ACTION_SCRIPT_ENV: 'PATH,AMQP_URL,DEST_S3_SECRET_ACCESS_KEY',
+      }),
+    ).rejects.toThrow(/ACTION_SCRIPT_ENV lists secrets[^]*AMQP_URL, DEST_S3_SECRET_ACCESS_KEY/);
   });
 });

@@ -21,6 +21,17 @@ export interface VariableSpec {
   readonly group: 'broker' | 'ingress' | 'source' | 'backup' | 'worker' | 'console' | 'all';
 }
 
+/** The variables of the worker's environment every ACTION_SCRIPT run gets (when set). */
+export const SCRIPT_BASE_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'] as const;
+
+/**
+ * Credentials the SDK would read from the environment: never given to a script, whatever
+ * ACTION_SCRIPT_ENV lists (a script that needs S3 gets a profile or a credentials file).
+ */
+const SDK_SECRET_VARIABLES = ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 /** WEBHOOK_TOKEN's least length: shorter ones can be guessed by a sender that tries enough. */
 export const MIN_TOKEN_LENGTH = 16;
 
@@ -476,9 +487,24 @@ const VARIABLES = {
   ACTION_SCRIPT: {
     spec: {
       group: 'worker',
-      description: 'Executable run as `<script> <bucket> <key> copy|delete` when ACTION=script',
+      description:
+        'Executable run as `<script> <bucket> <key> copy|delete` when ACTION=script; the task is in its environment too (`S3RELAY_BUCKET`, `S3RELAY_KEY`, `S3RELAY_VERB`, …)',
     },
     schema: optionalString,
+  },
+  ACTION_SCRIPT_ENV: {
+    spec: {
+      group: 'worker',
+      description: `Comma-separated names of further variables of the worker's environment that ACTION_SCRIPT gets; it gets only these, ${SCRIPT_BASE_ENV.join(', ')} and its task's S3RELAY_* variables. s3relay's secrets (AMQP_URL, the S3 secret keys, tokens) are refused`,
+    },
+    schema: z
+      .string()
+      .optional()
+      .transform((raw) => list(raw ?? ''))
+      .refine(
+        (names) => names.every((name) => ENV_NAME.test(name)),
+        'names of environment variables (letters, digits, underscores)',
+      ),
   },
   ACTION_SCRIPT_TIMEOUT_MS: {
     spec: { group: 'worker', description: 'Time limit of one script run', default: '300000' },
@@ -543,7 +569,12 @@ const VARIABLES = {
     schema: z.enum(['error', 'warn', 'info', 'debug']),
   },
   LOG_FORMAT: {
-    spec: { group: 'all', description: '`json` (one object a line) or `pretty`', default: 'json' },
+    spec: {
+      group: 'all',
+      description:
+        '`json` (one object a line) or `pretty` (coloured on a terminal only, never with `NO_COLOR` set)',
+      default: 'json',
+    },
     schema: z.enum(['json', 'pretty']),
   },
   SHUTDOWN_TIMEOUT_MS: {
@@ -641,6 +672,8 @@ export interface Config {
     readonly action: 'replicate' | 'script';
     readonly actionScript: string | undefined;
     readonly actionScriptTimeoutMs: number;
+    /** ACTION_SCRIPT_ENV: names passed to the script besides {@link SCRIPT_BASE_ENV}. */
+    readonly actionScriptEnv: readonly string[];
     readonly metricsHost: string;
     readonly metricsPort: number;
   };
@@ -700,6 +733,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     { bucket: e.DEST_BUCKET, prefix: e.DEST_PREFIX },
     e.SOURCE_BUCKETS,
   );
+  const secrets = e.ACTION_SCRIPT_ENV.filter(
+    (name) =>
+      SDK_SECRET_VARIABLES.includes(name) ||
+      (name in VARIABLES && CONFIG_VARIABLES[name as VariableName].secret === true),
+  );
+  if (secrets.length > 0) {
+    problems.push(
+      `✖ ACTION_SCRIPT_ENV lists secrets, which a script never gets: ${secrets.join(', ')}\n  → at ACTION_SCRIPT_ENV`,
+    );
+  }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     problems.push(
       '✖ HTTP_HEADERS_TIMEOUT_MS exceeds HTTP_REQUEST_TIMEOUT_MS, which covers the headers too\n  → at HTTP_HEADERS_TIMEOUT_MS',
@@ -752,6 +795,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       action: e.ACTION,
       actionScript: e.ACTION_SCRIPT,
       actionScriptTimeoutMs: e.ACTION_SCRIPT_TIMEOUT_MS,
+      actionScriptEnv: e.ACTION_SCRIPT_ENV,
       metricsHost: e.METRICS_HOST,
       metricsPort: e.METRICS_PORT,
     },

@@ -311,6 +311,14 @@ export const ERROR_CATALOGUE = {
     action:
       'Check that the route names the right source (`/webhook/<source>`) and what the sender posts.',
   },
+  RELAY_WEBHOOK_INVALID_BUCKET: {
+    retryable: false,
+    httpStatus: 400,
+    meaning:
+      "A record's bucket is not an S3 bucket name (3-255 letters, digits, `.`, `-`, `_`, a letter or digit first and last, no `..`, not an IP address); nothing of the request was published.",
+    action:
+      'None for a forged event (the name could have reached `ACTION_SCRIPT` as an option); otherwise check what the sender posts.',
+  },
   RELAY_WEBHOOK_UNKNOWN_SOURCE: {
     retryable: false,
     httpStatus: 400,

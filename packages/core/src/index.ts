@@ -1,6 +1,8 @@
+export { MAX_BUCKET_NAME_LENGTH, bucketNameProblem } from './bucket-name.js';
 export {
   CONFIG_VARIABLES,
   MIN_TOKEN_LENGTH,
+  SCRIPT_BASE_ENV,
   loadConfig,
   redactConfig,
   type Config,
@@ -30,6 +32,7 @@ export {
 export {
   createLogger,
   serializeError,
+  summarizeError,
   silentLogger,
   type Logger,
   type LoggerOptions,

@@ -1,7 +1,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { TransientError } from './errors.js';
-import { createLogger } from './logger.js';
+import { createLogger, summarizeError } from './logger.js';
 
 function capture(format: 'json' | 'pretty') {
   const stream = new PassThrough();
@@ -47,6 +47,33 @@ describe('createLogger', () => {
       context: { key: 'k' },
       cause: { message: 'socket hang up', code: 'ECONNRESET' },
     });
+  });
+
+  it('summarises an expected failure without stack traces, keeping code and cause', () => {
+    const root = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const err = new TransientError('RELAY_S3_NETWORK', 'GetObject failed', { cause: root });
+    const summary = summarizeError(err);
+    expect(summary).toMatchObject({
+      code: 'RELAY_S3_NETWORK',
+      message: 'GetObject failed',
+      cause: { code: 'ECONNRESET', message: 'socket hang up' },
+    });
+    expect(JSON.stringify(summary)).not.toContain('stack');
+  });
+
+  it('colours the pretty format only when asked', async () => {
+    const written = async (color: boolean | undefined) => {
+      const stream = new PassThrough();
+      const chunks: string[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+      const logger = createLogger({ level: 'info', format: 'pretty', service: 't', stream, color });
+      logger.warn('hello');
+      await new Promise((resolve) => setImmediate(resolve));
+      return chunks.join('');
+    };
+    expect(await written(true)).toContain('\x1b[');
+    expect(await written(false)).not.toContain('\x1b[');
+    expect(await written(undefined)).not.toContain('\x1b[');
   });
 
   it('respects the level', async () => {

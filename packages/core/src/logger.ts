@@ -23,7 +23,20 @@ export interface SerializedError {
  * Turns an error into plain data, walking its `cause` chain (winston drops `cause` by itself).
  * Keeps the fields operators need to act: name, message, code, S3's `$metadata.httpStatusCode`.
  */
-export function serializeError(err: unknown, depth = 0): unknown {
+export function serializeError(err: unknown): unknown {
+  return errorData(err, true, 0);
+}
+
+/**
+ * {@link serializeError} without stack traces, for failures that are expected and handled (a
+ * transient S3 error retried through the delay tiers): the code and message say all there is,
+ * and a stack per retry would bury the lines that matter.
+ */
+export function summarizeError(err: unknown): unknown {
+  return errorData(err, false, 0);
+}
+
+function errorData(err: unknown, withStack: boolean, depth: number): unknown {
   if (!(err instanceof Error)) return err;
   const record = err as Error & Record<string, unknown>;
   const out: SerializedError = { name: err.name, message: err.message };
@@ -31,8 +44,10 @@ export function serializeError(err: unknown, depth = 0): unknown {
   const metadata = record.$metadata as { httpStatusCode?: number } | undefined;
   if (metadata?.httpStatusCode !== undefined) out.httpStatusCode = metadata.httpStatusCode;
   if (record.context !== undefined) out.context = record.context;
-  if (err.stack !== undefined) out.stack = err.stack;
-  if (err.cause !== undefined && depth < 5) out.cause = serializeError(err.cause, depth + 1);
+  if (withStack && err.stack !== undefined) out.stack = err.stack;
+  if (err.cause !== undefined && depth < 5) {
+    out.cause = errorData(err.cause, withStack, depth + 1);
+  }
   return out;
 }
 
@@ -51,6 +66,11 @@ export interface LoggerOptions {
   /** Where to write; stdout unless a test wants the lines. */
   readonly stream?: NodeJS.WritableStream;
   /**
+   * Colour the levels of the pretty format. Only for a terminal: in a file or a pipe the escape
+   * codes are noise. The caller decides (core reads no environment). @default false
+   */
+  readonly color?: boolean;
+  /**
    * JSON lines leave in one write per turn of the event loop (see {@link LineSink}).
    * @default true on stdout; false on a stream of the caller's, who reads each line back as it
    * is logged
@@ -67,7 +87,7 @@ const RANK: Readonly<Record<Level, number>> = { error: 0, warn: 1, info: 2, debu
 const MESSAGE = Symbol.for('message');
 
 /**
- * Creates the logger of a service: JSON (one object a line) or pretty for terminals. A line below
+ * Creates the logger of a service: JSON (one object a line) or pretty for people. A line below
  * the level costs one comparison. JSON lines are winston's (the same formats build them) without
  * winston's stream pipeline, and on stdout leave through a {@link LineSink}, a write per turn of
  * the event loop: a busy ingress logs a line per webhook.
@@ -94,7 +114,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const format = winston.format.combine(
     serializeErrors(),
     winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
-    winston.format.colorize(),
+    ...(options.color === true ? [winston.format.colorize()] : []),
     winston.format.printf(({ timestamp, level, message, service, ...meta }) => {
       const rest = Object.keys(meta).length > 0 ? ` ${JSON.stringify(meta)}` : '';
       return `${String(timestamp)} ${level} [${String(service)}] ${String(message)}${rest}`;

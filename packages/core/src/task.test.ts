@@ -59,4 +59,13 @@ describe('task contract', () => {
     const extra = parseTask(JSON.stringify({ ...task, surprise: true }));
     expect(extra.ok).toBe(false);
   });
+
+  it('refuses a task whose bucket is not an S3 bucket name (a forged message)', () => {
+    const task = createTask(input);
+    for (const bucket of ['-rf', 'a/../b', 'x\ny']) {
+      const parsed = parseTask(JSON.stringify({ ...task, bucket }));
+      expect(parsed.ok).toBe(false);
+      expect(!parsed.ok && parsed.reason).toMatch(/not an S3 bucket name[^]*at bucket/);
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { bucketNameProblem } from './bucket-name.js';
 
 /** Where a task came from: a webhook source, or one of s3relay's own producers. */
 export const TASK_ORIGINS = [
@@ -34,7 +35,13 @@ export const TaskSchema = z.strictObject({
   origin: z.enum(TASK_ORIGINS),
   kind: z.enum(TASK_KINDS),
   eventName: z.string().max(256),
-  bucket: z.string().min(1).max(255),
+  // A task not from the ingress (a forged or hand-made message) gets the same check.
+  bucket: z.string().superRefine((bucket, ctx) => {
+    const problem = bucketNameProblem(bucket);
+    if (problem !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `not an S3 bucket name: it ${problem}` });
+    }
+  }),
   key: z
     .string()
     .min(1)

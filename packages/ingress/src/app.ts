@@ -10,6 +10,7 @@ import {
   httpStatusOf,
   parseWebhook,
   redactUrl,
+  summarizeError,
   vkSignature,
   type Config,
   type ErrorCode,
@@ -370,7 +371,11 @@ export function createApp(deps: IngressDeps): express.Express {
         outcome: failure.outcome,
         source: isWebhookSource(req.params.source) ? req.params.source : undefined,
         records: 0,
-        meta: failure.outcome === 'rejected' ? undefined : { error: err },
+        // A 503 is expected while the broker is away; its stack would repeat on every webhook.
+        meta:
+          failure.outcome === 'rejected'
+            ? undefined
+            : { error: failure.outcome === 'unavailable' ? summarizeError(err) : err },
       };
     }
     // Shutdown may have begun while this request was handled: let the client reconnect elsewhere.

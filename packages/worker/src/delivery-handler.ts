@@ -4,6 +4,7 @@ import {
   PermanentError,
   parseTask,
   serializeError,
+  summarizeError,
   type Config,
   type Logger,
   type RelayError,
@@ -156,7 +157,7 @@ export function createDeliveryHandler(options: DeliveryHandlerOptions): MessageH
       metrics.tasks.inc({ outcome: 'retried' });
       metrics.retries.inc({ code: error.code });
       logger.warn('task failed; retrying later', {
-        error: serializeError(error),
+        error: summarizeError(error),
         code: error.code,
         retryInMs: decision.delayMs,
         queue: decision.queue,

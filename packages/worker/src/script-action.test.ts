@@ -30,6 +30,8 @@ function task(key: string, kind: TaskKind) {
   });
 }
 
+/** What a script gets of the worker's environment here: the base variables, no extras. */
+const PLAIN_ENV = { passEnv: [], environment: process.env };
 const run = { signal: new AbortController().signal, logger: silentLogger };
 /** The source says every object is gone (the check itself is tested against real S3). */
 const gone: DeletionCheck = () => Promise.resolve({ proceed: true });
@@ -45,7 +47,12 @@ describe('script action', () => {
   it('passes bucket, key and verb as separate arguments; a key cannot inject commands', async () => {
     const out = join(dir, 'args.txt');
     const path = await script('args.sh', `printf '%s\\n' "$#" "$1" "$2" "$3" > '${out}'`);
-    const action = createScriptAction({ script: path, timeoutMs: 5000, deletionCheck: gone });
+    const action = createScriptAction({
+      script: path,
+      timeoutMs: 5000,
+      ...PLAIN_ENV,
+      deletionCheck: gone,
+    });
     const key = 'a b/$(touch pwned);`id`|x&&y\n"q\'';
     expect(await action(task(key, 'created'), run)).toEqual({ outcome: 'executed' });
     expect(await readFile(out, 'utf8')).toBe(`3\nphotos\n${key}\ncopy\n`);
@@ -56,7 +63,12 @@ describe('script action', () => {
 
   it('runs nothing for events that are neither created nor removed', async () => {
     const path = await script('never.sh', `touch '${join(dir, 'ran')}'`);
-    const action = createScriptAction({ script: path, timeoutMs: 5000, deletionCheck: gone });
+    const action = createScriptAction({
+      script: path,
+      timeoutMs: 5000,
+      ...PLAIN_ENV,
+      deletionCheck: gone,
+    });
     expect(await action(task('k', 'other'), run)).toEqual({ outcome: 'ignored' });
     await expect(readFile(join(dir, 'ran'))).rejects.toThrow();
   });
@@ -67,6 +79,7 @@ describe('script action', () => {
       const action = createScriptAction({
         script: path,
         timeoutMs: 5000,
+        ...PLAIN_ENV,
         deletionCheck: () => Promise.resolve({ proceed: false, reason }),
       });
       expect(await action(task('k', 'removed'), run)).toEqual({ outcome: 'ignored' });
@@ -74,6 +87,7 @@ describe('script action', () => {
     const held = createScriptAction({
       script: path,
       timeoutMs: 5000,
+      ...PLAIN_ENV,
       deletionCheck: () => Promise.resolve({ proceed: false, reason: 'held' }),
     });
     expect(await held(task('k', 'removed'), run)).toEqual({ outcome: 'held' });
@@ -81,6 +95,7 @@ describe('script action', () => {
     const action = createScriptAction({
       script: path,
       timeoutMs: 5000,
+      ...PLAIN_ENV,
       deletionCheck: () => Promise.reject(unproven),
     });
     await expect(action(task('k', 'removed'), run)).rejects.toBe(unproven);
@@ -92,7 +107,12 @@ describe('script action', () => {
       'fail.sh',
       'echo "copying $2" ; echo "no route to backup" >&2 ; exit 3',
     );
-    const action = createScriptAction({ script: path, timeoutMs: 5000, deletionCheck: gone });
+    const action = createScriptAction({
+      script: path,
+      timeoutMs: 5000,
+      ...PLAIN_ENV,
+      deletionCheck: gone,
+    });
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TransientError);
     expect((error as TransientError).code).toBe('RELAY_SCRIPT_FAILED');
@@ -102,7 +122,12 @@ describe('script action', () => {
   it('kills the whole process group on timeout', async () => {
     const marker = join(dir, 'grandchild-survived');
     const path = await script('slow.sh', `(sleep 2 && touch '${marker}') & sleep 30`);
-    const action = createScriptAction({ script: path, timeoutMs: 300, deletionCheck: gone });
+    const action = createScriptAction({
+      script: path,
+      timeoutMs: 300,
+      ...PLAIN_ENV,
+      deletionCheck: gone,
+    });
     const startedAt = Date.now();
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
     expect((error as TransientError).code).toBe('RELAY_SCRIPT_TIMEOUT');
@@ -115,9 +140,72 @@ describe('script action', () => {
     const action = createScriptAction({
       script: join(dir, 'missing.sh'),
       timeoutMs: 1000,
+      ...PLAIN_ENV,
       deletionCheck: gone,
     });
     const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
+    expect((error as TransientError).code).toBe('RELAY_SCRIPT_FAILED');
+    expect((error as Error).message).toContain('could not start');
+  });
+
+  it('gives the script only the allowed variables and its task as S3RELAY_* variables', async () => {
+    const out = join(dir, 'env.txt');
+    const path = await script('env.sh', `env > '${out}'`);
+    const action = createScriptAction({
+      script: path,
+      timeoutMs: 5000,
+      deletionCheck: gone,
+      passEnv: ['EXTRA_ONE', 'UNSET_ONE'],
+      environment: {
+        PATH: '/usr/bin:/bin',
+        TZ: 'UTC',
+        EXTRA_ONE: 'yes',
+        AMQP_URL: 'amqp://user:secret@broker',
+        DEST_S3_SECRET_ACCESS_KEY: 'secret',
+      },
+    });
+    const created = createTask({
+      origin: 's3',
+      eventName: 'ObjectCreated:Put',
+      bucket: 'photos',
+      key: '-rf ../x',
+      size: 42,
+      eTag: 'abc',
+      versionId: null,
+      sequencer: '01',
+      eventTime: null,
+    });
+    await action(created, run);
+    const lines = (await readFile(out, 'utf8')).trim().split('\n').sort();
+    expect(lines).toEqual(
+      [
+        'PATH=/usr/bin:/bin',
+        'TZ=UTC',
+        'EXTRA_ONE=yes',
+        'S3RELAY_BUCKET=photos',
+        'S3RELAY_KEY=-rf ../x',
+        'S3RELAY_VERB=copy',
+        'S3RELAY_EVENT=ObjectCreated:Put',
+        'S3RELAY_ORIGIN=s3',
+        `S3RELAY_TASK_ID=${created.id}`,
+        'S3RELAY_SIZE=42',
+        'S3RELAY_ETAG=abc',
+        'S3RELAY_SEQUENCER=01',
+        // sh sets these itself.
+        ...lines.filter((line) => /^(PWD|SHLVL|_)=/.test(line)),
+      ].sort(),
+    );
+  });
+
+  it('fails transiently, without throwing, for a key no process can be given (a NUL)', async () => {
+    const path = await script('nul.sh', 'exit 0');
+    const action = createScriptAction({
+      script: path,
+      timeoutMs: 1000,
+      deletionCheck: gone,
+      ...PLAIN_ENV,
+    });
+    const error = await action(task('a\u0000b', 'created'), run).catch((err: unknown) => err);
     expect((error as TransientError).code).toBe('RELAY_SCRIPT_FAILED');
     expect((error as Error).message).toContain('could not start');
   });

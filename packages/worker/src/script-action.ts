@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
-import { TransientError, type Task, type TaskKind } from '@s3relay/core';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { SCRIPT_BASE_ENV, TransientError, type Task, type TaskKind } from '@s3relay/core';
 import type { TaskAction } from './action.js';
 import type { DeletionCheck } from './deletion-check.js';
 
@@ -10,6 +11,13 @@ export interface ScriptActionOptions {
   readonly timeoutMs: number;
   /** Asked before `delete` runs: is the object really gone from the source, may it be deleted? */
   readonly deletionCheck: DeletionCheck;
+  /**
+   * Names of variables of `environment` the script gets besides {@link SCRIPT_BASE_ENV}
+   * (ACTION_SCRIPT_ENV); nothing else of it reaches the script.
+   */
+  readonly passEnv: readonly string[];
+  /** The worker's environment, where the passed variables' values come from. */
+  readonly environment: NodeJS.ProcessEnv;
 }
 
 const NOT_RUN = {
@@ -34,7 +42,10 @@ const CLOSE_GRACE_MS = 1000;
 
 /**
  * ACTION=script: runs `<script> <bucket> <key> copy|delete` per task, the contract of the
- * original server, now queued and retried. Exit 0 is done; a non-zero exit, a signal or the time
+ * original server, now queued and retried. The task is in the script's environment too (see
+ * {@link taskVariables}), so a script need not take apart arguments that may start with `-`;
+ * of the worker's environment it gets only {@link SCRIPT_BASE_ENV} and what ACTION_SCRIPT_ENV
+ * lists, never the broker URL or the S3 keys. Exit 0 is done; a non-zero exit, a signal or the time
  * limit is a transient failure (retried through the tiers, then dead-lettered). The arguments
  * are an array given to the kernel, never a shell line, so a key cannot inject commands. The
  * script runs in its own process group, which is killed as a whole on timeout and on shutdown,
@@ -105,10 +116,26 @@ function runScript(
 ): Promise<ScriptRun> {
   const startedAt = performance.now();
   return new Promise<ScriptRun>((resolve) => {
-    const child = spawn(options.script, [task.bucket, task.key, verb], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    let child: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      child = spawn(options.script, [task.bucket, task.key, verb], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: scriptEnvironment(options, task, verb),
+      });
+    } catch (err) {
+      // Thrown at once for what no process can be given: a NUL in a key, say.
+      resolve({
+        exitCode: null,
+        signal: null,
+        timedOut: false,
+        spawnError: err instanceof Error ? err : new Error(String(err)),
+        stdout: '',
+        stderr: '',
+        durationMs: 0,
+      });
+      return;
+    }
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -169,6 +196,46 @@ function runScript(
       }, CLOSE_GRACE_MS);
     });
   });
+}
+
+/**
+ * The task as variables, for scripts that would rather not parse their arguments. A field the
+ * event did not carry is left unset.
+ */
+export function taskVariables(task: Task, verb: 'copy' | 'delete'): Record<string, string> {
+  const optional = {
+    S3RELAY_SIZE: task.size === null ? undefined : String(task.size),
+    S3RELAY_ETAG: task.eTag,
+    S3RELAY_VERSION_ID: task.versionId,
+    S3RELAY_SEQUENCER: task.sequencer,
+    S3RELAY_EVENT_TIME: task.eventTime,
+  };
+  return {
+    S3RELAY_BUCKET: task.bucket,
+    S3RELAY_KEY: task.key,
+    S3RELAY_VERB: verb,
+    S3RELAY_EVENT: task.eventName,
+    S3RELAY_ORIGIN: task.origin,
+    S3RELAY_TASK_ID: task.id,
+    ...Object.fromEntries(
+      Object.entries(optional).filter(
+        (entry): entry is [string, string] => typeof entry[1] === 'string',
+      ),
+    ),
+  };
+}
+
+function scriptEnvironment(
+  options: ScriptActionOptions,
+  task: Task,
+  verb: 'copy' | 'delete',
+): Record<string, string> {
+  const passed: Record<string, string> = {};
+  for (const name of [...SCRIPT_BASE_ENV, ...options.passEnv]) {
+    const value = options.environment[name];
+    if (value !== undefined) passed[name] = value;
+  }
+  return { ...passed, ...taskVariables(task, verb) };
 }
 
 function keepTail(text: string): string {

@@ -331,6 +331,8 @@ class RelayWorker implements Worker {
         // loadConfig requires ACTION_SCRIPT with ACTION=script.
         script: worker.actionScript ?? '',
         timeoutMs: worker.actionScriptTimeoutMs,
+        passEnv: worker.actionScriptEnv,
+        environment: process.env,
         deletionCheck: createDeletionCheck({
           source,
           deleteGate,

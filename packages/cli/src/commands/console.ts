@@ -10,6 +10,7 @@ import {
 } from '../common-options.js';
 import { isLoopback } from '@s3relay/console';
 import { configFromFlags } from '../config-from-flags.js';
+import { logColors } from '../log-colors.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { startConsoleService, type ConsoleService } from '../console-service.js';
 import { port } from '../flag-parsers.js';
@@ -52,6 +53,7 @@ export function consoleCommand(env: NodeJS.ProcessEnv): Command {
       level: config.log.level,
       format: config.log.format,
       service: 'console',
+      color: logColors(env, process.stdout),
     });
     if (!isLoopback(config.console.host) && config.console.token === undefined) {
       throw new CliError(

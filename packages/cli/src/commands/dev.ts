@@ -6,6 +6,7 @@ import { configFromFlags } from '../config-from-flags.js';
 import { startDevStack, type DevStack } from '../dev/dev-stack.js';
 import { loadEmulator } from '../dev/load-emulator.js';
 import { positiveInt } from '../flag-parsers.js';
+import { logColors } from '../log-colors.js';
 import type { Output } from '../output.js';
 
 interface DevFlags {
@@ -114,6 +115,7 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
         startEmulator,
         amqpUrl: config.amqp.urls.join(','),
         write: (line) => out.stdout.write(`${line}\n`),
+        colors: logColors(env, out.stdout as { isTTY?: boolean }),
       });
       out.stdout.write(devInstructions(stack, flags, config.amqp.urls));
       const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);

@@ -131,6 +131,8 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
       }
       const config = configFromFlags(env, brokerOverrides(flags));
       const progress = createProgress(out, flags.dryRun === true ? 'dry run' : 'replaying');
+      // A dry run's counter must not read as if something had been replayed.
+      const replayedLabel = flags.dryRun === true ? 'would replay' : 'replayed';
       const result = await withBroker(config, ({ broker, connection }) =>
         withPublisher(config, broker, (publisher) =>
           replayDlq(
@@ -138,11 +140,11 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
             broker.names,
             publisher,
             { ...filterOf(flags), dryRun: flags.dryRun === true },
-            (scanned, replayed) => progress.update({ scanned, replayed }),
+            (scanned, replayed) => progress.update({ scanned, [replayedLabel]: replayed }),
           ),
         ),
       );
-      progress.done({ scanned: result.scanned, replayed: result.replayed.length });
+      progress.done({ scanned: result.scanned, [replayedLabel]: result.replayed.length });
       out.result(result);
       const verb = result.dryRun ? 'would replay' : 'replayed';
       out.line(`${verb} ${result.replayed.length} of ${result.scanned} parked tasks`);
@@ -184,6 +186,7 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
         return;
       }
       const progress = createProgress(out, dryRun ? 'dry run' : 'dropping');
+      const droppedLabel = dryRun ? 'would drop' : 'dropped';
       const result = await withBroker(config, ({ broker, connection }) =>
         withPublisher(config, broker, (publisher) =>
           dropDlq(
@@ -191,11 +194,11 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
             broker.names,
             publisher,
             { ...filterOf(flags), dryRun },
-            (scanned, dropped) => progress.update({ scanned, dropped }),
+            (scanned, dropped) => progress.update({ scanned, [droppedLabel]: dropped }),
           ),
         ),
       );
-      progress.done({ scanned: result.scanned, dropped: result.dropped.length });
+      progress.done({ scanned: result.scanned, [droppedLabel]: result.dropped.length });
       out.result(result);
       out.line(
         `${result.dryRun ? 'would drop' : 'dropped'} ${result.dropped.length} of ${result.scanned} parked tasks`,

@@ -12,6 +12,7 @@ import {
   type LogFlags,
 } from '../common-options.js';
 import { configFromFlags, type Overrides } from '../config-from-flags.js';
+import { logColors } from '../log-colors.js';
 import { port, positiveInt } from '../flag-parsers.js';
 import { runServices, type Service } from '../run-services.js';
 
@@ -71,8 +72,13 @@ function overrides(flags: ServeFlags): Overrides {
   };
 }
 
-function serviceLogger(config: Config, service: string): Logger {
-  return createLogger({ level: config.log.level, format: config.log.format, service });
+function serviceLogger(config: Config, service: string, env: NodeJS.ProcessEnv): Logger {
+  return createLogger({
+    level: config.log.level,
+    format: config.log.format,
+    service,
+    color: logColors(env, process.stdout),
+  });
 }
 
 function sharedBroker(config: Config, logger: Logger): Broker {
@@ -102,7 +108,7 @@ function serviceCommand(
 ): Command {
   return addLogOptions(addBrokerOptions(command)).action(async (flags: ServeFlags) => {
     const config = configFromFlags(env, overrides(flags));
-    const logger = serviceLogger(config, logName);
+    const logger = serviceLogger(config, logName, env);
     logger.debug('configuration', { config: redactConfig(config) });
     await runServices(services(config, logger), {
       logger,

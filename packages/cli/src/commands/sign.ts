@@ -16,7 +16,10 @@ export function signCommand(output: () => Output): Command {
     .addHelpText(
       'after',
       '\nThe signature covers the URL string as registered: a trailing slash, the scheme or a query\n' +
-        'string all change it. Compare the result with the `signature` the ingress logged.',
+        'string all change it. Token, Timestamp and TopicArn are in the body of the handshake VK\n' +
+        'sends. At every handshake the ingress logs "vk handshake signed" with the `signedUrl` it\n' +
+        'signed (WEBHOOK_TOKEN shown as ***) and the `topicArn`: when VK refuses a registration,\n' +
+        'compare `signedUrl` with the URL registered with VK, byte for byte.',
     )
     .action((flags: { token: string; timestamp: string; topicArn: string; url: string }) => {
       const signature = vkSignature(

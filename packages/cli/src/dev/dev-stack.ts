@@ -24,6 +24,8 @@ export interface DevStackOptions {
   readonly dataDir: string;
   /** Every line the services log. */
   readonly write: (line: string) => void;
+  /** Where `write` goes takes colours (a terminal): the services may colour their lines. */
+  readonly colors: boolean;
 }
 
 /** The running local stack and where to reach each part. */
@@ -99,7 +101,12 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       TELEMETRY_INTERVAL_MS: '2000',
       LOG_FORMAT: 'pretty',
     };
-    const env: NodeJS.ProcessEnv = { ...process.env, ...settings };
+    // Their output reaches the terminal through a pipe, which alone would turn colours off.
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...settings,
+      ...(options.colors ? { FORCE_COLOR: '1' } : {}),
+    };
     await writeFile(
       join(options.dataDir, 'env'),
       Object.entries(settings)

@@ -15,6 +15,7 @@ const HEADER_SETS: readonly WebhookHeaders[] = [
 const CODES = [
   'RELAY_WEBHOOK_MALFORMED_JSON',
   'RELAY_WEBHOOK_INVALID_BODY',
+  'RELAY_WEBHOOK_INVALID_BUCKET',
   'RELAY_WEBHOOK_UNKNOWN_SOURCE',
   'RELAY_WEBHOOK_UNSUPPORTED',
 ];
@@ -113,7 +114,10 @@ const recordish = fc.record(
         {
           bucket: maybe(
             fc.record(
-              { name: maybe(fc.constantFrom('b', 'mybucket', '')), ownerIdentity: anyValue },
+              {
+                name: maybe(fc.constantFrom('b01', 'mybucket', '-rf', '')),
+                ownerIdentity: anyValue,
+              },
               { requiredKeys: ['name'] },
             ),
           ),
@@ -150,7 +154,7 @@ const taskRecord = fc.record({
   eventName: fc.constantFrom('s3:ObjectCreated:Put', 'ObjectRemoved:Delete', 'Weird:Thing'),
   eventTime: anyValue,
   s3: fc.record({
-    bucket: fc.record({ name: fc.constantFrom('b', 'mybucket') }),
+    bucket: fc.record({ name: fc.constantFrom('b01', 'mybucket') }),
     object: fc.record({
       key: fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }),
       size: fc.oneof(fc.maxSafeNat(), fc.double(), fc.string(), anyValue),

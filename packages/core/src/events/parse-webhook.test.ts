@@ -628,8 +628,8 @@ describe('envelope edge cases (reference 7.6)', () => {
   it('two records give two tasks, in order', () => {
     const body = {
       Records: [
-        awsRecord('ObjectCreated:Put', 'b', { key: 'first', size: 1, sequencer: '01' }),
-        awsRecord('ObjectRemoved:Delete', 'b', { key: 'second', sequencer: '02' }),
+        awsRecord('ObjectCreated:Put', 'bkt', { key: 'first', size: 1, sequencer: '01' }),
+        awsRecord('ObjectRemoved:Delete', 'bkt', { key: 'second', sequencer: '02' }),
       ],
     };
     expect(tasksOf(parse(body)).map((task) => [task.key, task.kind])).toEqual([
@@ -658,7 +658,7 @@ describe('envelope edge cases (reference 7.6)', () => {
         {
           eventSource: 'ceph:s3',
           eventName: 'ObjectTagging:Put',
-          s3: { bucket: { name: 'b' }, object: { key: 'k' } },
+          s3: { bucket: { name: 'bkt' }, object: { key: 'k' } },
         },
       ],
     };
@@ -687,8 +687,8 @@ describe('envelope edge cases (reference 7.6)', () => {
   });
 
   it('SNS raw message delivery (a bare S3 body) is refused as unsigned', () => {
-    const body = { Records: [awsRecord('ObjectCreated:Put', 'b', { key: 'k', size: 1 })] };
-    const testEvent = { Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'b' };
+    const body = { Records: [awsRecord('ObjectCreated:Put', 'bkt', { key: 'k', size: 1 })] };
+    const testEvent = { Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'bkt' };
     for (const value of ['true', 'True', ['true']]) {
       for (const route of [undefined, 's3', 'minio', 'sns'] as const) {
         for (const payload of [body, testEvent]) {
@@ -764,7 +764,7 @@ describe('key decoding through parseWebhook', () => {
     ['test%2F10%3A47%3A07.log', 'test/10:47:07.log'],
     ['100%25.txt', '100%.txt'],
   ])('AWS %s → %s', (raw, key) => {
-    const body = { Records: [awsRecord('ObjectCreated:Put', 'b', { key: raw, size: 1 })] };
+    const body = { Records: [awsRecord('ObjectCreated:Put', 'bkt', { key: raw, size: 1 })] };
     const result = parse(body, 's3');
     expect(tasksOf(result).map((task) => task.key)).toEqual([key]);
     expect(warningsOf(result)).toEqual([]);
@@ -773,8 +773,8 @@ describe('key decoding through parseWebhook', () => {
   it('keeps a key with a malformed escape as received, with a warning', () => {
     const body = {
       Records: [
-        awsRecord('ObjectCreated:Put', 'b', { key: 'fine+key', size: 1 }),
-        awsRecord('ObjectCreated:Put', 'b', { key: 'bad%E0%A4%A.txt', size: 1 }),
+        awsRecord('ObjectCreated:Put', 'bkt', { key: 'fine+key', size: 1 }),
+        awsRecord('ObjectCreated:Put', 'bkt', { key: 'bad%E0%A4%A.txt', size: 1 }),
       ],
     };
     const result = parse(body);
@@ -799,7 +799,7 @@ describe('key decoding through parseWebhook', () => {
 
   it('a key of 1024 bytes passes; 1025 bytes refuses the body; the decoded length counts', () => {
     const ok = (key: string): object => ({
-      Records: [awsRecord('ObjectCreated:Put', 'b', { key })],
+      Records: [awsRecord('ObjectCreated:Put', 'bkt', { key })],
     });
     expect(tasksOf(parse(ok('a'.repeat(1024)))).length).toBe(1);
     // 512 × "ж" is 1024 bytes decoded, 3072 characters encoded.
@@ -815,7 +815,7 @@ describe('key decoding through parseWebhook', () => {
 });
 
 describe('invalid records refuse the whole body', () => {
-  const good = awsRecord('ObjectCreated:Put', 'b', { key: 'good', size: 1 });
+  const good = awsRecord('ObjectCreated:Put', 'bkt', { key: 'good', size: 1 });
 
   it.each([
     ['a record that is not an object', 'x', 'Records[1]: not an object'],
@@ -826,23 +826,23 @@ describe('invalid records refuse the whole body', () => {
     ],
     [
       'no key',
-      awsRecord('ObjectCreated:Put', 'b', { size: 1 }),
+      awsRecord('ObjectCreated:Put', 'bkt', { size: 1 }),
       'Records[1]: s3.object.key is missing, empty or not a string',
     ],
     [
       'an empty key',
-      awsRecord('ObjectCreated:Put', 'b', { key: '' }),
+      awsRecord('ObjectCreated:Put', 'bkt', { key: '' }),
       'Records[1]: s3.object.key is missing, empty or not a string',
     ],
     [
       'a numeric key',
-      awsRecord('ObjectCreated:Put', 'b', { key: 7 }),
+      awsRecord('ObjectCreated:Put', 'bkt', { key: 7 }),
       'Records[1]: s3.object.key is missing, empty or not a string',
     ],
     ['no s3', { ...good, s3: undefined }, 'Records[1]: s3 is missing or not an object'],
     [
       'no s3.object',
-      { ...good, s3: { bucket: { name: 'b' } } },
+      { ...good, s3: { bucket: { name: 'bkt' } } },
       'Records[1]: s3.object is missing or not an object',
     ],
     [
@@ -853,7 +853,7 @@ describe('invalid records refuse the whole body', () => {
     ['an eventName of just "s3:"', { ...good, eventName: 's3:' }, 'Records[1]: eventName is empty'],
     [
       'a lone surrogate in the key',
-      awsRecord('ObjectCreated:Put', 'b', { key: 'a\ud800b' }),
+      awsRecord('ObjectCreated:Put', 'bkt', { key: 'a\ud800b' }),
       'Records[1]: s3.object.key is not valid Unicode',
     ],
   ])('%s', (_name, bad, message) => {
@@ -865,9 +865,36 @@ describe('invalid records refuse the whole body', () => {
   });
 });
 
+describe('bucket names', () => {
+  const good = awsRecord('ObjectCreated:Put', 'bkt', { key: 'good', size: 1 });
+
+  it.each([
+    ['an option', '-rf', 'must begin and end with a letter or digit'],
+    ['a path', '../etc', 'may hold only letters, digits'],
+    ['a newline', 'a\nb', 'may hold only letters, digits'],
+    ['too short', 'ab', 'must be 3 to 255 characters long'],
+    ['an IP address', '10.0.0.1', 'must not be an IP address'],
+  ])('refuses %s with its own code, naming the bucket', (_what, bucket, why) => {
+    const bad = awsRecord('ObjectCreated:Put', bucket, { key: 'k', size: 1 });
+    const refused = rejection(parse({ Records: [good, bad] }));
+    expect(refused).toMatchObject({ code: 'RELAY_WEBHOOK_INVALID_BUCKET', status: 400 });
+    expect(refused?.message).toContain(
+      `Records[1]: s3.bucket.name ${JSON.stringify(bucket)} is not an S3 bucket name: it ${why}`,
+    );
+  });
+
+  it('refuses it inside an SNS Message too', () => {
+    const message = JSON.stringify({
+      Records: [awsRecord('ObjectCreated:Put', '-rf', { key: 'k' })],
+    });
+    const result = parse(snsNotification(message));
+    expect(rejection(result)?.code).toBe('RELAY_WEBHOOK_INVALID_BUCKET');
+  });
+});
+
 describe('advisory fields', () => {
   const withObject = (object: Record<string, unknown>): object => ({
-    Records: [awsRecord('ObjectCreated:Put', 'b', { key: 'k', ...object })],
+    Records: [awsRecord('ObjectCreated:Put', 'bkt', { key: 'k', ...object })],
   });
 
   it('takes sizes as numbers or decimal strings, exactly', () => {
@@ -936,7 +963,7 @@ describe('advisory fields', () => {
 
   it('keeps at most 20 warnings and counts the rest', () => {
     const records = Array.from({ length: 50 }, (_, i) =>
-      awsRecord('ObjectCreated:Put', 'b', { key: `k${i}`, size: -1 }),
+      awsRecord('ObjectCreated:Put', 'bkt', { key: `k${i}`, size: -1 }),
     );
     const result = parse({ Records: records });
     expect(tasksOf(result)).toHaveLength(50);
@@ -947,7 +974,7 @@ describe('advisory fields', () => {
 
 describe('source detection and routes', () => {
   const record = (overrides: Record<string, unknown>): Record<string, unknown> =>
-    awsRecord('ObjectCreated:Put', 'b', { key: 'k', size: 1, sequencer: '01' }, overrides);
+    awsRecord('ObjectCreated:Put', 'bkt', { key: 'k', size: 1, sequencer: '01' }, overrides);
 
   it.each([
     ['aws:s3 with eventVersion 2.x is AWS', { eventVersion: '2.1' }, 's3'],
@@ -956,14 +983,14 @@ describe('source detection and routes', () => {
     ['aws:s3 in kz-ast is VK', { awsRegion: 'kz-ast' }, 'mcs'],
     [
       'aws:s3 with a numeric sequencer is VK',
-      { s3: { bucket: { name: 'b' }, object: { key: 'k', sequencer: 5 } } },
+      { s3: { bucket: { name: 'bkt' }, object: { key: 'k', sequencer: 5 } } },
       'mcs',
     ],
     [
       'aws:s3 with an mcs owner is VK',
       {
         s3: {
-          bucket: { name: 'b', ownerIdentity: { principalId: 'mcs2883541269' } },
+          bucket: { name: 'bkt', ownerIdentity: { principalId: 'mcs2883541269' } },
           object: { key: 'k' },
         },
       },
@@ -1135,8 +1162,8 @@ describe('SNS envelopes', () => {
   it('refuses a Notification whose S3 records are invalid, naming the record', () => {
     const message = JSON.stringify({
       Records: [
-        awsRecord('ObjectCreated:Put', 'b', { key: 'k' }),
-        awsRecord('ObjectCreated:Put', 'b', {}),
+        awsRecord('ObjectCreated:Put', 'bkt', { key: 'k' }),
+        awsRecord('ObjectCreated:Put', 'bkt', {}),
       ],
     });
     expect(rejection(parse(snsNotification(message)))).toEqual({
@@ -1151,7 +1178,7 @@ describe('SNS envelopes', () => {
 
   it('form-decodes keys inside the Message', () => {
     const message = JSON.stringify({
-      Records: [awsRecord('ObjectCreated:Put', 'b', { key: 'a+b%2Bc', size: 1 })],
+      Records: [awsRecord('ObjectCreated:Put', 'bkt', { key: 'a+b%2Bc', size: 1 })],
     });
     expect(tasksOf(parse(snsNotification(message))).map((task) => [task.origin, task.key])).toEqual(
       [['sns', 'a b+c']],

@@ -145,7 +145,7 @@ function s3Records(
     warnings,
     path: 'Records',
   });
-  if (!outcome.ok) return reject('RELAY_WEBHOOK_INVALID_BODY', outcome.reason);
+  if (!outcome.ok) return reject(outcome.code, outcome.reason);
   if (source === 'minio') checkMinioKey(body, outcome.tasks, warnings);
   return { type: 'records', source, tasks: outcome.tasks, warnings: warnings.list() };
 }
@@ -183,7 +183,7 @@ function snsEnvelope(
     return { type: 'sns', message, tasks: [], warnings: warnings.list() };
   }
   const outcome = notificationTasks(message.Message, receivedAt, warnings);
-  if (!outcome.ok) return reject('RELAY_WEBHOOK_INVALID_BODY', outcome.reason);
+  if (!outcome.ok) return reject(outcome.code, outcome.reason);
   return { type: 'sns', message, tasks: outcome.tasks, warnings: warnings.list() };
 }
 
@@ -211,7 +211,11 @@ function notificationTasks(text: string, receivedAt: Date, warnings: Warnings): 
   }
   if (shape === 's3-test-event') return { ok: true, tasks: [] };
   if (!Array.isArray(content.Records)) {
-    return { ok: false, reason: 'Message.Records must be an array' };
+    return {
+      ok: false,
+      reason: 'Message.Records must be an array',
+      code: 'RELAY_WEBHOOK_INVALID_BODY',
+    };
   }
   return parseRecords(content.Records, {
     origin: 'sns',

@@ -1,3 +1,4 @@
+import { bucketNameProblem } from '../bucket-name.js';
 import { MAX_KEY_BYTES, createTask, type Task, type WebhookSource } from '../task.js';
 import { decodeKey, type KeyEncoding } from './decode-key.js';
 import { describeValue as show, isJsonObject } from './json-object.js';
@@ -15,13 +16,15 @@ export interface RecordsContext {
   readonly path: string;
 }
 
+/** Why a record is refused: a bucket name S3 would not have is told apart. */
+export type RecordRejectionCode = 'RELAY_WEBHOOK_INVALID_BODY' | 'RELAY_WEBHOOK_INVALID_BUCKET';
+
 /** All records as tasks, or why the body is refused (the first invalid record). */
 export type RecordsOutcome =
   | { readonly ok: true; readonly tasks: readonly Task[] }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly reason: string; readonly code: RecordRejectionCode };
 
 // Limits of the task contract (TaskSchema) that a record's fields are held to.
-const MAX_BUCKET_LENGTH = 255;
 const MAX_EVENT_NAME_LENGTH = 256;
 const MAX_ETAG_LENGTH = 256;
 const MAX_VERSION_ID_LENGTH = 1024;
@@ -44,7 +47,8 @@ export function parseRecords(records: readonly unknown[], context: RecordsContex
   const tasks: Task[] = [];
   for (let index = 0; index < records.length; index += 1) {
     const outcome = parseRecord(records[index], `${context.path}[${index}]`, context);
-    if (outcome.kind === 'invalid') return { ok: false, reason: outcome.reason };
+    if (outcome.kind === 'invalid')
+      return { ok: false, reason: outcome.reason, code: outcome.code };
     if (outcome.kind === 'task') tasks.push(outcome.task);
   }
   return { ok: true, tasks };
@@ -53,10 +57,11 @@ export function parseRecords(records: readonly unknown[], context: RecordsContex
 type RecordOutcome =
   | { readonly kind: 'task'; readonly task: Task }
   | { readonly kind: 'test-event' }
-  | { readonly kind: 'invalid'; readonly reason: string };
+  | { readonly kind: 'invalid'; readonly reason: string; readonly code: RecordRejectionCode };
 
 function parseRecord(record: unknown, where: string, context: RecordsContext): RecordOutcome {
-  const invalid = (why: string): RecordOutcome => ({ kind: 'invalid', reason: `${where}: ${why}` });
+  const invalid = (why: string, code: RecordRejectionCode = 'RELAY_WEBHOOK_INVALID_BODY') =>
+    ({ kind: 'invalid', reason: `${where}: ${why}`, code }) as const;
   if (!isJsonObject(record)) return invalid('not an object');
   if (typeof record.eventName !== 'string') return invalid('eventName is missing or not a string');
   const eventName = record.eventName.startsWith('s3:')
@@ -74,9 +79,12 @@ function parseRecord(record: unknown, where: string, context: RecordsContext): R
   if (typeof bucket !== 'string' || bucket === '') {
     return invalid('s3.bucket.name is missing, empty or not a string');
   }
-  if (bucket.length > MAX_BUCKET_LENGTH || LONE_SURROGATE.test(bucket)) {
+  // Checked here, before the name reaches a task: an action script gets it as an argument.
+  const bucketProblem = bucketNameProblem(bucket);
+  if (bucketProblem !== undefined) {
     return invalid(
-      `s3.bucket.name is not a bucket name (over ${MAX_BUCKET_LENGTH} characters or not Unicode)`,
+      `s3.bucket.name ${show(bucket)} is not an S3 bucket name: it ${bucketProblem}`,
+      'RELAY_WEBHOOK_INVALID_BUCKET',
     );
   }
   const object = s3.object;
