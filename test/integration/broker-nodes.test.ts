@@ -204,7 +204,13 @@ describe('quorum group size', () => {
     await subject.waitConnected(10_000);
     const listed = await listedArguments(prefix);
     expect([...listed.keys()].sort()).toEqual(
-      [`${prefix}.dlq`, `${prefix}.retry.1s`, `${prefix}.retry.5s`, `${prefix}.tasks`].sort(),
+      [
+        `${prefix}.dlq`,
+        `${prefix}.held`,
+        `${prefix}.retry.1s`,
+        `${prefix}.retry.5s`,
+        `${prefix}.tasks`,
+      ].sort(),
     );
     for (const [name, args] of listed) {
       expect(args['x-quorum-initial-group-size'], name).toBe(5);

@@ -84,12 +84,13 @@ describe('ingress publishing to RabbitMQ', () => {
     expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(10_000);
   });
 
-  it('refuses a 10,000-record body whole with 503 when HTTP_MAX_IN_FLIGHT is smaller', async () => {
+  it('refuses a 10,000-record body whole with a permanent 413 when HTTP_MAX_IN_FLIGHT is smaller', async () => {
     const s = await startIngress({ HTTP_MAX_IN_FLIGHT: '100' });
     const response = await s.post('/webhook/s3', recordsBody(10_000));
-    expect(response.status).toBe(503);
-    expect(response.headers.get('retry-after')).not.toBeNull();
-    expect(await response.json()).toMatchObject({ error: 'RELAY_AMQP_OVERLOADED' });
+    // It can never succeed: a 503 would have the sender retry it forever.
+    expect(response.status).toBe(413);
+    expect(response.headers.get('retry-after')).toBeNull();
+    expect(await response.json()).toMatchObject({ error: 'RELAY_WEBHOOK_TOO_MANY_RECORDS' });
     expect(await queueDepth(rabbitUrl(), s.tasksQueue)).toBe(0);
   });
 
