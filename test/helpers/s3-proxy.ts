@@ -62,8 +62,8 @@ export type FaultAction =
   | { readonly type: 'reset' }
   /**
    * Forward, then stop sending: after the headers and `afterBytes` bytes (default 0) of a
-   * response that has a body, before the headers of one without. Resumes after `ms`; never when
-   * absent (until the client gives up or the proxy closes).
+   * response that has a body, before the headers of one without. Resumes after `ms`; without it,
+   * when {@link S3Proxy.release} lets it go (it counts as held meanwhile).
    */
   | { readonly type: 'stall'; readonly ms?: number; readonly afterBytes?: number }
   /**
@@ -111,13 +111,16 @@ export interface S3Proxy {
   readonly multipartUploads: readonly MultipartUploadRecord[];
   /** Drops the recorded operations (the multipart bookkeeping stays). */
   clearOperations(): void;
-  /** The requests a `hold` rule holds now, in order of arrival (a client that gave up leaves). */
+  /**
+   * The requests held now, in order of arrival: by a `hold` rule, or stalled by a `stall` without
+   * `ms`. A client that gave up leaves the list.
+   */
   readonly held: readonly S3Operation[];
   /** Resolves once at least `count` requests are held at the same time. */
   whenHeld(count: number): Promise<readonly S3Operation[]>;
   /**
-   * Lets a held request go on: forwarded as if never held, or answered with `action` instead.
-   * Without `operation`, every held request.
+   * Lets a held request go on: forwarded as if never held, or answered with `action` instead; a
+   * stalled answer resumes (`action` does not apply to it). Without `operation`, every one held.
    */
   release(operation?: S3Operation, action?: ReleaseAction): void;
   /** Stops listening and drops every connection, stalled ones included; idempotent. */
@@ -126,8 +129,7 @@ export interface S3Proxy {
 
 interface Held {
   readonly operation: S3Operation;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  resume(action: ReleaseAction | undefined): void;
 }
 
 interface ActiveRule {
@@ -212,16 +214,28 @@ export async function startS3Proxy(target: {
     const fault = pickFault(operation);
     if (fault !== undefined) operation.fault = fault.type;
     if (fault?.type === 'hold') {
-      const hold: Held = { operation, req, res };
-      holds.push(hold);
-      res.on('close', () => {
-        holds = holds.filter((candidate) => candidate !== hold);
+      hold(operation, res, (action) => {
+        if (action !== undefined) operation.fault = action.type;
+        answer(req, res, operation, action);
       });
-      for (const waiter of [...heldWaiters]) waiter();
       return;
     }
     answer(req, res, operation, fault);
   });
+
+  /** Keeps a request or an answer waiting until {@link S3Proxy.release} resumes it. */
+  const hold = (
+    operation: S3Operation,
+    res: ServerResponse,
+    resume: (action: ReleaseAction | undefined) => void,
+  ) => {
+    const held: Held = { operation, resume };
+    holds.push(held);
+    res.on('close', () => {
+      holds = holds.filter((candidate) => candidate !== held);
+    });
+    for (const waiter of [...heldWaiters]) waiter();
+  };
 
   /** Goes on with a request: the fault's answer, the multipart emulation, or the upstream's. */
   const answer = (
@@ -290,6 +304,7 @@ export async function startS3Proxy(target: {
               req,
               res,
               fault,
+              operation,
             );
           },
           () => res.destroy(),
@@ -306,7 +321,13 @@ export async function startS3Proxy(target: {
           operation.uploadId === undefined ? undefined : uploads.get(operation.uploadId);
         if (upload !== undefined) upload.state = 'aborted';
       }
-      relay({ status, rawHeaders: incoming.rawHeaders, body: incoming }, req, res, fault);
+      relay(
+        { status, rawHeaders: incoming.rawHeaders, body: incoming },
+        req,
+        res,
+        fault,
+        operation,
+      );
     });
   };
 
@@ -316,6 +337,7 @@ export async function startS3Proxy(target: {
     req: IncomingMessage,
     res: ServerResponse,
     fault: ReleaseAction | undefined,
+    operation: S3Operation,
   ) => {
     const { status, rawHeaders, body } = upstreamAnswer;
     const lengthHeader = headerValue(rawHeaders, 'content-length');
@@ -332,12 +354,12 @@ export async function startS3Proxy(target: {
     if (fault.type === 'stall' && !hasBody) {
       // Nothing to hold back but the answer itself.
       body.pause();
-      if (fault.ms !== undefined) {
-        later(fault.ms, () => {
-          res.writeHead(status, rawHeaders);
-          body.pipe(res);
-        });
-      }
+      const send = () => {
+        res.writeHead(status, rawHeaders);
+        body.pipe(res);
+      };
+      if (fault.ms !== undefined) later(fault.ms, send);
+      else hold(operation, res, send);
       return;
     }
     res.writeHead(status, rawHeaders);
@@ -356,6 +378,8 @@ export async function startS3Proxy(target: {
         body.destroy();
       } else if (fault.ms !== undefined) {
         later(fault.ms, () => body.pipe(res));
+      } else {
+        hold(operation, res, () => body.pipe(res));
       }
     };
     const onData = (chunk: Buffer) => {
@@ -431,10 +455,7 @@ export async function startS3Proxy(target: {
         (hold) => operation === undefined || hold.operation === operation,
       );
       holds = holds.filter((hold) => !released.includes(hold));
-      for (const hold of released) {
-        if (action !== undefined) hold.operation.fault = action.type;
-        answer(hold.req, hold.res, hold.operation, action);
-      }
+      for (const held of released) held.resume(action);
     },
     close() {
       closing ??= (async () => {

@@ -1,8 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { silentLogger } from '@s3relay/core';
 import { createWorker } from '@s3relay/worker';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { closeConnections } from '../helpers/rabbit.js';
 import { putObject } from '../helpers/s3.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -34,9 +33,10 @@ async function readyStatus(port: number | undefined): Promise<number> {
 describe('worker: broker connection', () => {
   it('waits for a broker that is down at startup, not ready meanwhile, then consumes', async () => {
     proxy.setMode('reset');
+    const log = captureLog('worker');
     const worker = createWorker({
       config: bed.config({ AMQP_URL: proxy.url(bed.url) }),
-      logger: silentLogger,
+      logger: log.logger,
     });
     try {
       let started = false;
@@ -44,7 +44,8 @@ describe('worker: broker connection', () => {
         started = true;
       });
       await eventually(() => expect(worker.metricsPort).toBeDefined(), { timeoutMs: 5000 });
-      await sleep(1000);
+      // A connect attempt has been refused, and start() still waits.
+      await eventually(() => expect(log.withMessage('broker connect failed')).not.toEqual([]));
       expect(started).toBe(false);
       expect(await readyStatus(worker.metricsPort)).toBe(503);
       expect((await fetch(`http://127.0.0.1:${worker.metricsPort}/healthz`)).status).toBe(200);

@@ -164,30 +164,29 @@ describe('worker: requests per object when a copy is expected', () => {
 
 describe('worker: concurrent tasks', () => {
   it('a copy of an older version that finishes last is repaired by its recheck', async () => {
-    // Two workers, one task at a time each: the two tasks of the key run side by side. The
-    // stall below must outlast the overwrite and the second copy even on a loaded CI machine,
-    // and stay under the source idle timeout (else the held copy fails instead of finishing last).
+    // Two workers, one task at a time each: the two tasks of the key run side by side. The first
+    // copy's read of version 1 is held at the proxy until the second copy (of version 2) is done,
+    // then let go: it writes version 1 over version 2, sees the source changed, and enqueues the
+    // recheck that restores version 2. Events order it, not durations.
     const raceWorker = { WORKER_CONCURRENCY: '1', SOURCE_IDLE_TIMEOUT_MS: '15000' };
     await startProxiedWorker(raceWorker);
     await startProxiedWorker(raceWorker);
     await putObject(bed.source.client, SOURCE_BUCKET, 'race.txt', 'version 1');
-    // The first read of the key (version 1) is held back 5 s after its headers.
+    // The first read of the key (version 1) stops after its headers until released.
     sourceProxy.addFault({
       op: 'GetObject',
       key: 'race.txt',
-      action: { type: 'stall', ms: 5000, afterBytes: 0 },
+      action: { type: 'stall', afterBytes: 0 },
       times: 1,
     });
     await bed.publish([eventTask('race.txt', 'created')]);
-    await eventually(
-      () => expect(sourceProxy.operations.some((op) => op.fault === 'stall')).toBe(true),
-      { timeoutMs: 5000 },
-    );
+    const [stalled] = await sourceProxy.whenHeld(1);
     await putObject(bed.source.client, SOURCE_BUCKET, 'race.txt', 'version 2, newer');
     await bed.publish([eventTask('race.txt', 'created')]);
-    // The second worker copies version 2 first; then the stalled copy writes version 1 over it,
-    // sees the source changed, and enqueues the recheck that restores version 2.
-    await eventually(() => expect(logsWith('task done')).toHaveLength(3), { timeoutMs: 25_000 });
+    await eventually(() => expect(logsWith('task done')).toHaveLength(1), { timeoutMs: 10_000 });
+    expect(sourceProxy.held).toEqual([stalled]);
+    sourceProxy.release(stalled);
+    await eventually(() => expect(logsWith('task done')).toHaveLength(3), { timeoutMs: 15_000 });
     await assertBackupMatches(bed, ['race.txt']);
     expect(logsWith('source changed while replicating; recheck enqueued')).toHaveLength(1);
     const writes = backupProxy.operations.filter((op) => op.op === 'PutObject');

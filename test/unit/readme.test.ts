@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES } from '@s3relay/core';
+import { CONFIG_VARIABLES, SCRIPT_BASE_ENV } from '@s3relay/core';
 import { configTableMarkdown } from '@s3relay/cli';
 import { generatedSections, readSection } from './readme-sections.js';
 
@@ -22,6 +22,34 @@ describe('README', () => {
 
   it('documents every configuration variable', () => {
     for (const name of Object.keys(CONFIG_VARIABLES)) expect(readme).toContain(`\`${name}\``);
+  });
+
+  it('has the security section the ingress points to when it starts open, naming real variables', () => {
+    const start = readme.indexOf('\n## Exposing the ingress\n');
+    expect(start).toBeGreaterThan(0);
+    const section = readme.slice(start + 1, readme.indexOf('\n## ', start + 1));
+    const named = new Set(
+      [...section.matchAll(/`([A-Z][A-Z0-9_]+)(?:=[^`]*)?`/g)].map((m) => m[1]),
+    );
+    for (const name of [
+      'WEBHOOK_TOKEN',
+      'SNS_TOPIC_ARNS',
+      'SOURCE_BUCKETS',
+      'ALLOWED_IPS',
+      'TRUST_PROXY',
+      'HTTP_METRICS_PORT',
+      'HTTP_HEADERS_TIMEOUT_MS',
+      'HTTP_REQUEST_TIMEOUT_MS',
+      'HTTP_MAX_CONNECTIONS',
+      'ACTION_SCRIPT_ENV',
+    ]) {
+      expect(named).toContain(name);
+    }
+    // Every other name is a variable of s3relay, an error code or one the script is given.
+    const known = [...Object.keys(CONFIG_VARIABLES), ...SCRIPT_BASE_ENV];
+    expect(
+      [...named].filter((name) => !known.includes(name ?? '') && !/^RELAY_/.test(name ?? '')),
+    ).toEqual([]);
   });
 
   it('names only npm scripts that exist', () => {
