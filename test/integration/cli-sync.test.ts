@@ -145,12 +145,17 @@ describe('resync and verify', () => {
     expect(keepDeletes.stdout).toContain(
       '3 extra backup objects (in the backup, not in the source) left alone: deletes are off',
     );
-    const deletesOff = await cli(['resync', '--bucket', SOURCE_BUCKET, '--delete'], {
-      ...env,
-      REPLICATE_DELETES: 'false',
-    });
-    expect(deletesOff.code).toBe(2);
-    expect(deletesOff.stderr).toContain('--delete asks for deletes, but deletes are off');
+    for (const off of [{ REPLICATE_DELETES: 'false' }, { DELETE_LIMIT: '0' }] as Record<
+      string,
+      string
+    >[]) {
+      const deletesOff = await cli(['resync', '--bucket', SOURCE_BUCKET, '--delete'], {
+        ...env,
+        ...off,
+      });
+      expect(deletesOff.code).toBe(2);
+      expect(deletesOff.stderr).toContain('--delete asks for deletes, but deletes are off');
+    }
     expect(await queueDepth(bed.url, bed.names.tasks)).toBe(0);
 
     const resync = await cli(['--json', 'resync', '--bucket', SOURCE_BUCKET, '--delete'], env);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDeleteLimit, parseDeleteLimit } from './delete-limit.js';
+import { deletesReplicated, formatDeleteLimit, parseDeleteLimit } from './delete-limit.js';
 
 describe('parseDeleteLimit', () => {
   it('reads a count per window', () => {
@@ -31,5 +31,15 @@ describe('parseDeleteLimit', () => {
     for (const raw of ['0', '500/10m', '1000/1h', '7/90s']) {
       expect(formatDeleteLimit(parseDeleteLimit(raw))).toBe(raw);
     }
+  });
+});
+
+describe('deletesReplicated', () => {
+  it('is on only with REPLICATE_DELETES and a DELETE_LIMIT other than 0', () => {
+    const limit = parseDeleteLimit('500/10m');
+    expect(deletesReplicated({ replicateDeletes: true, deleteLimit: limit })).toBe(true);
+    expect(deletesReplicated({ replicateDeletes: false, deleteLimit: limit })).toBe(false);
+    const never = parseDeleteLimit('0');
+    expect(deletesReplicated({ replicateDeletes: true, deleteLimit: never })).toBe(false);
   });
 });

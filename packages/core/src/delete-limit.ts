@@ -49,3 +49,14 @@ export function parseDeleteLimit(raw: string): DeleteLimit {
 export function formatDeleteLimit(limit: DeleteLimit): string {
   return limit.count === 0 ? '0' : `${limit.count}/${formatDuration(limit.windowMs)}`;
 }
+
+/**
+ * Whether workers delete backup objects at all: REPLICATE_DELETES, and a DELETE_LIMIT other
+ * than 0.
+ */
+export function deletesReplicated(worker: {
+  readonly replicateDeletes: boolean;
+  readonly deleteLimit: DeleteLimit;
+}): boolean {
+  return worker.replicateDeletes && worker.deleteLimit.count > 0;
+}

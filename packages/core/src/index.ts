@@ -12,6 +12,7 @@ export {
 } from './config.js';
 export {
   MAX_DELETE_LIMIT_COUNT,
+  deletesReplicated,
   formatDeleteLimit,
   parseDeleteLimit,
   type DeleteLimit,

@@ -8,6 +8,7 @@ import {
   RelayError,
   TransientError,
   createTask,
+  deletesReplicated,
   serializeError,
   startMetricsServer,
   type Config,
@@ -325,7 +326,7 @@ class RelayWorker implements Worker {
         logger: this.#logger,
       }),
     });
-    const replicateDeletes = deletesOn(worker);
+    const replicateDeletes = deletesReplicated(worker);
     if (worker.action === 'script') {
       return createScriptAction({
         // loadConfig requires ACTION_SCRIPT with ACTION=script.
@@ -382,11 +383,6 @@ class RelayWorker implements Worker {
       key: task.key,
     });
   }
-}
-
-/** Whether backup deletes happen at all: REPLICATE_DELETES and a DELETE_LIMIT other than 0. */
-function deletesOn(worker: Config['worker']): boolean {
-  return worker.replicateDeletes && worker.deleteLimit.count > 0;
 }
 
 async function assertExecutable(script: string | undefined): Promise<void> {

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { deletesReplicated } from '@s3relay/core';
 import { Publisher } from '@s3relay/core/amqp';
 import { withBroker } from '../broker-session.js';
 import { addBrokerOptions, brokerOverrides, type BrokerFlags } from '../common-options.js';
@@ -66,7 +67,7 @@ export function resyncCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
   ).action(async (flags: ResyncFlags) => {
     const out = output();
     const config = configFromFlags(env, brokerOverrides(flags));
-    if (flags.delete === true && !config.worker.replicateDeletes) {
+    if (flags.delete === true && !deletesReplicated(config.worker)) {
       throw new CliError(
         ExitCode.usage,
         '--delete asks for deletes, but deletes are off (REPLICATE_DELETES=false or DELETE_LIMIT=0): the workers would not run them',
@@ -109,7 +110,7 @@ export function resyncCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
     }
     const { compared, equal, missing, different, extra } = report;
     progress.done({ compared, equal, missing, different, extra });
-    print(out, report, config.worker.replicateDeletes);
+    print(out, report, deletesReplicated(config.worker));
   });
 }
 

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { deletesReplicated } from '@s3relay/core';
 import { configFromFlags } from '../config-from-flags.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { positiveInt } from '../flag-parsers.js';
@@ -76,7 +77,7 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
               prefix: flags.prefix ?? '',
               contentDiffers,
               tagsDiffer,
-              deletesOn: config.worker.replicateDeletes,
+              deletesOn: deletesReplicated(config.worker),
             });
         out.result({
           bucket: flags.bucket,
@@ -108,7 +109,7 @@ export function verifyCommand(output: () => Output, env: NodeJS.ProcessEnv): Com
         }
         if (heal !== undefined) {
           const extrasStay =
-            counts.extra > 0 && !config.worker.replicateDeletes
+            counts.extra > 0 && !deletesReplicated(config.worker)
               ? '; the extras stay, deletes are off'
               : '';
           throw new CliError(

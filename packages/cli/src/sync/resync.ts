@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   RECOPY_EVENT_NAME,
   createTask,
+  deletesReplicated,
   type Config,
   type Task,
   type TaskKind,
@@ -122,7 +123,7 @@ export async function runResync(
     const decision = decideExtras({
       extras: counts.extra,
       sourceObjects,
-      wantDelete: options.delete === true && config.worker.replicateDeletes,
+      wantDelete: options.delete === true && deletesReplicated(config.worker),
       maxDelete: options.maxDelete ?? DEFAULT_MAX_DELETE,
       allowEmptySource: options.allowEmptySource === true,
       sourceBucket: options.bucket,
