@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
 import { deleteQueuesWithPrefix, rabbitUrl, uniquePrefix } from '../helpers/rabbit.js';
+import { s3Env, startS3Server, type TestS3 } from '../helpers/s3.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { spawnCli, type CliProcess } from './cli-process.js';
 
@@ -181,5 +182,85 @@ describe('a setting of the process itself that is wrong', () => {
     expect(line).toBe(
       `s3relay: worker cannot start: ACTION_SCRIPT=${script}: not executable (chmod +x it)`,
     );
+  });
+});
+
+describe('S3 sides checked before the first task', () => {
+  /** A source and a backup s3rver with one bucket each, and a worker's environment for them. */
+  async function s3Bed(): Promise<{ source: TestS3; backup: TestS3; env: NodeJS.ProcessEnv }> {
+    const [source, backup] = await Promise.all([
+      startS3Server({ buckets: ['photos'] }),
+      startS3Server({ buckets: ['photos-backup'] }),
+    ]);
+    cleanups.push(() => Promise.all([source.close(), backup.close()]));
+    const env = {
+      ...baseEnv(),
+      ...s3Env('SOURCE', source.endpoint),
+      ...s3Env('DEST', backup.endpoint),
+      SOURCE_BUCKETS: 'photos',
+      DEST_BUCKET: 'photos-backup',
+    };
+    return { source, backup, env };
+  }
+
+  it('s3relay worker exits 3 naming the backup side and bucket when its key is refused', async () => {
+    const { env, backup } = await s3Bed();
+    const cli = run(['worker'], { ...env, DEST_S3_ACCESS_KEY_ID: 'NOT-A-KEY' });
+    const line = await expectOneLineRefusal(cli, 3);
+    expect(line).toContain(`backup bucket "photos-backup" (DEST_BUCKET) at ${backup.endpoint}`);
+    expect(line).toContain('DEST_S3_ACCESS_KEY_ID');
+  });
+
+  it('s3relay worker exits 3 naming a source bucket that does not exist', async () => {
+    const { env, source } = await s3Bed();
+    const cli = run(['worker'], { ...env, SOURCE_BUCKETS: 'fotos' });
+    const line = await expectOneLineRefusal(cli, 3);
+    expect(line).toContain(`source bucket "fotos" (SOURCE_BUCKETS) at ${source.endpoint}`);
+    expect(line).toContain('no such bucket');
+  });
+
+  it('waits for an S3 side that does not answer, and /readyz follows S3 once running', async () => {
+    const { env, backup } = await s3Bed();
+    const front = await startTcpProxy({ port: backup.port });
+    cleanups.push(() => front.close());
+    front.setMode('reset');
+    const metricsPort = await freePort();
+    const cli = run(['worker'], {
+      ...env,
+      DEST_S3_ENDPOINT: `http://127.0.0.1:${front.port}`,
+      METRICS_PORT: String(metricsPort),
+    });
+    const readyz = async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status;
+    await eventually(
+      () => expect(cli.output()).toContain('S3 not reachable at startup; checking again'),
+      { timeoutMs: 20_000, intervalMs: 100, message: cli.output() },
+    );
+    expect(await readyz()).toBe(503);
+    expect(cli.output()).not.toContain('"service started"');
+
+    front.setMode('pass');
+    await eventually(async () => expect(await readyz()).toBe(200), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: cli.output(),
+    });
+    expect(cli.output()).toContain('"service started"');
+
+    // S3 goes away while the worker runs: not ready, and ready again once it is back.
+    front.setMode('reset');
+    await eventually(async () => expect(await readyz()).toBe(503), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: cli.output(),
+    });
+    front.setMode('pass');
+    await eventually(async () => expect(await readyz()).toBe(200), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: cli.output(),
+    });
+    expect(cli.output()).toContain('S3 answers again; ready');
+    expect(cli.output()).not.toMatch(/\n\s+at /);
+    expect(await cli.stop()).toBe(0);
   });
 });

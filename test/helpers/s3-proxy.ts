@@ -61,6 +61,18 @@ export type FaultAction =
   /** Reset the connection (TCP RST) as soon as the request arrives. */
   | { readonly type: 'reset' }
   /**
+   * Answer as something that is not S3 would, without forwarding: `respond(url)` gives the
+   * status, content type and body (a web server's 404 page, a stray JSON answer).
+   */
+  | {
+      readonly type: 'respond';
+      readonly respond: (url: string) => {
+        readonly status: number;
+        readonly contentType?: string;
+        readonly body?: string;
+      };
+    }
+  /**
    * Forward, then stop sending: after the headers and `afterBytes` bytes (default 0) of a
    * response that has a body, before the headers of one without. Resumes after `ms`; without it,
    * when {@link S3Proxy.release} lets it go (it counts as held meanwhile).
@@ -246,6 +258,14 @@ export async function startS3Proxy(target: {
   ) => {
     if (fault?.type === 'reset') {
       req.socket.resetAndDestroy();
+      return;
+    }
+    if (fault?.type === 'respond') {
+      const { status, contentType, body = '' } = fault.respond(req.url ?? '');
+      sendAfterBody(req, () => {
+        res.writeHead(status, contentType === undefined ? {} : { 'content-type': contentType });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      });
       return;
     }
     if (fault?.type === 'status') {

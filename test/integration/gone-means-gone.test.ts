@@ -4,12 +4,16 @@
  * no backup object may be deleted. Every such task is retried, then parked with a code that
  * tells the operator what to check, while the backup keeps every object. Only S3's own
  * `NoSuchKey` for the key, with the bucket proven by S3's listing of it, deletes.
+ *
+ * The worker checks the source at startup (a listing of each SOURCE_BUCKETS entry) and refuses
+ * to start on such an endpoint; so the source here turns bad once the worker is running, through
+ * a proxy in front of the real one, as a misrouted proxy or CDN would.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { peekQueue, queueDepth } from '../helpers/rabbit.js';
-import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
-import { getObjectBytes, putObject, startS3Server, type TestS3 } from '../helpers/s3.js';
+import { startS3Proxy, type S3Operation, type S3Proxy } from '../helpers/s3-proxy.js';
+import { getObjectBytes, putObject } from '../helpers/s3.js';
 import {
   HTML_404,
   NGINX_404,
@@ -61,6 +65,25 @@ async function expectBackupIntact(contents: ReadonlyMap<string, string>): Promis
   expect(backupProxy.operations.filter((op) => op.op === 'DeleteObject')).toEqual([]);
 }
 
+/**
+ * The source as the worker sees it: the real one until {@link turnBad}, then `answer` for
+ * every request, without forwarding.
+ */
+async function sourceFront(): Promise<S3Proxy> {
+  const proxy = await startS3Proxy({ endpoint: bed.source.endpoint });
+  closers.push(() => proxy.close());
+  return proxy;
+}
+
+function turnBad(proxy: S3Proxy, answer: (url: string) => StrayAnswer = () => HTML_404): void {
+  proxy.addFault({ op: '*', action: { type: 'respond', respond: answer } });
+}
+
+/** The requests the bad source answered. */
+function answeredBad(proxy: S3Proxy): S3Operation[] {
+  return proxy.operations.filter((op) => op.fault === 'respond');
+}
+
 async function stray(answer?: (url: string) => StrayAnswer): Promise<StrayHttpServer> {
   const server = await startStrayHttpServer(
     answer === undefined ? undefined : (req) => answer(req.url ?? ''),
@@ -83,7 +106,7 @@ async function parkedCodes(): Promise<Map<string, string>> {
 describe('gone means gone', () => {
   it('an HTML 404 page as the source deletes nothing: every task is retried, parked as RELAY_SOURCE_NOT_S3 and listed with what to check', async () => {
     const contents = await seedBackup(['a.txt', 'b.txt', 'photos/c.jpg', 'd']);
-    const source = await stray();
+    const source = await sourceFront();
     const worker: WorkerProcess = spawnWorker(
       bed.env({
         SOURCE_S3_ENDPOINT: source.endpoint,
@@ -94,6 +117,7 @@ describe('gone means gone', () => {
     );
     closers.push(() => worker.kill());
     await worker.ready;
+    turnBad(source);
     // Creates and deletes alike: today both end in a DeleteObject of the backup.
     await bed.publish([
       eventTask('a.txt', 'created'),
@@ -106,7 +130,7 @@ describe('gone means gone', () => {
       message: `worker output:\n${worker.output()}`,
     });
     // The fault happened: the worker asked the stray server (twice per task: two attempts).
-    expect(source.requests.filter((request) => request.method === 'GET').length).toBeGreaterThan(7);
+    expect(answeredBad(source).filter((op) => op.op === 'GetObject').length).toBeGreaterThan(7);
     await expectBackupIntact(contents);
     expect([...(await parkedCodes()).values()]).toEqual(Array(4).fill('RELAY_SOURCE_NOT_S3'));
     expect(worker.output()).toContain('"code":"RELAY_SOURCE_NOT_S3"');
@@ -145,30 +169,32 @@ describe('gone means gone', () => {
     ],
   ])('%s deletes nothing and parks the task as RELAY_SOURCE_NOT_S3', async (_what, answer) => {
     const contents = await seedBackup(['k']);
-    const source = await stray(answer);
+    const source = await sourceFront();
     await bed.startWorker({
       SOURCE_S3_ENDPOINT: source.endpoint,
       DEST_S3_ENDPOINT: backupProxy.endpoint,
       MAX_ATTEMPTS: '2',
     });
+    turnBad(source, answer);
     await bed.publish([eventTask('k', 'removed')]);
     await eventually(async () => expect(await queueDepth(bed.url, bed.names.dlq)).toBe(1), {
       timeoutMs: 15_000,
     });
-    expect(source.requests.length).toBeGreaterThan(0);
+    expect(answeredBad(source).length).toBeGreaterThan(0);
     await expectBackupIntact(contents);
     expect(await parkedCodes()).toEqual(new Map([['k', 'RELAY_SOURCE_NOT_S3']]));
   });
 
   it('a source without the bucket (NoSuchBucket) deletes nothing: RELAY_SOURCE_NO_SUCH_BUCKET', async () => {
     const contents = await seedBackup(['k']);
-    const empty: TestS3 = await startS3Server();
-    closers.push(() => empty.close());
+    const source = await sourceFront();
     await bed.startWorker({
-      SOURCE_S3_ENDPOINT: empty.endpoint,
+      SOURCE_S3_ENDPOINT: source.endpoint,
       DEST_S3_ENDPOINT: backupProxy.endpoint,
       MAX_ATTEMPTS: '2',
     });
+    // The bucket is deleted (or the endpoint moved to an account without it) while running.
+    source.addFault({ op: '*', action: { type: 'status', status: 404, code: 'NoSuchBucket' } });
     await bed.publish([eventTask('k', 'removed')]);
     await eventually(async () => expect(await queueDepth(bed.url, bed.names.dlq)).toBe(1), {
       timeoutMs: 15_000,
@@ -183,12 +209,12 @@ describe('gone means gone', () => {
       const contents = await seedBackup(['k']);
       const sourceProxy = await startS3Proxy({ endpoint: bed.source.endpoint });
       closers.push(() => sourceProxy.close());
-      sourceProxy.addFault({ op, action: { type: 'status', status: 403 } });
       await bed.startWorker({
         SOURCE_S3_ENDPOINT: sourceProxy.endpoint,
         DEST_S3_ENDPOINT: backupProxy.endpoint,
         MAX_ATTEMPTS: '2',
       });
+      sourceProxy.addFault({ op, action: { type: 'status', status: 403 } });
       await bed.publish([eventTask('k', 'removed')]);
       await eventually(async () => expect(await queueDepth(bed.url, bed.names.dlq)).toBe(1), {
         timeoutMs: 15_000,
@@ -207,6 +233,8 @@ describe('gone means gone', () => {
       SOURCE_S3_ENDPOINT: sourceProxy.endpoint,
       DEST_S3_ENDPOINT: backupProxy.endpoint,
     });
+    // Its startup check listed the bucket once; what follows is the deletes' proof.
+    sourceProxy.clearOperations();
     await bed.publish(
       ['gone/1', 'gone/2', 'gone/3', 'kept'].map((key) => eventTask(key, 'removed')),
     );
@@ -231,5 +259,28 @@ describe('gone means gone', () => {
       (await getObjectBytes(bed.backup.client, BACKUP_BUCKET, bed.backupKey('kept')))?.toString(),
     ).toBe('still here');
     expect(sourceProxy.operations.filter((op) => op.op === 'ListObjectsV2')).toHaveLength(1);
+  });
+
+  it('a worker whose source is not S3 at startup refuses to start: RELAY_SOURCE_NOT_S3, nothing asked but the listing', async () => {
+    const contents = await seedBackup(['k']);
+    const source = await stray();
+    const started = bed.startWorker({
+      SOURCE_S3_ENDPOINT: source.endpoint,
+      DEST_S3_ENDPOINT: backupProxy.endpoint,
+    });
+    const error = await started.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toMatchObject({ code: 'RELAY_SOURCE_NOT_S3' });
+    expect((error as Error).message).toContain(
+      `source bucket "${SOURCE_BUCKET}" (SOURCE_BUCKETS) at ${source.endpoint}`,
+    );
+    expect((error as Error).message).toContain('SOURCE_S3_ENDPOINT');
+    // One listing of the bucket, one key at most; no object was asked for.
+    expect(source.requests).toHaveLength(1);
+    expect(source.requests[0]?.url).toMatch(new RegExp(`^/${SOURCE_BUCKET}/?\\?.*list-type=2`));
+    expect(source.requests[0]?.url).toContain('max-keys=1');
+    await expectBackupIntact(contents);
   });
 });

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { drainQueue, queueDepth } from '../helpers/rabbit.js';
 import { putObject } from '../helpers/s3.js';
-import { startStrayHttpServer } from '../helpers/stray-http.js';
+import { startS3Proxy } from '../helpers/s3-proxy.js';
+import { HTML_404 } from '../helpers/stray-http.js';
 import { SOURCE_BUCKET, eventTask, startWorkerBed, type WorkerBed } from '../support/worker-bed.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 
@@ -72,24 +73,26 @@ describe('worker: ACTION=script', () => {
   it('runs no delete when the source is not S3 (an HTML 404 page): parked as RELAY_SOURCE_NOT_S3', async () => {
     const calls = join(dir, 'calls.log');
     const path = await script(`echo "$2|$3" >> '${calls}'`);
-    const stray = await startStrayHttpServer();
+    // The source turns into a web server once the worker runs (it checks the source at startup).
+    const source = await startS3Proxy({ endpoint: bed.source.endpoint });
     try {
       await bed.startWorker({
         ACTION: 'script',
         ACTION_SCRIPT: path,
-        SOURCE_S3_ENDPOINT: stray.endpoint,
+        SOURCE_S3_ENDPOINT: source.endpoint,
         MAX_ATTEMPTS: '2',
       });
+      source.addFault({ op: '*', action: { type: 'respond', respond: () => HTML_404 } });
       await bed.publish([eventTask('k', 'removed')]);
       await eventually(async () => expect(await queueDepth(bed.url, bed.names.dlq)).toBe(1), {
         timeoutMs: 15_000,
       });
       const [parked] = await drainQueue(bed.url, bed.names.dlq);
       expect(parked?.properties.headers?.['x-s3relay-error-code']).toBe('RELAY_SOURCE_NOT_S3');
-      expect(stray.requests.length).toBeGreaterThan(0);
+      expect(source.operations.filter((op) => op.fault === 'respond').length).toBeGreaterThan(0);
       await expect(readFile(calls, 'utf8')).rejects.toThrow();
     } finally {
-      await stray.close();
+      await source.close();
     }
   });
 

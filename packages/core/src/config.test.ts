@@ -130,6 +130,29 @@ describe('loadConfig', () => {
     );
   });
 
+  it('shows the bad value of each variable and what it should be, secrets as ***', () => {
+    const message = (() => {
+      try {
+        loadConfig({
+          WORKER_CONCURRENCY: 'abc',
+          PART_SIZE_MB: '1.5',
+          AMQP_PREFIX: 'bad prefix!',
+          CONSOLE_TOKEN: 'short-secret',
+        });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
+    const lines = message.split('\n');
+    expect(lines).toContain('✖ WORKER_CONCURRENCY=abc: expected a whole number from 1 to 1000');
+    expect(lines).toContain('✖ PART_SIZE_MB=1.5: expected a whole number from 5 to 5120');
+    expect(lines.find((line) => line.startsWith('✖ AMQP_PREFIX="bad prefix!": '))).toBeDefined();
+    expect(lines.find((line) => line.startsWith('✖ CONSOLE_TOKEN=***: '))).toBeDefined();
+    expect(message).not.toContain('short-secret');
+    expect(message).not.toContain('NaN');
+  });
+
   it('never puts a secret value into an error message', () => {
     const secret = 'hunter2-very-secret';
     try {

@@ -45,7 +45,17 @@ const bool = z.stringbool({
   truthy: ['true', '1', 'yes', 'on'],
   falsy: ['false', '0', 'no', 'off'],
 });
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A whole number within bounds; the message says so in words, not as a type name or NaN. */
+const int = (min: number, max: number) =>
+  z.string().transform((raw, ctx) => {
+    const text = raw.trim();
+    const value = Number(text);
+    if (!/^[+-]?\d+$/.test(text) || value < min || value > max) {
+      ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return value;
+  });
 const optionalString = z
   .string()
   .optional()
@@ -711,6 +721,32 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Values longer than this are cut when shown. */
+const SHOWN_VALUE_CHARS = 80;
+
+/**
+ * One line per invalid variable with the value it has, as the operator wrote it
+ * (`WORKER_CONCURRENCY=abc: expected a whole number from 1 to 1000`); a secret's value is
+ * never shown, even a bad one.
+ */
+function describeIssues(error: z.ZodError, env: Record<string, string | undefined>): string {
+  return error.issues
+    .map((issue) => {
+      const name = String(issue.path[0] ?? '');
+      const raw = env[name];
+      const secret = (CONFIG_VARIABLES as Record<string, VariableSpec | undefined>)[name]?.secret;
+      let shown: string;
+      if (raw === undefined || raw === '') shown = `${name} (unset)`;
+      else if (secret === true) shown = `${name}=${REDACTED}`;
+      else {
+        const cut = raw.length > SHOWN_VALUE_CHARS ? `${raw.slice(0, SHOWN_VALUE_CHARS)}…` : raw;
+        shown = `${name}=${/^[^\s"'\\]*$/.test(cut) ? cut : JSON.stringify(cut)}`;
+      }
+      return `✖ ${shown}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
 /**
  * Validates the environment and returns the frozen configuration.
  *
@@ -721,8 +757,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.fromEntries(Object.keys(VARIABLES).map((name) => [name, env[name]]));
   const result = EnvSchema.safeParse(known);
   if (!result.success) {
-    // Zod never echoes input values in these messages, so secrets cannot leak through them.
-    throw new ConfigError(`invalid configuration:\n${z.prettifyError(result.error)}`);
+    throw new ConfigError(`invalid configuration:\n${describeIssues(result.error, known)}`);
   }
   const e = result.data;
   const problems: string[] = [];

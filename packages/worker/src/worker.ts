@@ -38,6 +38,7 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { createReplicateAction } from './replicate.js';
 import { warnIfUnversioned } from './versioning-check.js';
 import { createScriptAction } from './script-action.js';
+import { S3Health, bucketTargets } from './preflight.js';
 
 export interface WorkerDeps {
   readonly config: Config;
@@ -55,11 +56,12 @@ export type WorkerState = 'idle' | 'starting' | 'running' | 'closing' | 'closed'
 /** A worker consuming the tasks queue. */
 export interface Worker {
   /**
-   * Starts the metrics server, connects (or uses the given broker) and starts consuming.
-   * Resolves once consuming. While the broker is unreachable it keeps trying (and `/readyz`
-   * answers 503); it rejects only when connecting cannot succeed (a topology mismatch, refused
-   * credentials) or when ACTION_SCRIPT is not executable. Calling it again returns the same
-   * promise.
+   * Starts the metrics server, connects (or uses the given broker), checks both S3 sides (a
+   * listing of every configured bucket: see `preflight.ts`) and starts consuming. Resolves once
+   * consuming. While the broker or S3 is unreachable it keeps trying (and `/readyz` answers
+   * 503); it rejects only when that cannot succeed: a topology mismatch, refused credentials, a
+   * bucket S3 refuses or does not have, an endpoint that is not S3, an address in use, or an
+   * ACTION_SCRIPT that is not executable. Calling it again returns the same promise.
    */
   start(): Promise<void>;
   /**
@@ -69,7 +71,10 @@ export interface Worker {
    * and the S3 clients.
    */
   close(): Promise<void>;
-  /** Consuming, connected, and not shutting down. */
+  /**
+   * Consuming, connected, not shutting down, and the last check of the S3 buckets passed (a
+   * check older than a few seconds is repeated in the background).
+   */
   readonly isReady: boolean;
   readonly state: WorkerState;
   /** The port of `/healthz`, `/readyz` and `/metrics` once started. */
@@ -98,6 +103,7 @@ class RelayWorker implements Worker {
   readonly #consumer: Consumer;
   readonly #metrics: WorkerMetrics;
   readonly #telemetry: TelemetryPublisher;
+  readonly #s3Health: S3Health;
   readonly #clients: S3Client[] = [];
   readonly #ledger: DeleteLedger;
   readonly #running = new Set<AbortController>();
@@ -127,6 +133,7 @@ class RelayWorker implements Worker {
         logger: deps.logger,
       });
     this.#metrics = createWorkerMetrics();
+    this.#s3Health = new S3Health({ targets: bucketTargets(deps.config), logger: deps.logger });
     registerBrokerMetrics(this.#metrics.registry, this.#broker);
     this.#telemetry = new TelemetryPublisher({
       broker: this.#broker,
@@ -180,7 +187,8 @@ class RelayWorker implements Worker {
     return (
       this.#state === 'running' &&
       this.#broker.connection !== undefined &&
-      this.#consumer.isConsuming
+      this.#consumer.isConsuming &&
+      this.#s3Health.isHealthy
     );
   }
 
@@ -210,10 +218,15 @@ class RelayWorker implements Worker {
       logger: this.#logger,
       variables: { host: 'METRICS_HOST', port: 'METRICS_PORT' },
     });
-    this.#consumer.start();
     this.#broker.start();
     this.#telemetry.start();
-    await this.#untilConsuming();
+    // No task is taken before both S3 sides answer: with a wrong endpoint, key or bucket every
+    // task would end in the retry tiers or the DLQ. The broker is waited for meanwhile, so a
+    // refusal of either fails the start.
+    await Promise.all([this.#s3Health.untilUsable(), this.#untilConnected()]);
+    if (this.#closing !== undefined) return;
+    this.#consumer.start();
+    await this.#untilConnected(() => this.#consumer.isConsuming);
     // close() during start: it owns the state from here.
     if (this.#closing !== undefined) return;
     this.#setState('running');
@@ -227,9 +240,9 @@ class RelayWorker implements Worker {
 
   /**
    * Waits for the broker (retrying transient failures for ever, quietly: the broker logs each
-   * change of its state) and for the subscription.
+   * change of its state) and then for `done` (the subscription).
    */
-  async #untilConsuming(): Promise<void> {
+  async #untilConnected(done: () => boolean = () => true): Promise<void> {
     while (this.#state === 'starting') {
       try {
         await this.#broker.waitConnected(5000);
@@ -238,7 +251,7 @@ class RelayWorker implements Worker {
         if (this.#broker.state === 'closed') throw err;
         continue;
       }
-      if (this.#consumer.isConsuming) return;
+      if (done()) return;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
@@ -271,6 +284,7 @@ class RelayWorker implements Worker {
         this.#logger.error('shutdown step failed', { step, error: serializeError(err) });
       }
     }
+    this.#s3Health.close();
     for (const client of this.#clients) client.destroy();
     this.#setState('closed');
   }

@@ -10,6 +10,7 @@ export {
   sharedKeyPrefix,
   type BackupLocation,
 } from './backup-naming.js';
+export { checkBucket, isBucketRefusal, type BucketTarget } from './bucket-check.js';
 export { createS3Client, type S3ClientOptions } from './client.js';
 export { contentHeaders } from './content-headers.js';
 export {
