@@ -90,6 +90,8 @@ interface Pipeline {
   readonly sourceEndpoint: string;
   readonly ingress: ChildProc;
   readonly ingressUrl: string;
+  /** The ingress's /metrics, on its own port (HTTP_METRICS_PORT). */
+  readonly ingressMetricsUrl: string;
   readonly workers: WorkerGroup;
   close(): Promise<void>;
 }
@@ -105,6 +107,7 @@ async function startPipeline(
   };
   try {
     const port = await freePort();
+    const metricsPort = await freePort();
     const ingressUrl = `http://127.0.0.1:${port}`;
     const webhookUrl = `${ingressUrl}/webhook/mcs`;
     const ingress = spawnChild('ingress', process.execPath, [...profileFlags(), CLI, 'ingress'], {
@@ -113,7 +116,7 @@ async function startPipeline(
         AMQP_PREFIX: prefix,
         HTTP_HOST: '127.0.0.1',
         HTTP_PORT: String(port),
-        HTTP_METRICS_PORT: '0',
+        HTTP_METRICS_PORT: String(metricsPort),
         PUBLIC_URLS: webhookUrl,
         SOURCE_BUCKETS: SOURCE_BUCKET,
         LOG_LEVEL: 'info',
@@ -152,7 +155,15 @@ async function startPipeline(
       ...backup.env('DEST'),
     });
     stops.push(() => workers.stop());
-    return { emulator, sourceEndpoint, ingress, ingressUrl, workers, close };
+    return {
+      emulator,
+      sourceEndpoint,
+      ingress,
+      ingressUrl,
+      ingressMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+      workers,
+      close,
+    };
   } catch (err) {
     await close();
     throw err;
@@ -266,7 +277,7 @@ export const lagBenchmark: Benchmark = {
       pipeline = await startPipeline(backup, prefix, shape);
       const { workers } = pipeline;
       const client = s3Client(pipeline.sourceEndpoint, 256);
-      const ingressMetrics = `${pipeline.ingressUrl}/metrics`;
+      const ingressMetrics = pipeline.ingressMetricsUrl;
       const cpu = new CpuMeter({
         emulator: processTree(pipeline.emulator.pid),
         ingress: pipeline.ingress.pid,

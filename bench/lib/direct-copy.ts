@@ -37,7 +37,9 @@ const dest = s3Client(options.dest, sockets);
 const cpuBefore = process.cpuUsage();
 const started = performance.now();
 let bytes = 0;
-await forEachPooled(options.keys, options.concurrency, async (key) => {
+let retries = 0;
+/** Copies one key; the SDK cannot retry a PUT whose body is a stream, so the key is copied again. */
+async function copyKey(key: string): Promise<void> {
   const got = await source.send(new GetObjectCommand({ Bucket: options.sourceBucket, Key: key }));
   const body = got.Body as Readable;
   const target = { Bucket: options.destBucket, Key: `${options.destPrefix}${key}` };
@@ -61,12 +63,26 @@ await forEachPooled(options.keys, options.concurrency, async (key) => {
     }).done();
   }
   bytes += got.ContentLength ?? 0;
+}
+// As the worker retries a task: a connection reset by a loaded s3rver costs the key another go.
+const ATTEMPTS = 3;
+await forEachPooled(options.keys, options.concurrency, async (key) => {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await copyKey(key);
+      return;
+    } catch (err) {
+      if (attempt >= ATTEMPTS) throw err;
+      retries += 1;
+    }
+  }
 });
 const elapsedMs = performance.now() - started;
 const cpu = process.cpuUsage(cpuBefore);
 reportResult({
   objects: options.keys.length,
   bytes,
+  retries,
   elapsedMs,
   cpuSeconds: (cpu.user + cpu.system) / 1e6,
   maxRssBytes: process.resourceUsage().maxRSS * 1024,

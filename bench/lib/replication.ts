@@ -150,6 +150,8 @@ export async function runWorkers(options: WorkerRunOptions): Promise<WorkerRun> 
 export interface DirectRun {
   readonly objects: number;
   readonly bytes: number;
+  /** Keys copied again after a failed try (a connection reset by a loaded s3rver). */
+  readonly retries: number;
   readonly elapsedMs: number;
   readonly cpuSeconds: number;
   readonly maxRssBytes: number;

@@ -1,5 +1,5 @@
 import { loadConfig } from '@s3relay/core';
-import { declareTopology } from '@s3relay/core/amqp';
+import { declareTopology, topologyOptionsFrom } from '@s3relay/core/amqp';
 import { connectAmqp } from '../helpers/rabbit.js';
 
 /**
@@ -10,12 +10,7 @@ export async function declareQueues(env: Record<string, string>): Promise<void> 
   const config = loadConfig(env);
   const connection = await connectAmqp(config.amqp.urls[0] ?? '');
   try {
-    await declareTopology(connection, {
-      prefix: config.amqp.prefix,
-      retryDelaysMs: config.worker.retryDelaysMs,
-      deliveryLimit: config.amqp.deliveryLimit,
-      quorumGroupSize: config.amqp.quorumGroupSize,
-    });
+    await declareTopology(connection, topologyOptionsFrom(config));
   } finally {
     await connection.close();
   }

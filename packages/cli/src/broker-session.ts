@@ -1,6 +1,6 @@
 import type { ChannelModel } from 'amqplib';
 import { RelayError, silentLogger, type Config, type Logger } from '@s3relay/core';
-import { Broker, redactUrls, type TopologyNames } from '@s3relay/core/amqp';
+import { Broker, brokerOptionsFrom, redactUrls, type TopologyNames } from '@s3relay/core/amqp';
 import { CliError, ExitCode } from './exit-codes.js';
 
 /** An open connection for one operator command. */
@@ -33,19 +33,7 @@ export async function withBroker<T>(
   work: (session: BrokerSession) => Promise<T>,
   options: BrokerSessionOptions = {},
 ): Promise<T> {
-  const broker = new Broker({
-    urls: config.amqp.urls,
-    heartbeatSeconds: config.amqp.heartbeatSeconds,
-    connectionName: 's3relay-cli',
-    topology: {
-      prefix: config.amqp.prefix,
-      retryDelaysMs: config.worker.retryDelaysMs,
-      deliveryLimit: config.amqp.deliveryLimit,
-      quorumGroupSize: config.amqp.quorumGroupSize,
-    },
-    declare: false,
-    logger: options.logger ?? silentLogger,
-  });
+  const broker = new Broker(brokerOptionsFrom(config, 'cli', options.logger ?? silentLogger));
   try {
     let connection: ChannelModel;
     try {

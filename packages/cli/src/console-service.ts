@@ -1,6 +1,5 @@
-import { hostname } from 'node:os';
 import type { Config, Logger } from '@s3relay/core';
-import { Broker, redactUrls } from '@s3relay/core/amqp';
+import { Broker, brokerOptionsFrom, redactUrls } from '@s3relay/core/amqp';
 import { ConsoleConfigError, startConsole, type ConsoleServer } from '@s3relay/console';
 import { consoleOperations } from './console-operations.js';
 import { CliError, ExitCode } from './exit-codes.js';
@@ -28,20 +27,8 @@ export async function startConsoleService(
   logger: Logger,
   options: ConsoleServiceOptions = {},
 ): Promise<ConsoleService> {
-  const broker = new Broker({
-    urls: config.amqp.urls,
-    heartbeatSeconds: config.amqp.heartbeatSeconds,
-    connectionName: `s3relay-console ${config.amqp.prefix} ${hostname()}:${process.pid}`,
-    topology: {
-      prefix: config.amqp.prefix,
-      retryDelaysMs: config.worker.retryDelaysMs,
-      deliveryLimit: config.amqp.deliveryLimit,
-      quorumGroupSize: config.amqp.quorumGroupSize,
-    },
-    // It shows and operates on the queues the services declared; a mistyped prefix shows none.
-    declare: false,
-    logger,
-  });
+  // It shows and operates on the queues the services declared; a mistyped prefix shows none.
+  const broker = new Broker(brokerOptionsFrom(config, 'console', logger));
   const operations = consoleOperations(config, broker);
   broker.start();
   let server: ConsoleServer;

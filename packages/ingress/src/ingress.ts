@@ -1,6 +1,5 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import {
@@ -10,7 +9,7 @@ import {
   type Logger,
   type MetricsServer,
 } from '@s3relay/core';
-import { Broker, Publisher, registerBrokerMetrics } from '@s3relay/core/amqp';
+import { Broker, Publisher, brokerOptionsFrom, registerBrokerMetrics } from '@s3relay/core/amqp';
 import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import { createApp } from './app.js';
 import { createRefusedConnectionsCounter } from './metrics.js';
@@ -78,19 +77,7 @@ export function createIngress(options: IngressOptions): Ingress {
   const ownsBroker = options.broker === undefined;
   const broker =
     options.broker ??
-    new Broker({
-      urls: config.amqp.urls,
-      heartbeatSeconds: config.amqp.heartbeatSeconds,
-      topology: {
-        prefix: config.amqp.prefix,
-        retryDelaysMs: config.worker.retryDelaysMs,
-        deliveryLimit: config.amqp.deliveryLimit,
-        quorumGroupSize: config.amqp.quorumGroupSize,
-      },
-      // The prefix lets operators (and tests) find one deployment's connections.
-      connectionName: `s3relay-ingress ${config.amqp.prefix} ${hostname()}:${process.pid}`,
-      logger: options.logger.child({ component: 'broker' }),
-    });
+    new Broker(brokerOptionsFrom(config, 'ingress', options.logger.child({ component: 'broker' })));
   const publisher = new Publisher(broker, {
     timeoutMs: config.amqp.publishTimeoutMs,
     maxInFlight: config.http.maxInFlight,

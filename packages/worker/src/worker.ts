@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
   PermanentError,
@@ -19,6 +18,7 @@ import {
 import {
   Broker,
   Consumer,
+  brokerOptionsFrom,
   Publisher,
   registerBrokerMetrics,
   type TopologyNames,
@@ -117,21 +117,7 @@ class RelayWorker implements Worker {
     this.#logger = deps.logger;
     const { amqp, worker } = deps.config;
     this.#ownsBroker = deps.broker === undefined;
-    this.#broker =
-      deps.broker ??
-      new Broker({
-        urls: amqp.urls,
-        heartbeatSeconds: amqp.heartbeatSeconds,
-        topology: {
-          prefix: amqp.prefix,
-          retryDelaysMs: worker.retryDelaysMs,
-          deliveryLimit: amqp.deliveryLimit,
-          quorumGroupSize: amqp.quorumGroupSize,
-        },
-        // The prefix tells apart workers of several deployments on one broker.
-        connectionName: `s3relay-worker ${amqp.prefix} ${hostname()} pid ${process.pid}`,
-        logger: deps.logger,
-      });
+    this.#broker = deps.broker ?? new Broker(brokerOptionsFrom(deps.config, 'worker', deps.logger));
     this.#metrics = createWorkerMetrics();
     this.#s3Health = new S3Health({ targets: bucketTargets(deps.config), logger: deps.logger });
     registerBrokerMetrics(this.#metrics.registry, this.#broker);

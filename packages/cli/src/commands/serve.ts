@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { createLogger, redactConfig, type Config, type Logger } from '@s3relay/core';
-import { Broker } from '@s3relay/core/amqp';
+import { Broker, brokerOptionsFrom } from '@s3relay/core/amqp';
 import { createIngress } from '@s3relay/ingress';
 import { createWorker } from '@s3relay/worker';
 import {
@@ -82,18 +82,7 @@ function serviceLogger(config: Config, service: string, env: NodeJS.ProcessEnv):
 }
 
 function sharedBroker(config: Config, logger: Logger): Broker {
-  return new Broker({
-    urls: config.amqp.urls,
-    heartbeatSeconds: config.amqp.heartbeatSeconds,
-    connectionName: 's3relay-all',
-    topology: {
-      prefix: config.amqp.prefix,
-      retryDelaysMs: config.worker.retryDelaysMs,
-      deliveryLimit: config.amqp.deliveryLimit,
-      quorumGroupSize: config.amqp.quorumGroupSize,
-    },
-    logger,
-  });
+  return new Broker(brokerOptionsFrom(config, 'all', logger));
 }
 
 /** Builds the services of a command from the effective configuration and its logger. */

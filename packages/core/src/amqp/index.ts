@@ -10,6 +10,7 @@
  * test/integration/amqp-contract.test.ts.
  */
 export { Broker, type BrokerEvents, type BrokerOptions, type BrokerState } from './broker.js';
+export { brokerOptionsFrom, topologyOptionsFrom, type BrokerRole } from './broker-options.js';
 export { registerBrokerMetrics } from './broker-metrics.js';
 export {
   Consumer,
