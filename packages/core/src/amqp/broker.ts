@@ -31,8 +31,9 @@ export interface BrokerOptions {
   readonly connectionName: string;
   readonly logger?: Logger;
   /**
-   * First delay after a failed connect attempt; doubles up to {@link maxReconnectDelayMs}. A
-   * connection that stayed up at least this long is followed by an immediate reconnect.
+   * First delay after a failed connect attempt; doubles with each further failure up to
+   * {@link maxReconnectDelayMs}. A connection that stayed up at least this long is followed by
+   * an immediate reconnect, a shorter one by this delay.
    * @default 250
    */
   readonly reconnectDelayMs?: number;
@@ -67,9 +68,9 @@ export interface BrokerEvents {
 /**
  * One AMQP connection that reconnects by itself and declares the topology on every connect. A
  * connection that was up is replaced at once (every moment without one is a moment of 503s);
- * only failing attempts back off, exponentially and capped, and so does a connection dropped
- * sooner than the first backoff step, which would otherwise make a broker that drops every
- * connection at once a target of a connect loop. It never buffers anything: users ask for the current connection and
+ * only failing attempts back off, exponentially and capped. A connection dropped sooner than the
+ * first backoff step waits that step, so that a broker that drops every connection at once is
+ * not the target of a connect loop. It never buffers anything: users ask for the current connection and
  * fail fast when there is none.
  *
  * With several node URLs (a cluster), a connect attempt tries them in this process's order until
@@ -87,7 +88,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #cursor = 0;
   #blocked = false;
   readonly #reportedKept = new Set<string>();
-  /** Failed connect attempts (and too short connections) since the last lasting connection. */
+  /** Failed connect attempts since the last connection. */
   #attempt = 0;
   /**
    * The failures logged at warn or error since the last connection; the same one again is
@@ -293,6 +294,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   #onConnected(connection: ChannelModel, url: string, failed: readonly string[]): void {
     this.#connectedAt = performance.now();
+    this.#attempt = 0;
     this.#reportedFailures.clear();
     this.#blocked = false;
     this.#connection = connection;
@@ -359,9 +361,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.#state === 'closing' || this.#state === 'closed') return;
     this.#cursor = (this.#cursor + 1) % this.#order.length;
     const upMs = performance.now() - this.#connectedAt;
-    const lasted = upMs >= this.#options.reconnectDelayMs;
-    if (lasted) this.#attempt = 0;
-    const retryInMs = lasted ? 0 : this.#backoffMs();
+    // A connection dropped sooner waits the first backoff step: no connect loop against a broker
+    // that drops every connection at once. Only failed attempts make the wait grow.
+    const retryInMs = upMs >= this.#options.reconnectDelayMs ? 0 : this.#backoffMs();
     this.#logger.warn('broker disconnected', {
       error: err?.message,
       url: url === undefined ? undefined : redactUrl(url),
