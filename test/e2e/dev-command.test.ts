@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -19,6 +20,8 @@ import {
   freePort,
   isRunning,
   rabbitUrl,
+  rabbitmqctl,
+  targetForUrl,
   uniquePrefix,
 } from '../helpers/index.js';
 import { REPO_ROOT, spawnCli, type CliProcess } from './cli-process.js';
@@ -106,6 +109,19 @@ async function startDev(ports: DevPorts, prefix: string, dataDir: string): Promi
     { timeoutMs: 90_000, intervalMs: 200 },
   );
   return dev;
+}
+
+/** The queues and exchanges named `<prefix>.*` on the broker, as rabbitmqctl lists them. */
+async function brokerObjects(prefix: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const kind of ['list_queues', 'list_exchanges']) {
+    const listed = await rabbitmqctl(
+      [kind, 'name', '--quiet', '--no-table-headers'],
+      targetForUrl(rabbitUrl()),
+    );
+    names.push(...listed.split('\n').map((line) => line.trim()));
+  }
+  return names.filter((name) => name.startsWith(`${prefix}.`)).sort();
 }
 
 /** True when nothing listens on the port of 127.0.0.1 (a listen succeeds). */
@@ -242,11 +258,52 @@ describe('npm start (s3relay dev)', () => {
     }
   });
 
+  it('lines up the comments of the printed commands in one column', () => {
+    for (const heading of ['Try it in another terminal:', 'Operate it']) {
+      const columns = new Set(
+        block(dev.output(), heading)
+          .filter((line) => line.includes('   # '))
+          .map((line) => line.indexOf('   # ')),
+      );
+      expect(columns.size, heading).toBe(1);
+    }
+  });
+
+  it('refuses to clean while the stack runs, and removes nothing', async () => {
+    const clean = spawnCli(['dev', '--clean', ...cleanArgs()], {
+      ...process.env,
+      AMQP_URL: rabbitUrl(),
+    });
+    expect(await clean.exited, clean.output()).toBe(1);
+    expect(clean.output()).toContain('the stack is still running');
+    expect(await brokerObjects(prefix)).toContain(`${prefix}.tasks`);
+    expect(existsSync(join(work, 'data', 'env'))).toBe(true);
+  });
+
   it('stops everything cleanly on Ctrl-C', async () => {
     const code = await dev.stop('SIGINT', 40_000);
     expect(code).toBe(0);
     expect(dev.output()).toContain('stopped');
+    expect(dev.output()).toContain('`npm start -- --clean`');
   });
+
+  it('--clean then removes its queues, its exchange and its data directory', async () => {
+    expect(await brokerObjects(prefix)).toContain(`${prefix}.dlq`);
+    const clean = spawnCli(['dev', '--clean', ...cleanArgs()], {
+      ...process.env,
+      AMQP_URL: rabbitUrl(),
+    });
+    expect(await clean.exited, clean.output()).toBe(0);
+    expect(clean.output()).toContain(`deleted the exchange ${prefix}.telemetry`);
+    expect((await brokerObjects(prefix)).join(' '), clean.output()).toBe('');
+    expect(existsSync(join(work, 'data'))).toBe(false);
+    // The work directory's other contents are not dev's: they stay.
+    expect(existsSync(work)).toBe(true);
+  });
+
+  function cleanArgs(): string[] {
+    return ['--amqp-prefix', prefix, '--data-dir', join(work, 'data')];
+  }
 });
 
 describe('npm start without a broker', () => {

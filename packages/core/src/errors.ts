@@ -116,7 +116,7 @@ export const ERROR_CATALOGUE = {
     retryable: false,
     meaning: 'S3 refused the request (AccessDenied): the credentials lack a permission.',
     action:
-      'Grant GetObject on the source and PutObject, DeleteObject and the multipart calls on the backup, then `s3relay dlq replay`.',
+      'Grant s3:GetObject and s3:ListBucket on the source (the delete proof, resync and verify list it) and PutObject, DeleteObject and the multipart calls on the backup, then `s3relay dlq replay`.',
   },
   RELAY_S3_INVALID_CREDENTIALS: {
     retryable: false,

@@ -1,8 +1,10 @@
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { redactUrls } from '@s3relay/core/amqp';
+import { deleteLedgerName } from '@s3relay/worker';
 import { withBroker } from '../broker-session.js';
 import { configFromFlags } from '../config-from-flags.js';
+import { cleanDev } from '../dev/clean-dev.js';
 import { startDevStack, type DevStack } from '../dev/dev-stack.js';
 import { loadEmulator } from '../dev/load-emulator.js';
 import { positiveInt } from '../flag-parsers.js';
@@ -21,6 +23,16 @@ interface DevFlags {
   consolePort: number;
   workers: number;
   dataDir: string;
+  clean?: boolean;
+}
+
+/** Command lines with their `# comments` in one column, two spaces after the longest. */
+function commented(lines: readonly (readonly [string, string?])[]): string {
+  const width = Math.max(...lines.filter(([, c]) => c !== undefined).map(([cmd]) => cmd.length));
+  return lines
+    .map(([cmd, comment]) => (comment === undefined ? cmd : `${cmd.padEnd(width)}   # ${comment}`))
+    .map((line) => `  ${line}`)
+    .join('\n');
 }
 
 /** The "what to do next" text: every command in it works as printed. */
@@ -46,11 +58,13 @@ Try it in another terminal:
 
   export AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_DEFAULT_REGION=${stack.source.region}
   export AWS_REQUEST_CHECKSUM_CALCULATION=when_required AWS_RESPONSE_CHECKSUM_VALIDATION=when_required
-  echo "hello from s3relay" > hello.txt
-  aws --endpoint-url ${src} s3 cp hello.txt s3://${flags.sourceBucket}/hello.txt
-  aws --endpoint-url ${dst} s3 ls s3://${flags.backupBucket}/   # hello.txt has arrived
-  aws --endpoint-url ${src} s3 rm s3://${flags.sourceBucket}/hello.txt
-  aws --endpoint-url ${dst} s3 ls s3://${flags.backupBucket}/   # and is gone again
+${commented([
+  ['echo "hello from s3relay" > hello.txt'],
+  [`aws --endpoint-url ${src} s3 cp hello.txt s3://${flags.sourceBucket}/hello.txt`],
+  [`aws --endpoint-url ${dst} s3 ls s3://${flags.backupBucket}/`, 'hello.txt has arrived'],
+  [`aws --endpoint-url ${src} s3 rm s3://${flags.sourceBucket}/hello.txt`],
+  [`aws --endpoint-url ${dst} s3 ls s3://${flags.backupBucket}/`, 'and is gone again'],
+])}
 
 Watch it:
 
@@ -60,12 +74,15 @@ Watch it:
 
 Operate it (the stack's settings are in ${stack.envFile}):
 
-  set -a; . ${stack.envFile}; set +a
-  npx s3relay status                                 # queue depths and consumers
-  npx s3relay dlq list                               # parked tasks and why
-  npx s3relay verify --bucket ${flags.sourceBucket}              # backup equals source?
+${commented([
+  [`set -a; . ${stack.envFile}; set +a`],
+  ['npx s3relay status', 'queue depths and consumers'],
+  ['npx s3relay dlq list', 'parked tasks and why'],
+  [`npx s3relay verify --bucket ${flags.sourceBucket}`, 'backup equals source?'],
+])}
 
-Objects are kept in ${flags.dataDir}. Ctrl-C stops everything.
+Objects are kept in ${flags.dataDir}. Ctrl-C stops everything; then \`npm start -- --clean\`
+removes the objects and the ${flags.amqpPrefix}.* queues.
 `;
 }
 
@@ -98,8 +115,17 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
         '.s3relay/dev',
       ),
     )
+    .option(
+      '--clean',
+      'start nothing: remove what earlier runs left (the objects and settings in --data-dir, the ' +
+        'queues and exchange under --amqp-prefix); refused while the stack runs',
+    )
     .action(async (flags: DevFlags) => {
       const out = output();
+      if (flags.clean === true) {
+        await clean(out, env, flags);
+        return;
+      }
       // First: without the emulator (a production install) nothing else is worth checking.
       const startEmulator = await loadEmulator();
       const config = configFromFlags(env, {
@@ -128,4 +154,32 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
       await stack.close();
       out.warn('stopped');
     });
+}
+
+/** `s3relay dev --clean`: removes the queues and files of earlier runs, says what went. */
+async function clean(out: Output, env: NodeJS.ProcessEnv, flags: DevFlags): Promise<void> {
+  const config = configFromFlags(env, { AMQP_URL: flags.amqpUrl, AMQP_PREFIX: flags.amqpPrefix });
+  const report = await withBroker(
+    config,
+    ({ connection, broker }) =>
+      cleanDev(connection, {
+        prefix: config.amqp.prefix,
+        names: broker.names,
+        otherQueues: [deleteLedgerName(config.amqp.prefix, config.worker.deleteLimit)],
+        dataDir: flags.dataDir,
+      }),
+    { timeoutMs: 3000, requireQueues: false },
+  );
+  out.result(report);
+  out.line(
+    report.queues.length === 0
+      ? `no queues under ${config.amqp.prefix}.`
+      : `deleted ${report.queues.length} queues: ${report.queues.join(', ')}`,
+  );
+  if (report.exchanges.length > 0) out.line(`deleted the exchange ${report.exchanges.join(', ')}`);
+  out.line(
+    report.removedDir === undefined
+      ? `nothing of s3relay dev in ${flags.dataDir}`
+      : `removed ${report.removedDir}`,
+  );
 }
