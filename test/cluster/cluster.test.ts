@@ -101,7 +101,7 @@ describe('s3relay on the cluster', () => {
     expect((await post('before')).status).toBe(200);
 
     // The node the ingress is connected to, from its own metrics; the other two go down.
-    const metrics = await (await fetch(`${started.url}/metrics`)).text();
+    const metrics = await (await fetch(`${started.metricsUrl}/metrics`)).text();
     const connected = /s3relay_broker_connected\{node="([^"]+)"\} 1/.exec(metrics)?.[1];
     expect(connected).toBeDefined();
     const others = cluster.nodes.filter((node) => nodeLabel(node.url) !== connected);

@@ -9,6 +9,8 @@ export interface TestIngress {
   readonly ingress: Ingress;
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
+  /** `http://127.0.0.1:<port>` of its metrics port (HTTP_METRICS_PORT), where /metrics is. */
+  readonly metricsUrl: string;
   readonly prefix: string;
   readonly tasksQueue: string;
 }
@@ -52,7 +54,13 @@ export async function startTestIngress(options: TestIngressOptions): Promise<Tes
       timeoutMs: options.readyTimeoutMs,
     });
   }
-  return { ingress, url: ingress.url ?? '', prefix, tasksQueue: `${prefix}.tasks` };
+  return {
+    ingress,
+    url: ingress.url ?? '',
+    metricsUrl: `http://127.0.0.1:${ingress.metricsPort ?? 0}`,
+    prefix,
+    tasksQueue: `${prefix}.tasks`,
+  };
 }
 
 /** One AWS S3 event record (eventVersion 2.1) of a created object. */
