@@ -18,6 +18,7 @@ import {
   deleteQueuesWithPrefix,
   eventually,
   freePort,
+  isListening,
   isRunning,
   rabbitUrl,
   rabbitmqctl,
@@ -122,19 +123,6 @@ async function brokerObjects(prefix: string): Promise<string[]> {
     names.push(...listed.split('\n').map((line) => line.trim()));
   }
   return names.filter((name) => name.startsWith(`${prefix}.`)).sort();
-}
-
-/** True when nothing listens on the port of 127.0.0.1 (a listen succeeds). */
-async function canListen(port: number): Promise<boolean> {
-  const server = createServer();
-  server.listen({ port, host: '127.0.0.1', exclusive: true });
-  try {
-    await once(server, 'listening');
-  } catch {
-    return false;
-  }
-  await new Promise((resolve) => server.close(resolve));
-  return true;
 }
 
 describe('npm start (s3relay dev)', () => {
@@ -359,7 +347,14 @@ describe('a SIGKILLed npm start', () => {
       ports.source,
       ports.backup,
     ];
-    for (const port of listened) expect(await canListen(port), `port ${port}`).toBe(true);
+    // Another test's short-lived listener may take a freed port for a moment; an orphan would
+    // hold it for good.
+    await eventually(
+      async () => {
+        for (const port of listened) expect(await isListening(port), `port ${port}`).toBe(false);
+      },
+      { timeoutMs: 5000, intervalMs: 100, message: 'a port outlived its dev stack' },
+    );
   });
 
   it('the next start names a port still taken and what to do, in one line', async () => {
@@ -379,7 +374,7 @@ describe('a SIGKILLed npm start', () => {
       expect(errors[0]).toContain(`npm start -- --ingress-port <port>`);
       expect(dev.output()).not.toMatch(/^\s+at /m);
       // Nothing was started: the source bucket's port is free again.
-      expect(await canListen(ports.source)).toBe(true);
+      expect(await isListening(ports.source)).toBe(false);
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }
