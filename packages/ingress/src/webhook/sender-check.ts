@@ -6,7 +6,7 @@ import type { WebhookSettings } from './webhook-deps.js';
 /**
  * Refuses a sender that ALLOWED_IPS or WEBHOOK_TOKEN keeps out, as a PermanentError
  * (`RELAY_WEBHOOK_FORBIDDEN`, `RELAY_WEBHOOK_TOO_MANY_TOKENS`, `RELAY_WEBHOOK_UNAUTHORIZED`).
- * Needs no body: the pipeline checks it first (STYLE 2.11), so a refused caller costs no reading
+ * Needs no body: the pipeline checks it before reading one, so a refused caller costs no reading
  * and no parsing.
  */
 export function checkSender(settings: WebhookSettings, request: WebhookRequest): void {
