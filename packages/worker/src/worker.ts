@@ -316,6 +316,7 @@ class RelayWorker implements Worker {
     });
     this.#clients.push(source);
     const deleteGate = createDeleteGate({
+      source,
       bucketProof: new SourceBucketProof(source),
       breaker: new DeleteBreaker({
         ledger: this.#ledger,
