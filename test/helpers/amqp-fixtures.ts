@@ -1,4 +1,4 @@
-import { Broker, type BrokerOptions } from '@s3relay/core/amqp';
+import { Broker, type BrokerOptions, type TopologyOptions } from '@s3relay/core/amqp';
 import { afterEach } from 'vitest';
 import { deleteQueuesWithPrefix, rabbitUrl, uniquePrefix } from './rabbit.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
@@ -25,10 +25,9 @@ export interface AmqpFixtures {
   readonly defer: (cleanup: () => Promise<unknown>) => void;
   /** A fresh queue prefix; its queues on `brokerUrl` are deleted after the test. */
   readonly usePrefix: (label: string, brokerUrl?: string) => string;
-  /**
-   * A Broker for `prefix` on `urls` (2 s heartbeats, one 1 s retry tier, delivery limit 5),
-   * closed after the test.
-   */
+  /** The topology a fixture broker declares: one 1 s retry tier, delivery limit 5. */
+  readonly topology: (prefix: string) => TopologyOptions;
+  /** A Broker for `prefix` on `urls` with 2 s heartbeats, closed after the test. */
   readonly broker: (
     prefix: string,
     urls: readonly string[],
@@ -51,8 +50,15 @@ export function amqpFixtures(options: AmqpFixtureOptions): AmqpFixtures {
   const defer = (cleanup: () => Promise<unknown>) => {
     cleanups.push(cleanup);
   };
+  const topology = (prefix: string): TopologyOptions => ({
+    prefix,
+    retryDelaysMs: [1000],
+    deliveryLimit: 5,
+    quorumGroupSize: options.quorumGroupSize,
+  });
   return {
     defer,
+    topology,
     usePrefix: (label, brokerUrl = rabbitUrl()) => {
       const prefix = uniquePrefix(label);
       defer(() => deleteQueuesWithPrefix(brokerUrl, prefix));
@@ -63,12 +69,7 @@ export function amqpFixtures(options: AmqpFixtureOptions): AmqpFixtures {
         urls,
         heartbeatSeconds: 2,
         connectionName: `${options.connectionLabel} ${prefix}`,
-        topology: {
-          prefix,
-          retryDelaysMs: [1000],
-          deliveryLimit: 5,
-          quorumGroupSize: options.quorumGroupSize,
-        },
+        topology: topology(prefix),
         ...options.brokerOptions,
         ...extra,
       });
