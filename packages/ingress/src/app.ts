@@ -5,16 +5,19 @@ import { Registry } from 'prom-client';
 import {
   PermanentError,
   TransientError,
+  PROBE_PATHS,
   WEBHOOK_SOURCES,
   createIpAllowList,
   httpStatusOf,
   parseWebhook,
   redactUrl,
+  serveProbe,
   summarizeError,
   vkSignature,
   type Config,
   type ErrorCode,
   type Logger,
+  type ProbeSource,
   type SnsMessage,
   type Task,
   type WebhookSource,
@@ -50,8 +53,8 @@ export interface IngressDeps {
   readonly config: Config;
   readonly logger: Logger;
   readonly publisher: IngressPublisher;
-  /** For `/readyz`: broker connected, topology declared, not shutting down. */
-  readonly isReady: () => boolean;
+  /** What `/healthz` and `/readyz` show: the ingress's state and checks. */
+  readonly probe: ProbeSource;
   /** True once shutdown began: new webhooks get 503 and connections are not kept alive. */
   readonly isClosing?: () => boolean;
   /** Fetches SNS signing certificates. @default fetchSnsCertificate (Node's fetch, no redirects) */
@@ -408,13 +411,9 @@ export function createApp(deps: IngressDeps): express.Express {
     res.type('text/plain').send('Pong\n');
   });
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  app.get('/readyz', (_req, res) => {
-    const ready = !isClosing() && deps.isReady();
-    res.status(ready ? 200 : 503).json({ ready });
+  // The same answers as on the metrics port, where probes should go (README, "Routes").
+  app.get([...PROBE_PATHS], (req, res) => {
+    serveProbe(req.path, deps.probe, res);
   });
 
   app.use((_req, res) => {
