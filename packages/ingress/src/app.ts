@@ -411,7 +411,7 @@ export function createApp(deps: IngressDeps): express.Express {
     res.type('text/plain').send('Pong\n');
   });
 
-  // The same answers as on the metrics port, where probes should go (README, "Routes").
+  // The same answers as on the metrics port, where probes should go (packages/ingress/README.md).
   app.get([...PROBE_PATHS], (req, res) => {
     serveProbe(req.path, deps.probe, res);
   });
