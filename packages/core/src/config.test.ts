@@ -56,11 +56,11 @@ describe('loadConfig', () => {
 
   it('refuses one backup bucket for any number of source buckets, naming the variables', () => {
     expect(() => loadConfig({ DEST_BUCKET: 'backup' })).toThrow(ConfigError);
-    expect(() => loadConfig({ DEST_BUCKET: 'backup', SOURCE_BUCKETS: 'a,b' })).toThrow(
+    expect(() => loadConfig({ DEST_BUCKET: 'backup', SOURCE_BUCKETS: 'photos,logs' })).toThrow(
       /DEST_BUCKET "backup" is one backup bucket for every source bucket and SOURCE_BUCKETS lists 2 buckets[^]*→ at DEST_BUCKET, DEST_PREFIX, SOURCE_BUCKETS/,
     );
-    expect(loadConfig({ DEST_BUCKET: 'backup', SOURCE_BUCKETS: 'a' }).source.buckets).toEqual([
-      'a',
+    expect(loadConfig({ DEST_BUCKET: 'backup', SOURCE_BUCKETS: 'photos' }).source.buckets).toEqual([
+      'photos',
     ]);
     expect(loadConfig({ DEST_BUCKET: 'backup', DEST_PREFIX: '{bucket}/' }).dest.prefix).toBe(
       '{bucket}/',
@@ -68,6 +68,31 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DEST_PREFIX: '{bucket}-' })).toThrow(
       /DEST_PREFIX must follow \{bucket\} with "\/"/,
     );
+  });
+
+  it('refuses a source or fixed backup bucket that is not a bucket name, one line per name', () => {
+    const message = (() => {
+      try {
+        loadConfig({ SOURCE_BUCKETS: 'photos, ab,-rf', DEST_BUCKET: 'backup/2026' });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
+    const lines = message.split('\n');
+    expect(lines).toContain(
+      '✖ SOURCE_BUCKETS="photos, ab,-rf": "ab" is not a bucket name: must be 3 to 255 characters long',
+    );
+    expect(lines).toContain(
+      '✖ SOURCE_BUCKETS="photos, ab,-rf": "-rf" is not a bucket name: must begin and end with a letter or digit',
+    );
+    expect(lines).toContain(
+      '✖ DEST_BUCKET=backup/2026: "backup/2026" is not a bucket name: may hold only letters, digits, ".", "-" and "_"',
+    );
+    expect(message).not.toContain('"photos" is not');
+    // A template is a bucket name only once expanded: each source bucket is checked instead.
+    expect(loadConfig({ DEST_BUCKET: '{bucket}-backup' }).dest.bucket).toBe('{bucket}-backup');
+    expect(loadConfig({ SOURCE_BUCKETS: 'Photos_2009' }).source.buckets).toEqual(['Photos_2009']);
   });
 
   it('reports every invalid variable in one error and never exits', () => {

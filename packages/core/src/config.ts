@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseBrokerUrls } from './amqp/endpoints.js';
+import { bucketNameProblem } from './bucket-name.js';
 import { ConfigError } from './errors.js';
 import { backupNamingProblem } from './s3/backup-naming.js';
 import { parseDeleteLimit, type DeleteLimit } from './delete-limit.js';
@@ -40,6 +41,19 @@ const list = (raw: string): string[] =>
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
+
+/**
+ * One issue per name that S3 would refuse, so the process stops at start rather than with the
+ * first task of that bucket (or a listing of a bucket that can never exist).
+ */
+function checkBucketNames(names: readonly string[], ctx: z.RefinementCtx): void {
+  for (const name of names) {
+    const problem = bucketNameProblem(name);
+    if (problem !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${name}" is not a bucket name: ${problem}` });
+    }
+  }
+}
 
 const bool = z.stringbool({
   truthy: ['true', '1', 'yes', 'on'],
@@ -350,7 +364,8 @@ const VARIABLES = {
     schema: z
       .string()
       .optional()
-      .transform((raw) => list(raw ?? '')),
+      .transform((raw) => list(raw ?? ''))
+      .superRefine(checkBucketNames),
   },
   SNS_TOPIC_ARNS: {
     spec: {
@@ -389,7 +404,13 @@ const VARIABLES = {
         'Backup bucket; `{bucket}` expands to the source bucket name. Without `{bucket}` here or in DEST_PREFIX, SOURCE_BUCKETS must name exactly one bucket (no two source buckets may share backup keys)',
       default: '{bucket}',
     },
-    schema: z.string().min(1),
+    // With `{bucket}` it is a bucket name only once expanded, and the source names are checked.
+    schema: z
+      .string()
+      .min(1)
+      .superRefine((bucket, ctx) => {
+        if (!bucket.includes('{bucket}')) checkBucketNames([bucket], ctx);
+      }),
   },
   DEST_PREFIX: {
     spec: {

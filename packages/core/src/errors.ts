@@ -206,6 +206,13 @@ export const ERROR_CATALOGUE = {
     meaning: '`ACTION_SCRIPT` exited non-zero or could not be started.',
     action: "Read the script's output in the message, fix the script, then replay.",
   },
+  RELAY_SCRIPT_NUL_IN_TASK: {
+    retryable: false,
+    meaning:
+      "A task for `ACTION=script` has a NUL character in its key (or another field the script gets), which no program's arguments or environment can carry: the script can never run for it. Parked at once, nothing run.",
+    action:
+      'Copy or delete that object by other means (`ACTION=replicate` handles such keys), then `s3relay dlq drop --id <task id>`.',
+  },
   RELAY_SCRIPT_TIMEOUT: {
     retryable: true,
     meaning: '`ACTION_SCRIPT` ran longer than `ACTION_SCRIPT_TIMEOUT_MS` and was killed.',

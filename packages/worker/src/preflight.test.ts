@@ -14,11 +14,11 @@ describe('bucketTargets', () => {
   });
 
   it('expands {bucket} once per source bucket', () => {
-    expect(names({ SOURCE_BUCKETS: 'a,b', DEST_BUCKET: '{bucket}-copy' })).toEqual([
-      'source:a',
-      'source:b',
-      'backup:a-copy',
-      'backup:b-copy',
+    expect(names({ SOURCE_BUCKETS: 'photos,logs', DEST_BUCKET: '{bucket}-copy' })).toEqual([
+      'source:photos',
+      'source:logs',
+      'backup:photos-copy',
+      'backup:logs-copy',
     ]);
   });
 

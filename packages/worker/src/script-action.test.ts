@@ -1,7 +1,13 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TransientError, createTask, silentLogger, type TaskKind } from '@s3relay/core';
+import {
+  PermanentError,
+  TransientError,
+  createTask,
+  silentLogger,
+  type TaskKind,
+} from '@s3relay/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeletionCheck } from './deletion-check.js';
 import { createScriptAction } from './script-action.js';
@@ -197,16 +203,29 @@ describe('script action', () => {
     );
   });
 
-  it('fails transiently, without throwing, for a key no process can be given (a NUL)', async () => {
-    const path = await script('nul.sh', 'exit 0');
+  it('parks a task whose key no process can be given (a NUL) at once, running nothing', async () => {
+    const ran = join(dir, 'nul-ran');
+    const path = await script('nul.sh', `touch '${ran}'`);
+    let checked = 0;
     const action = createScriptAction({
       script: path,
       timeoutMs: 1000,
-      deletionCheck: gone,
+      deletionCheck: () => {
+        checked += 1;
+        return Promise.resolve({ proceed: true });
+      },
       ...PLAIN_ENV,
     });
-    const error = await action(task('a\u0000b', 'created'), run).catch((err: unknown) => err);
-    expect((error as TransientError).code).toBe('RELAY_SCRIPT_FAILED');
-    expect((error as Error).message).toContain('could not start');
+    for (const kind of ['created', 'removed'] as const) {
+      const error = await action(task('a\u0000b', kind), run).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(PermanentError);
+      expect((error as PermanentError).code).toBe('RELAY_SCRIPT_NUL_IN_TASK');
+      expect((error as PermanentError).retryable).toBe(false);
+      expect((error as Error).message).toContain('key "a\\u0000b" holds a NUL character');
+      expect((error as Error).message).toContain('s3relay dlq drop --id ');
+    }
+    // Neither the script nor, for a delete, the source check and the delete breaker's grant.
+    expect(checked).toBe(0);
+    await expect(readFile(ran)).rejects.toThrow();
   });
 });

@@ -74,7 +74,8 @@ export async function assertExecutable(script: string): Promise<void> {
  * limit is a transient failure (retried through the tiers, then dead-lettered). The arguments
  * are an array given to the kernel, never a shell line, so a key cannot inject commands. The
  * script runs in its own process group, which is killed as a whole on timeout and on shutdown,
- * so its children do not outlive it. Its output goes to the log.
+ * so its children do not outlive it. Its output goes to the log. A task with a NUL character in
+ * what the script would get is parked at once: no process can be given it, however often retried.
  *
  * `delete` runs only on the evidence the replicate action needs to delete a backup object (see
  * {@link DeletionCheck}): a delete event for an object the source still has — stale, reordered
@@ -87,6 +88,8 @@ export function createScriptAction(options: ScriptActionOptions): TaskAction {
       logger.info('event kind has no script verb; nothing run', { eventName: task.eventName });
       return { outcome: 'ignored' };
     }
+    // Before the deletion check: a task the script can never run must not use a delete grant.
+    assertPassable(options.script, task, verb);
     if (verb === 'delete') {
       const context = { bucket: task.bucket, key: task.key, messageId: task.id };
       const verdict = await options.deletionCheck(task, signal, context);
@@ -123,6 +126,26 @@ export function createScriptAction(options: ScriptActionOptions): TaskAction {
   };
 }
 
+/**
+ * Thrown as {@link PermanentError} `RELAY_SCRIPT_NUL_IN_TASK` when a value the script would get
+ * (as an argument or an `S3RELAY_*` variable) holds a NUL, which execve cannot pass: S3 allows
+ * one in a key, and the event parsers keep it.
+ */
+function assertPassable(script: string, task: Task, verb: 'copy' | 'delete'): void {
+  const unpassable = Object.entries(taskVariables(task, verb))
+    .filter(([, value]) => value.includes('\0'))
+    // The key is an argument too; the other fields reach the script only as these variables.
+    .map(([name, value]) => `${name === 'S3RELAY_KEY' ? 'key' : name} ${JSON.stringify(value)}`);
+  if (unpassable.length === 0) return;
+  throw new PermanentError(
+    'RELAY_SCRIPT_NUL_IN_TASK',
+    `the task's ${unpassable.join(' and ')} holds a NUL character, which no program's arguments ` +
+      `or environment can carry: ${script} can never run for it. Copy or delete that object of ` +
+      `bucket ${task.bucket} by other means (ACTION=replicate handles it), then s3relay dlq drop --id ${task.id}`,
+    { context: { bucket: task.bucket, key: task.key, messageId: task.id } },
+  );
+}
+
 interface ScriptRun {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -149,7 +172,8 @@ function runScript(
         env: scriptEnvironment(options, task, verb),
       });
     } catch (err) {
-      // Thrown at once for what no process can be given: a NUL in a key, say.
+      // Node throws rather than emits the rarer failures of the system call (not ENOENT,
+      // EACCES, EAGAIN, EMFILE or ENFILE).
       resolve({
         exitCode: null,
         signal: null,
