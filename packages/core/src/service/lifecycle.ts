@@ -4,9 +4,9 @@ import { serializeError, type Logger } from '../logger.js';
  * The states of a service (the worker, the ingress), logged on every transition:
  *
  * ```
- * idle ─start()─▶ starting ─▶ running ─close()─▶ closing ─▶ closed
- *                    │  └──────close()─────────────▲
- *                    └─ a step failed: what started is closed ─▶ failed
+ * idle ─start()─▶ starting ──────────▶ running ─close()─▶ closing ─▶ closed
+ *                    ├─close()──────────────────────────────▲
+ *                    └─a step failed, what started is closed──────▶ failed
  * ```
  *
  * `close()` before `start()` goes straight to `closed`. `failed` is final, like `closed`.
