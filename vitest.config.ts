@@ -20,6 +20,9 @@ export default defineConfig({
             'test/unit/**/*.test.ts',
             'test/faults/*.test.ts',
           ],
+          // Most finish in milliseconds; a few run a tool (npm --dry-run, docker-compose config,
+          // promtool) that takes seconds on a busy machine.
+          testTimeout: 30_000,
         },
       },
       {

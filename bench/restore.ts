@@ -3,10 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createBucket } from '../test/helpers/ceph-buckets.js';
 import { startCephRgw } from '../test/helpers/ceph-rgw.js';
 import { AMQP_URL, benchPrefix, deleteQueues } from './lib/broker.js';
-import { CLI, runToEnd, spawnChild } from './lib/processes.js';
+import { CLI, runToEnd } from './lib/processes.js';
 import { row, type BenchOutcome, type Benchmark, type SummaryRow } from './lib/report.js';
 import { keyList, seedSmallObjects } from './lib/seed.js';
 import { ratio, round } from './lib/stats.js';
+import { startWorkers } from './lib/workers.js';
 
 const OBJECTS = 1000;
 const OBJECT_BYTES = 16 * 1024;
@@ -48,7 +49,8 @@ export const restoreBenchmark: Benchmark = {
       };
 
       log(`s3relay resync with 1 worker × ${CONCURRENCY}`);
-      const worker = spawnChild('restore-bench-worker', process.execPath, [CLI, 'worker'], { env });
+      // Started first: resync enqueues into the queues a worker declares.
+      const worker = await startWorkers(1, { ...env, LOG_LEVEL: 'info' });
       let resyncMs: number;
       try {
         const started = Date.now();

@@ -5,9 +5,8 @@
  * `node --import tsx bench/lib/amqp-publish-loop.ts '<json options>'`; prints one JSON line.
  */
 import { performance } from 'node:perf_hooks';
-import amqp from 'amqplib';
-import { declareTopology } from '@s3relay/core/amqp';
 import { reportResult } from './node-child.js';
+import { openTasksChannel } from './tasks-channel.js';
 import { distribution } from './stats.js';
 
 interface Options {
@@ -21,33 +20,14 @@ interface Options {
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
-const connection = await amqp.connect(options.url);
-const names = await declareTopology(connection, {
-  prefix: options.prefix,
-  retryDelaysMs: [1000],
-  deliveryLimit: 10,
-  quorumGroupSize: 3,
-});
-const channel = await connection.createConfirmChannel();
+const tasks = await openTasksChannel(options.url, options.prefix);
 const body = Buffer.from(options.body);
 
 const publishOne = (id: number) =>
-  new Promise<void>((resolve, reject) => {
-    channel.publish(
-      '',
-      names.tasks,
-      body,
-      {
-        persistent: true,
-        mandatory: true,
-        contentType: 'application/json',
-        messageId: String(id),
-        timestamp: Math.floor(Date.now() / 1000),
-        headers: { 'x-s3relay-attempt': 0 },
-      },
-      (err: unknown) =>
-        err === null || err === undefined ? resolve() : reject(new Error('nacked')),
-    );
+  tasks.publish(body, {
+    messageId: String(id),
+    timestamp: Math.floor(Date.now() / 1000),
+    headers: { 'x-s3relay-attempt': 0 },
   });
 
 const started = performance.now();
@@ -70,7 +50,7 @@ await Promise.all(
 );
 const elapsedMs = performance.now() - measureFrom;
 const cpu = process.cpuUsage(cpuAtStart);
-await connection.close();
+await tasks.connection.close();
 const result = {
   count: latencies.length,
   elapsedMs,

@@ -8,9 +8,8 @@
  * once it is.
  */
 import { randomUUID } from 'node:crypto';
-import amqp from 'amqplib';
 import express from 'express';
-import { declareTopology } from '@s3relay/core/amqp';
+import { openTasksChannel } from './tasks-channel.js';
 
 interface Options {
   readonly port: number;
@@ -27,14 +26,7 @@ interface VkRecord {
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
-const connection = await amqp.connect(options.url);
-const names = await declareTopology(connection, {
-  prefix: options.prefix,
-  retryDelaysMs: [1000],
-  deliveryLimit: 10,
-  quorumGroupSize: 3,
-});
-const channel = await connection.createConfirmChannel();
+const tasks = await openTasksChannel(options.url, options.prefix);
 
 /** Publishes one task for `record` and resolves on its confirm. */
 function publish(record: VkRecord, receivedAt: string): Promise<void> {
@@ -51,16 +43,7 @@ function publish(record: VkRecord, receivedAt: string): Promise<void> {
     eTag: object?.eTag ?? null,
     receivedAt,
   };
-  return new Promise((resolve, reject) => {
-    channel.publish(
-      '',
-      names.tasks,
-      Buffer.from(JSON.stringify(task)),
-      { persistent: true, mandatory: true, contentType: 'application/json', messageId: task.id },
-      (err: unknown) =>
-        err === null || err === undefined ? resolve() : reject(new Error('nacked')),
-    );
-  });
+  return tasks.publish(Buffer.from(JSON.stringify(task)), { messageId: task.id });
 }
 
 const app = express();
@@ -80,6 +63,6 @@ const server = app.listen(options.port, '127.0.0.1', () => process.stdout.write(
 server.keepAliveTimeout = 65_000;
 process.once('SIGTERM', () => {
   server.close(() => {
-    void connection.close().finally(() => process.exit(0));
+    void tasks.connection.close().finally(() => process.exit(0));
   });
 });

@@ -169,6 +169,7 @@ describe('an exposed ingress', () => {
         const started = performance.now();
         expect((await fetch(`${ingress.url}/healthz`)).status).toBe(200);
         probeMs.push(performance.now() - started);
+        // Paces the prober while the attack runs; orders nothing.
         await sleep(20);
       }
     })();

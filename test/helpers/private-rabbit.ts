@@ -7,6 +7,7 @@ import { createServer, connect as tcpConnect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from './eventually.js';
 import { amqpAnswers } from './rabbit.js';
 import { rabbitmqctl as runRabbitmqctl, registerRabbitNode } from './rabbitmqctl.js';
 
@@ -52,6 +53,13 @@ export interface PrivateRabbit {
   start(): Promise<void>;
   /** Raises (`true`) or clears the memory alarm, which blocks (and unblocks) publishers. */
   setMemoryAlarm(on: boolean): Promise<void>;
+  /**
+   * Resolves once the Ra directory on disk (`names.dets`) names quorum queue `queue`. RabbitMQ
+   * 3.10 writes that registration through the DETS write cache, about a second after the
+   * declaration; a node SIGKILLed before it lands recovers the queue empty, its confirmed
+   * messages lost (their log entries belong to a server it no longer knows).
+   */
+  quorumQueueOnDisk(queue: string, timeoutMs?: number): Promise<void>;
   /** `rabbitmqctl -n <node> ...args` with the node's HOME; resolves with stdout. */
   rabbitmqctl(args: readonly string[]): Promise<string>;
   /** Kills the node if running and deletes its directory; idempotent. */
@@ -218,6 +226,17 @@ export async function startPrivateRabbit(
     }
   };
 
+  const quorumQueueOnDisk = async (queue: string, timeoutMs = 10_000) => {
+    const names = join(base, 'mnesia', nodeName, 'quorum', nodeName, 'names.dets');
+    await eventually(
+      async () => {
+        const directory = await readFile(names).catch(() => Buffer.alloc(0));
+        if (!directory.includes(queue)) throw new Error(`${names} does not name ${queue}`);
+      },
+      { timeoutMs, message: 'quorum queue registered on disk' },
+    );
+  };
+
   const dispose = () => {
     disposed ??= (async () => {
       await kill();
@@ -246,6 +265,7 @@ export async function startPrivateRabbit(
     kill,
     start,
     setMemoryAlarm,
+    quorumQueueOnDisk,
     rabbitmqctl: ctl,
     dispose,
   };

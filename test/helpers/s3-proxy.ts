@@ -105,7 +105,11 @@ export interface MultipartUploadRecord {
   readonly bucket: string;
   readonly key: string;
   readonly uploadId: string;
-  readonly initiatedAt: Date;
+  /**
+   * When it was created; the emulated ListMultipartUploads reports it, so a test may backdate it
+   * to make an upload old without waiting.
+   */
+  initiatedAt: Date;
   state: 'open' | 'completed' | 'aborted';
 }
 

@@ -9,6 +9,9 @@ import { createServer, connect as tcpConnect, type Socket } from 'node:net';
  */
 export type TcpProxyMode = 'pass' | 'drop' | 'reset';
 
+/** Which way bytes cross the proxy: from clients to the target (`up`) or back (`down`). */
+export type TcpDirection = 'up' | 'down';
+
 export interface TcpProxyModeOptions {
   /** Whether open connections are affected too (`drop`, `reset`). @default true */
   readonly existing?: boolean;
@@ -22,6 +25,16 @@ export interface TcpProxy {
   setMode(mode: TcpProxyMode, options?: TcpProxyModeOptions): void;
   /** Delays every chunk by `ms` in both directions, preserving order. */
   setDelay(ms: number): void;
+  /**
+   * Keeps back every byte going `direction`, on open and new connections, until {@link release}:
+   * e.g. `down` lets a publish reach the broker while its confirm waits, for as long as the test
+   * needs, so a test orders events by holding one side instead of by sleeping.
+   */
+  hold(direction: TcpDirection): void;
+  /** Passes every held byte on, in order, and holds no more. */
+  release(): void;
+  /** Bytes received and not yet passed on (delayed or held), in `direction`. */
+  pendingBytes(direction: TcpDirection): number;
   /** Resets (RST) every open connection now; the mode stays. */
   resetAll(): void;
   /** Open client connections. */
@@ -39,7 +52,7 @@ interface Link {
 }
 
 /**
- * A TCP proxy on 127.0.0.1 in front of `target` that can delay, black-hole or reset the
+ * A TCP proxy on 127.0.0.1 in front of `target` that can delay, hold, black-hole or reset the
  * connections through it: network faults for the AMQP (or any TCP) client under test.
  */
 export async function startTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
@@ -47,6 +60,9 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
   let mode: TcpProxyMode = 'pass';
   let delayMs = 0;
   const links = new Set<Link>();
+  /** Resolved by release(); present while `direction` is held. */
+  const holds = new Map<TcpDirection, { released: Promise<void>; release(): void }>();
+  const pending: Record<TcpDirection, number> = { up: 0, down: 0 };
 
   // Half-open allowed: each direction is ended by the proxy after its delayed chunks are written.
   const server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
@@ -66,8 +82,8 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     upstream.on('error', () => undefined);
     const link: Link = { client, upstream, dropped: false };
     links.add(link);
-    forward(link, client, upstream);
-    forward(link, upstream, client);
+    forward(link, client, upstream, 'up');
+    forward(link, upstream, client, 'down');
     // A reset (or a refused upstream) on one side is passed on as a reset of the other.
     client.on('close', (hadError) => {
       links.delete(link);
@@ -79,14 +95,20 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     });
   });
 
-  /** Copies `from` → `to`, each chunk held `delayMs` after it arrived, in order. */
-  const forward = (link: Link, from: Socket, to: Socket) => {
+  /**
+   * Copies `from` → `to`, each chunk held `delayMs` after it arrived and then for as long as
+   * `direction` is held, in order.
+   */
+  const forward = (link: Link, from: Socket, to: Socket, direction: TcpDirection) => {
     let chain = Promise.resolve();
     from.on('data', (chunk: Buffer) => {
       const due = Date.now() + delayMs;
+      pending[direction] += chunk.length;
       chain = chain.then(async () => {
         const wait = due - Date.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        await holds.get(direction)?.released;
+        pending[direction] -= chunk.length;
         if (!link.dropped && !to.destroyed) to.write(chunk);
       });
     });
@@ -95,6 +117,11 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
         if (!link.dropped && !to.destroyed) to.end();
       });
     });
+  };
+
+  const releaseAll = () => {
+    for (const held of holds.values()) held.release();
+    holds.clear();
   };
 
   const reset = (link: Link) => {
@@ -135,6 +162,18 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     setDelay(ms) {
       delayMs = ms;
     },
+    hold(direction) {
+      if (holds.has(direction)) return;
+      let release = (): void => undefined;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      holds.set(direction, { released, release });
+    },
+    release: releaseAll,
+    pendingBytes(direction) {
+      return pending[direction];
+    },
     resetAll() {
       for (const link of [...links]) reset(link);
     },
@@ -144,6 +183,7 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     close() {
       closing ??= (async () => {
         const closed = new Promise((resolve) => server.close(resolve));
+        releaseAll();
         for (const link of [...links]) reset(link);
         for (const socket of accepted) socket.destroy();
         await closed;

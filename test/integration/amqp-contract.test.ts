@@ -176,8 +176,8 @@ describe('Broker', () => {
   it('closes cleanly while a connection is being opened, and keeps none', async () => {
     const prefix = usePrefix('contract-close-connecting');
     const { proxy, url: proxied } = await proxyTo(url);
-    // Every byte late: the handshake and the topology take a while, and close() lands in them.
-    proxy.setDelay(150);
+    // The broker's side waits in the proxy: the handshake cannot finish, and close() lands in it.
+    proxy.hold('down');
     const subject = broker(prefix, proxied, { connectTimeoutMs: 10_000 });
     const connected = vi.fn();
     subject.on('connected', connected);
@@ -187,6 +187,7 @@ describe('Broker', () => {
 
     await subject.close(1000);
     expect(subject.state).toBe('closed');
+    proxy.release();
     // The connection being opened is dropped once it is open, or fails; either way none stays.
     await eventually(() => expect(proxy.connections).toBe(0), { timeoutMs: 15_000 });
     expect(connected).not.toHaveBeenCalled();

@@ -782,6 +782,7 @@ describe('emulator lifecycle', () => {
       const client = new S3Client({ endpoint: emulator.endpoint, region: 'ru-msk', forcePathStyle: true,
         credentials: emulator.credentials, requestChecksumCalculation: 'WHEN_REQUIRED' });
       await client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'k', Body: 'x' }));
+      // Polls for the event: the first retry.
       while (emulator.stats().retried === 0) await new Promise((resolve) => setTimeout(resolve, 20));
       client.destroy();
       await emulator.close();

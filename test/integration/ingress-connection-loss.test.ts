@@ -66,6 +66,7 @@ describe('ingress under broker connection loss', () => {
           if (response.headers.get('retry-after') === null) missingRetryAfter += 1;
           const answer = (await response.json()) as { error: string };
           errorCodes.add(answer.error);
+          // A sender's pause before its retry: paces load, orders nothing.
           await sleep(50);
         }
       }
@@ -74,6 +75,7 @@ describe('ingress under broker connection loss', () => {
         let cuts = 0;
         while (!done) {
           cuts += await closeConnections({ nameContains: prefix, reason: 'ingress load test' });
+          // The cutter's period while the load runs: paces faults, orders nothing.
           await sleep(500);
         }
         return cuts;

@@ -2,6 +2,7 @@
  * The ingress against a real RabbitMQ: what it answers 2xx is in the tasks queue, what it refuses
  * publishes nothing, and a request is accepted or refused whole.
  */
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseTask, vkSignature } from '@s3relay/core';
@@ -195,15 +196,19 @@ describe('ingress shutdown', () => {
     // A request whose body is only half sent when shutdown begins.
     const socket = connect(port, '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     const ended = new Promise((resolve) => socket.once('close', resolve));
+    // Node answers `100 Continue` once it parsed the headers, before the app sees the request:
+    // from then on the request is in flight.
+    const continued = once(socket, 'data');
     socket.write(
       `POST /webhook/s3 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 100)}`,
+        `Expect: 100-continue\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
+        body.slice(0, 100),
     );
-    // Nothing observable tells that the server parsed the headers; give it a moment.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const [interim] = (await continued) as [Buffer];
+    expect(interim.toString('latin1')).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     const closing = s.ingress.close();
     expect(s.ingress.state).toBe('closing');
     expect(s.ingress.isReady).toBe(false);

@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
@@ -41,9 +40,9 @@ describe('private RabbitMQ node', () => {
     await connection.close();
     await publishToQueue(rabbit.url, queue, ['survivor']);
     // RabbitMQ 3.10 drops the confirmed messages of a quorum queue declared less than about a
-    // second before the whole node is SIGKILLed (its Ra WAL entries are not recovered; found
-    // while writing this test). Queues in real runs are long-lived, so let this one age first.
-    await sleep(2500);
+    // second before the whole node is SIGKILLed (found while writing this test). Queues in real
+    // runs are long-lived: wait until this one's registration is on disk, as theirs is.
+    await rabbit.quorumQueueOnDisk(queue);
 
     await rabbit.kill();
     await expect(connectAmqp(rabbit.url, 1000)).rejects.toThrow();

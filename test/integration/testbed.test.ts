@@ -414,6 +414,7 @@ describe('TCP proxy', () => {
   afterEach(() => {
     proxy.setMode('pass');
     proxy.setDelay(0);
+    proxy.release();
     proxy.resetAll();
   });
 
@@ -474,6 +475,27 @@ describe('TCP proxy', () => {
     await connection.close();
   });
 
+  test('hold keeps back one direction until release', async () => {
+    const connection = await connectAmqp(proxy.url(url));
+    const channel = await connection.createChannel();
+    const queue = uniquePrefix('hold');
+    await channel.assertQueue(queue, { exclusive: true });
+    proxy.hold('down');
+    let answered = false;
+    const answer = channel.checkQueue(queue).then((ok) => {
+      answered = true;
+      return ok.queue;
+    });
+    // The broker's reply reached the proxy, which keeps it.
+    await eventually(() => expect(proxy.pendingBytes('down')).toBeGreaterThan(0));
+    expect(answered).toBe(false);
+    expect(proxy.pendingBytes('up')).toBe(0);
+    proxy.release();
+    expect(await answer).toBe(queue);
+    expect(proxy.pendingBytes('down')).toBe(0);
+    await connection.close();
+  });
+
   test("'drop' black-holes new and open connections", async () => {
     const open = await connectAmqp(proxy.url(url));
     open.on('error', () => undefined);
@@ -488,6 +510,7 @@ describe('TCP proxy', () => {
       () => 'answered',
       () => 'failed',
     );
+    // Asserts an absence: nothing answers for a second.
     expect(await Promise.race([answer, sleep(1000).then(() => 'silent')])).toBe('silent');
     expect(proxy.connections).toBeGreaterThanOrEqual(1);
     const closed = new Promise((resolve) => open.once('close', resolve));

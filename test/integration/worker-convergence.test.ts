@@ -56,8 +56,8 @@ class UnrulyEvents {
     const copies = Math.random() < 0.2 ? 2 : 1;
     for (let copy = 0; copy < copies; copy += 1) {
       if (Math.random() < 0.1) {
-        // Held back until after newer events of the same key, e.g. an old create arriving after
-        // a later overwrite or delete.
+        // Held back a random while, likely past newer events of the same key (an old create
+        // arriving after a later overwrite or delete): an input; convergence holds in any order.
         const late = new Promise<void>((resolve) => setTimeout(resolve, randomInt(300, 1500))).then(
           () => this.#publish([task]),
         );

@@ -57,7 +57,7 @@ export function consoleOperations(
         { ...selection, dryRun },
         (scanned, replayed) => onProgress({ scanned, replayed }),
       );
-      return { scanned: result.scanned, matched: result.replayed };
+      return { scanned: result.scanned, matched: result.selected };
     },
     dropDlq: async (selection, dryRun, onProgress) => {
       const result = await dropDlq(
@@ -67,7 +67,7 @@ export function consoleOperations(
         { ...selection, dryRun },
         (scanned, dropped) => onProgress({ scanned, dropped }),
       );
-      return { scanned: result.scanned, matched: result.dropped };
+      return { scanned: result.scanned, matched: result.selected };
     },
     matches: matchesFilter,
     resync: async (request, onProgress) => {

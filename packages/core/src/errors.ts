@@ -179,6 +179,13 @@ export const ERROR_CATALOGUE = {
     action:
       'Give the source credentials s3:GetObject and s3:ListBucket; then `s3relay dlq replay --error-code RELAY_SOURCE_ACCESS_DENIED`.',
   },
+  RELAY_SOURCE_REAPPEARED: {
+    retryable: true,
+    meaning:
+      "The source object was gone, but it was there again when the delete's grant came (the grant was slow): the backup was not deleted, and the task is retried, which copies it.",
+    action:
+      "Nothing, unless it recurs often: then RabbitMQ confirms the delete ledger's grants slowly; check the broker's health.",
+  },
   RELAY_DELETE_LIMIT_REACHED: {
     retryable: true,
     meaning:

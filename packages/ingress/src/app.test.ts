@@ -1,5 +1,3 @@
-import { createSign } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -13,59 +11,21 @@ import {
   type Logger,
   type SnsMessage,
 } from '@s3relay/core';
-import type { OutgoingMessage } from '@s3relay/core/amqp';
 import { readWebhookFixture } from '../../../test/fixtures/webhook-fixtures.js';
+import { MemoryPublisher } from '../../../test/support/memory-publisher.js';
+import {
+  FIXTURE_TIME,
+  FIXTURE_TOPIC,
+  TEST_TIME,
+  TEST_TOPIC,
+  fetchTestCertificate,
+  signedSns,
+} from '../../../test/support/sns-test-signer.js';
 import { createApp, type IngressDeps } from './app.js';
-import { snsStringToSign } from './sns-signature.js';
-
-const FIXTURE_CERT = readWebhookFixture('cert.pem').toString('utf8');
-const FIXTURE_TIME = new Date('2026-03-06T20:00:00Z');
-const TEST_SIGNER_KEY = readFileSync(
-  new URL('../test-fixtures/sns-test-signer.key.pem', import.meta.url),
-  'utf8',
-);
-const TEST_SIGNER_CERT = readFileSync(
-  new URL('../test-fixtures/sns-test-signer.cert.pem', import.meta.url),
-  'utf8',
-);
-const TEST_CERT_URL = 'https://sns.us-west-2.amazonaws.com/SimpleNotificationService-test.pem';
-const TEST_TOPIC = 'arn:aws:sns:us-west-2:123456789012:s3relay-test';
-/** The topic of the real AWS-signed fixtures. */
-const FIXTURE_TOPIC = 'arn:aws:sns:us-west-2:131990247566:dongie-standard-topic';
-/** Inside the test signer's validity. */
-const TEST_TIME = new Date('2030-01-01T00:00:00Z');
-
-class FakePublisher {
-  isReady = true;
-  readonly published: OutgoingMessage[] = [];
-  failure: Error | undefined;
-  calls = 0;
-  /** While set, publishes wait for it: their records stay in flight. */
-  #held: Promise<void> | undefined;
-
-  async publish(messages: readonly OutgoingMessage[]): Promise<void> {
-    this.calls += 1;
-    // As the core Publisher: fail fast when it cannot publish now.
-    if (!this.isReady) throw new TransientError('RELAY_AMQP_UNAVAILABLE', 'not connected');
-    if (this.failure !== undefined) throw this.failure;
-    await this.#held;
-    this.published.push(...messages);
-  }
-
-  /** Holds every publish until the returned function is called (confirms that are slow). */
-  hold(): () => void {
-    let release: () => void = () => undefined;
-    this.#held = new Promise<void>((resolve) => (release = resolve));
-    return () => {
-      this.#held = undefined;
-      release();
-    };
-  }
-}
 
 interface Harness {
   readonly url: string;
-  readonly publisher: FakePublisher;
+  readonly publisher: MemoryPublisher;
   readonly fetchCertificate: ReturnType<typeof vi.fn<(url: string) => Promise<string>>>;
   readonly confirmSubscription: ReturnType<typeof vi.fn<(url: string) => Promise<void>>>;
   readonly logs: { level: string; message: string; meta: Record<string, unknown> }[];
@@ -85,10 +45,8 @@ async function start(
   overrides: Partial<IngressDeps> = {},
 ): Promise<Harness> {
   const config = loadConfig({ AMQP_PREFIX: 'unit', ...env });
-  const publisher = new FakePublisher();
-  const fetchCertificate = vi.fn((url: string) =>
-    Promise.resolve(url === TEST_CERT_URL ? TEST_SIGNER_CERT : FIXTURE_CERT),
-  );
+  const publisher = new MemoryPublisher();
+  const fetchCertificate = vi.fn(fetchTestCertificate);
   const confirmSubscription = vi.fn((_url: string) => Promise.resolve());
   const logs: Harness['logs'] = [];
   const logger: Logger = {
@@ -156,26 +114,6 @@ function awsRecord(key: string, bucket = 'bucket-a') {
       object: { key, size: 1, eTag: 'abc', sequencer: '0062462BC814066BB7' },
     },
   };
-}
-
-/** An SNS message signed by the test signer (whose certificate the harness serves). */
-function signedSns(
-  fields: Partial<SnsMessage> & Pick<SnsMessage, 'Type' | 'Message'>,
-  version = '1',
-) {
-  const unsigned: SnsMessage = {
-    MessageId: 'msg-1',
-    TopicArn: TEST_TOPIC,
-    Timestamp: TEST_TIME.toISOString(),
-    SignatureVersion: version,
-    SigningCertURL: TEST_CERT_URL,
-    Signature: '',
-    ...fields,
-  };
-  const signature = createSign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256')
-    .update(snsStringToSign(unsigned), 'utf8')
-    .sign(TEST_SIGNER_KEY, 'base64');
-  return { ...unsigned, Signature: signature };
 }
 
 function notification(messageId: string, records: unknown[]) {

@@ -1,4 +1,4 @@
-export { createApp, type IngressDeps, type IngressPublisher } from './app.js';
+export { createApp, type IngressDeps } from './app.js';
 export {
   CONNECTIONS_CHECK_INTERVAL_MS,
   createIngress,
@@ -27,3 +27,13 @@ export {
   type SnsVerifierOptions,
 } from './sns-signature.js';
 export { assertSigningCertUrl, assertSubscribeUrl } from './sns-urls.js';
+export { handleWebhook } from './webhook/handle-webhook.js';
+export type { WebhookAnswer } from './webhook/webhook-answer.js';
+export {
+  createWebhookDeps,
+  type IngressPublisher,
+  type WebhookDeps,
+  type WebhookDepsOptions,
+  type WebhookSettings,
+} from './webhook/webhook-deps.js';
+export type { WebhookRequest } from './webhook/webhook-request.js';

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BufferReclaimer } from './buffer-reclaimer.js';
 
 const MiB = 1024 * 1024;
@@ -32,13 +32,9 @@ describe('BufferReclaimer', () => {
     expect(garbage).toBeGreaterThanOrEqual(12 * MiB);
     reclaimer.received(16 * MiB);
     // V8 frees the collected buffers' memory on a background thread, right after the collection.
-    const deadline = Date.now() + 5000;
-    let left = garbage;
-    while (Date.now() < deadline) {
-      left = process.memoryUsage().arrayBuffers - before;
-      if (left < garbage / 4) break;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    expect(left).toBeLessThan(garbage / 4);
+    await vi.waitFor(
+      () => expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(garbage / 4),
+      { timeout: 5000, interval: 10 },
+    );
   });
 });

@@ -97,6 +97,7 @@ export function composeWorker(deps: WorkerDeps): WorkerParts {
     clients,
     deleteGate: (source) =>
       createDeleteGate({
+        source,
         bucketProof: new SourceBucketProof(source),
         breaker: new DeleteBreaker({
           ledger,

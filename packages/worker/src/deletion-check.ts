@@ -1,8 +1,7 @@
-import type { Readable } from 'node:stream';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { ErrorContext, Task } from '@s3relay/core';
-import { classifySourceError, isSourceObjectGone } from '@s3relay/core/s3';
 import type { DeleteGate } from './delete-gate.js';
+import { isSourceGone } from './source-gone.js';
 
 /** Whether a delete for a task may run, and why not. */
 export type DeletionVerdict =
@@ -28,18 +27,12 @@ export function createDeletionCheck(deps: {
 }): DeletionCheck {
   return async (task, signal, context) => {
     if (!deps.replicateDeletes) return { proceed: false, reason: 'deletes-off' };
-    try {
-      const response = await deps.source.send(
-        new GetObjectCommand({ Bucket: task.bucket, Key: task.key }),
-        { abortSignal: signal },
-      );
-      // Only the answer matters, not the bytes; a HEAD would not do, its 404 carries no S3 code.
-      (response.Body as Readable | undefined)?.destroy();
+    const provenAt = performance.now();
+    if (!(await isSourceGone(deps.source, task, signal, context))) {
       return { proceed: false, reason: 'source-exists' };
-    } catch (err) {
-      if (!isSourceObjectGone(err)) throw classifySourceError(err, context);
     }
-    const verdict = await deps.deleteGate.admit({ task, signal, context });
+    const verdict = await deps.deleteGate.admit({ task, provenAt, signal, context });
+    if (verdict === 'reappeared') return { proceed: false, reason: 'source-exists' };
     return verdict === 'admitted' ? { proceed: true } : { proceed: false, reason: 'held' };
   };
 }

@@ -215,14 +215,19 @@ describe('delivery handler', () => {
   });
 
   it('requeues a task aborted by shutdown without publishing anything', async () => {
+    let actionStarted = (): void => undefined;
+    const started = new Promise<void>((resolve) => {
+      actionStarted = resolve;
+    });
     const { handler, published, running } = setup(
       (_task, { signal }) =>
         new Promise((_resolve, reject) => {
           signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+          actionStarted();
         }),
     );
     const settlement = handler(message(task()));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await started;
     expect(running.size).toBe(1);
     for (const controller of running) controller.abort();
     expect(await settlement).toBe('requeue');

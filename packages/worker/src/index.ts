@@ -1,4 +1,6 @@
 export type { ActionContext, ActionOutcome, ActionResult, TaskAction } from './action.js';
+export { SourceBucketProof } from './bucket-proof.js';
+export { createDeleteGate, type DeleteGate, type GateVerdict } from './delete-gate.js';
 export { DeleteLedger, deleteLedgerName, type DeleteLedgerOptions } from './delete-ledger.js';
 export { createWorkerMetrics, type TaskOutcome, type WorkerMetrics } from './metrics.js';
 export { attemptOf, decideFailure, type FailureDecision } from './retry-policy.js';

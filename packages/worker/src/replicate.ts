@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   PermanentError,
+  TransientError,
   isRecopy,
   type Config,
   type ErrorContext,
@@ -164,7 +165,11 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
           throw classifySourceError(got.reason, context);
         }
         const backup = backupStateOf(copyExpected ? await settled(headBackup()) : head);
-        return await reconcileMissing(task, target, backup, { signal, context });
+        return await reconcileMissing(task, target, backup, {
+          provenAt: startedAt,
+          signal,
+          context,
+        });
       }
       const current = sourceStateOf(response, context);
       const tags = await sourceTags(task, response, signal);
@@ -214,11 +219,19 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
     task: Task,
     target: Target,
     backup: BackupState | undefined,
-    { signal, context }: { signal: AbortSignal; context: ErrorContext },
+    proof: { provenAt: number; signal: AbortSignal; context: ErrorContext },
   ): Promise<ActionResult> {
     if (backup === undefined || !options.worker.replicateDeletes) return { outcome: 'absent' };
-    if ((await options.deleteGate.admit({ task, signal, context })) === 'held') {
-      return { outcome: 'held' };
+    const { signal, context } = proof;
+    const verdict = await options.deleteGate.admit({ task, ...proof });
+    if (verdict === 'held') return { outcome: 'held' };
+    if (verdict === 'reappeared') {
+      // The retry copies it.
+      throw new TransientError(
+        'RELAY_SOURCE_REAPPEARED',
+        'the source object is there again; the backup was not deleted',
+        { context },
+      );
     }
     await dest.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: target.key }), {
       abortSignal: signal,

@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +11,7 @@ import {
   silentLogger,
   type TaskKind,
 } from '@s3relay/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DeletionCheck } from './deletion-check.js';
 import { createScriptAction } from './script-action.js';
 
@@ -47,6 +50,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
+});
+afterEach(() => {
+  vi.useRealTimers();
 });
 
 describe('script action', () => {
@@ -126,20 +132,28 @@ describe('script action', () => {
   });
 
   it('kills the whole process group on timeout', async () => {
-    const marker = join(dir, 'grandchild-survived');
-    const path = await script('slow.sh', `(sleep 2 && touch '${marker}') & sleep 30`);
+    // The grandchild holds the write end of a FIFO: its death reads as the FIFO's end.
+    const fifo = join(dir, 'grandchild.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const path = await script(
+      'slow.sh',
+      `(exec 3>'${fifo}'; echo up >&3; exec sleep 30) & sleep 30`,
+    );
+    // The time limit runs on a fake clock, so it cannot run out before the grandchild is up.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const action = createScriptAction({
       script: path,
       timeoutMs: 300,
       ...PLAIN_ENV,
       deletionCheck: gone,
     });
-    const startedAt = Date.now();
-    const error = await action(task('k', 'created'), run).catch((err: unknown) => err);
-    expect((error as TransientError).code).toBe('RELAY_SCRIPT_TIMEOUT');
-    expect(Date.now() - startedAt).toBeLessThan(2000);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
-    await expect(readFile(marker)).rejects.toThrow();
+    const outcome = action(task('k', 'created'), run).catch((err: unknown) => err);
+    const grandchild = createReadStream(fifo, { encoding: 'utf8' });
+    expect(await once(grandchild, 'data')).toEqual(['up\n']);
+    const grandchildGone = once(grandchild, 'end');
+    await vi.advanceTimersByTimeAsync(300);
+    expect(((await outcome) as TransientError).code).toBe('RELAY_SCRIPT_TIMEOUT');
+    await grandchildGone;
   });
 
   it('fails transiently when the script cannot start', async () => {

@@ -1,8 +1,8 @@
+import { once } from 'node:events';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TransientError } from '@s3relay/core';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SourceStream } from './source-stream.js';
 
 async function collect(stream: Readable): Promise<Buffer> {
@@ -10,6 +10,15 @@ async function collect(stream: Readable): Promise<Buffer> {
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
+
+/** The idle timeout is a clock: tests drive it by hand, so a slow machine cannot fake a stall. */
+function fakeClock(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('SourceStream', () => {
   it('passes the body through and ends when the length matches', async () => {
@@ -36,17 +45,28 @@ describe('SourceStream', () => {
   });
 
   it('fails a source that stops sending while data is wanted, and destroys it', async () => {
+    fakeClock();
     const body = new PassThrough();
     body.write('partial');
     const stream = new SourceStream(body, { expectedLength: 100, idleTimeoutMs: 100 });
-    const startedAt = Date.now();
-    const error = await collect(stream).catch((err: unknown) => err);
+    let settled = false;
+    const result = collect(stream).then(
+      () => (settled = true),
+      (err: unknown) => {
+        settled = true;
+        return err;
+      },
+    );
+    await vi.advanceTimersByTimeAsync(99);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const error = await result;
     expect((error as TransientError).code).toBe('RELAY_COPY_STALLED');
-    expect(Date.now() - startedAt).toBeLessThan(1000);
     expect(body.destroyed).toBe(true);
   });
 
   it('does not count a slow consumer as a stalled source', async () => {
+    fakeClock();
     const size = 512 * 1024;
     const body = Readable.from(
       (function* () {
@@ -64,7 +84,13 @@ describe('SourceStream', () => {
         else callback();
       },
     });
-    await pipeline(stream, slow);
+    let finished = false;
+    const copied = pipeline(stream, slow).finally(() => {
+      finished = true;
+    });
+    // Each step lets one pause of the consumer pass; a stall would fire 50 ms into it.
+    for (let step = 0; step < 10 && !finished; step += 1) await vi.advanceTimersByTimeAsync(120);
+    await copied;
     expect(received).toBe(size);
   });
 
@@ -72,12 +98,13 @@ describe('SourceStream', () => {
     const failing = new PassThrough();
     const stream = new SourceStream(failing, { expectedLength: 10, idleTimeoutMs: 1000 });
     const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-    setTimeout(() => failing.destroy(reset), 10);
+    // Fails once the copy reads from it.
+    failing.once('resume', () => failing.destroy(reset));
     await expect(collect(stream)).rejects.toBe(reset);
 
     const closing = new PassThrough();
     const closed = new SourceStream(closing, { expectedLength: 10, idleTimeoutMs: 1000 });
-    setTimeout(() => closing.destroy(), 10);
+    closing.once('resume', () => closing.destroy());
     const error = await collect(closed).catch((err: unknown) => err);
     expect((error as TransientError).code).toBe('RELAY_S3_NETWORK');
   });
@@ -86,7 +113,7 @@ describe('SourceStream', () => {
     const body = new PassThrough();
     const stream = new SourceStream(body, { expectedLength: 10, idleTimeoutMs: 1000 });
     stream.destroy();
-    await sleep(1);
+    await once(body, 'close');
     expect(body.destroyed).toBe(true);
   });
 });
