@@ -41,7 +41,8 @@ export async function handleWebhook(
   } catch (err) {
     const failure = answerFor(err);
     if (failure.status === 503) headers['Retry-After'] = String(RETRY_AFTER_SECONDS);
-    if (failure.code === 'RELAY_WEBHOOK_UNAUTHORIZED') {
+    // A 401 names the scheme it wants (RFC 9110, 11.6.1).
+    if (failure.status === 401) {
       headers['WWW-Authenticate'] = 'Bearer realm="s3relay"';
     }
     handled = {
