@@ -276,10 +276,20 @@ describe('npm start (s3relay dev)', () => {
   });
 
   it('--clean then removes its queues, its exchange and its data directory', async () => {
-    expect(await brokerObjects(prefix)).toContain(`${prefix}.dlq`);
+    // The delete above declared the ledger of the default DELETE_LIMIT, and the stack ran with
+    // the default RETRY_DELAYS; the settings have changed since, which names other queues.
+    expect(await brokerObjects(prefix)).toEqual(
+      expect.arrayContaining([
+        `${prefix}.dlq`,
+        `${prefix}.delete-ledger.1000-per-1h`,
+        `${prefix}.retry.10m`,
+      ]),
+    );
     const clean = spawnCli(['dev', '--clean', ...cleanArgs()], {
       ...process.env,
       AMQP_URL: rabbitUrl(),
+      DELETE_LIMIT: '7/1m',
+      RETRY_DELAYS: '5s',
     });
     expect(await clean.exited, clean.output()).toBe(0);
     expect(clean.output()).toContain(`deleted the exchange ${prefix}.telemetry`);

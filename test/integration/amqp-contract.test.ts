@@ -5,58 +5,43 @@
 // node.
 import { once } from 'node:events';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
-import { Broker, Consumer, Publisher, type BrokerOptions } from '@s3relay/core/amqp';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  Consumer,
+  Publisher,
+  declareTopology,
+  type Broker,
+  type BrokerOptions,
+} from '@s3relay/core/amqp';
+import type { Logger } from '@s3relay/core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { amqpFixtures } from '../helpers/amqp-fixtures.js';
 import { eventually } from '../helpers/eventually.js';
 import { captureLog } from '../helpers/log-capture.js';
 import { startPrivateRabbit, type PrivateRabbit } from '../helpers/private-rabbit.js';
 import {
   closeConnections,
-  deleteQueuesWithPrefix,
+  connectAmqp,
   drainQueue,
   publishToQueue,
   queueDepth,
   rabbitUrl,
-  uniquePrefix,
   withChannel,
 } from '../helpers/rabbit.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const url = rabbitUrl();
-const cleanups: (() => Promise<unknown>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+const { defer, usePrefix, proxyTo, ...fixtures } = amqpFixtures({
+  connectionLabel: 's3relay-contract',
+  quorumGroupSize: 1,
+  brokerOptions: { connectTimeoutMs: 2000 },
 });
 
-function usePrefix(label: string, brokerUrl = url): string {
-  const prefix = uniquePrefix(label);
-  cleanups.push(() => deleteQueuesWithPrefix(brokerUrl, prefix));
-  return prefix;
-}
-
 function broker(prefix: string, brokerUrl: string, extra: Partial<BrokerOptions> = {}): Broker {
-  const created = new Broker({
-    urls: [brokerUrl],
-    heartbeatSeconds: 2,
-    connectionName: `s3relay-contract ${prefix}`,
-    topology: { prefix, retryDelaysMs: [1000], deliveryLimit: 5, quorumGroupSize: 1 },
-    connectTimeoutMs: 2000,
-    ...extra,
-  });
-  cleanups.push(() => created.close(1000));
-  return created;
-}
-
-async function proxyTo(brokerUrl: string): Promise<{ proxy: TcpProxy; url: string }> {
-  const proxy = await startTcpProxy({ port: Number(new URL(brokerUrl).port || 5672) });
-  cleanups.push(() => proxy.close());
-  return { proxy, url: proxy.url(brokerUrl) };
+  return fixtures.broker(prefix, [brokerUrl], extra);
 }
 
 function publisherOf(subject: Broker, timeoutMs = 2000): Publisher {
   const publisher = new Publisher(subject, { timeoutMs, maxInFlight: 100 });
-  cleanups.push(() => publisher.close());
+  defer(() => publisher.close());
   return publisher;
 }
 
@@ -154,7 +139,7 @@ describe('Publisher', () => {
       maxInFlight: 10,
       logger: log.logger,
     });
-    cleanups.push(() => publisher.close());
+    defer(() => publisher.close());
     await publisher.publish([message(subject.names.tasks)]);
     expect(opened).toHaveLength(1);
     const firstClosed = once(opened[0] as ConfirmChannel, 'close');
@@ -200,17 +185,21 @@ describe('Broker', () => {
 
 describe('Consumer', () => {
   /** A consumer of the tasks queue that acks everything and records what it got. */
-  function consumerOf(subject: Broker): { consumer: Consumer; received: string[] } {
+  function consumerOf(
+    subject: Broker,
+    logger?: Logger,
+  ): { consumer: Consumer; received: string[] } {
     const received: string[] = [];
     const consumer = new Consumer(subject, {
       queue: subject.names.tasks,
       prefetch: 4,
+      ...(logger === undefined ? {} : { logger }),
       handler: (delivery: ConsumeMessage) => {
         received.push(String(delivery.properties.messageId));
         return Promise.resolve('ack');
       },
     });
-    cleanups.push(() => consumer.close());
+    defer(() => consumer.close());
     return { consumer, received };
   }
 
@@ -258,7 +247,74 @@ describe('Consumer', () => {
     await closed;
     expect(subject.connection).toBe(connection);
     await eventually(() => expect(consumer.isConsuming).toBe(true));
-    expect(channels).toHaveLength(2);
+    // One to declare the topology again (a closed channel may mean a queue that is gone), one
+    // to consume on.
+    expect(channels).toHaveLength(3);
+    await publishToQueue(url, subject.names.tasks, [
+      { content: '{}', options: { messageId: 'after' } },
+    ]);
+    await eventually(() => expect(received).toEqual(['after']));
+  });
+
+  it('notices that the broker cancelled it (its queue deleted), declares the queue again and consumes', async () => {
+    const prefix = usePrefix('contract-consume-cancel');
+    const log = captureLog('consumer');
+    const subject = broker(prefix, url);
+    await subject.waitConnected(10_000);
+    const { consumer, received } = consumerOf(subject, log.logger);
+    consumer.start();
+    await publishToQueue(url, subject.names.tasks, [
+      { content: '{}', options: { messageId: 'one' } },
+    ]);
+    await eventually(() => expect(received).toEqual(['one']));
+
+    await withChannel(url, (channel) => channel.deleteQueue(subject.names.tasks));
+    await eventually(() =>
+      expect(log.withMessage('consumer cancelled by the broker; subscribing again')).toEqual([
+        expect.objectContaining({ level: 'warn', queue: subject.names.tasks }),
+      ]),
+    );
+    await eventually(() => expect(consumer.isConsuming).toBe(true), { timeoutMs: 10_000 });
+    // Declared again through the topology, with its arguments: declaring it as a worker does
+    // is accepted (another quorum group size would be too, anything else would be refused).
+    const connection = await connectAmqp(url);
+    await declareTopology(connection, fixtures.topology(prefix)).finally(() => connection.close());
+    // Sent without `mandatory`: to a queue that is not there it would be dropped unseen.
+    await publishToQueue(url, subject.names.tasks, [
+      { content: '{}', options: { messageId: 'two' } },
+    ]);
+    await eventually(() => expect(received).toEqual(['one', 'two']));
+  });
+
+  it('says why while it cannot declare its queue again, consuming nothing, and recovers once it can', async () => {
+    const prefix = usePrefix('contract-consume-cancel-stuck');
+    const log = captureLog('consumer');
+    const subject = broker(prefix, url);
+    await subject.waitConnected(10_000);
+    const { consumer, received } = consumerOf(subject, log.logger);
+    consumer.start();
+    await eventually(() => expect(consumer.isConsuming).toBe(true));
+
+    // Someone made the DLQ a classic queue, then deleted the tasks queue: the topology cannot
+    // be declared as it was, and consuming a queue declared otherwise would be worse.
+    await withChannel(url, async (channel) => {
+      await channel.deleteQueue(subject.names.dlq);
+      await channel.assertQueue(subject.names.dlq, { durable: true });
+      await channel.deleteQueue(subject.names.tasks);
+    });
+    await eventually(() =>
+      expect(log.withMessage('subscribe failed')).toContainEqual(
+        expect.objectContaining({
+          level: 'error',
+          queue: subject.names.tasks,
+          error: expect.objectContaining({ code: 'RELAY_AMQP_TOPOLOGY_MISMATCH' }) as unknown,
+        }),
+      ),
+    );
+    expect(consumer.isConsuming).toBe(false);
+
+    await withChannel(url, (channel) => channel.deleteQueue(subject.names.dlq));
+    await eventually(() => expect(consumer.isConsuming).toBe(true), { timeoutMs: 15_000 });
     await publishToQueue(url, subject.names.tasks, [
       { content: '{}', options: { messageId: 'after' } },
     ]);

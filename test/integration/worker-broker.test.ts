@@ -2,7 +2,8 @@ import { createWorker } from '@s3relay/worker';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { captureLog } from '../helpers/log-capture.js';
-import { closeConnections } from '../helpers/rabbit.js';
+import { closeConnections, withChannel } from '../helpers/rabbit.js';
+import { rabbitmqctl, targetForUrl } from '../helpers/rabbitmqctl.js';
 import { putObject } from '../helpers/s3.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import {
@@ -85,5 +86,44 @@ describe('worker: broker connection', () => {
     await eventually(() => assertBackupMatches(bed, ['three.txt']), { timeoutMs: 10_000 });
     const disconnects = bed.logs().filter((line) => line.message === 'broker disconnected');
     expect(disconnects).toHaveLength(2);
+  });
+
+  it('after its tasks queue is deleted under it, is not ready and says why until it can declare it again, then consumes', async () => {
+    const worker = await bed.startWorker();
+    await putObject(bed.source.client, SOURCE_BUCKET, 'before.txt', 'before');
+    await bed.publish([eventTask('before.txt', 'created')]);
+    await eventually(() => assertBackupMatches(bed, ['before.txt']), { timeoutMs: 10_000 });
+
+    // Someone made the DLQ a classic queue, so the worker cannot declare its topology again.
+    await withChannel(bed.url, async (channel) => {
+      await channel.deleteQueue(bed.names.dlq);
+      await channel.assertQueue(bed.names.dlq, { durable: true });
+    });
+    await rabbitmqctl(['delete_queue', bed.names.tasks], targetForUrl(bed.url));
+    await eventually(() =>
+      expect(bed.logs()).toContainEqual(
+        expect.objectContaining({
+          message: 'subscribe failed',
+          error: expect.objectContaining({ code: 'RELAY_AMQP_TOPOLOGY_MISMATCH' }) as unknown,
+        }),
+      ),
+    );
+    expect(await readyStatus(worker.metricsPort)).toBe(503);
+
+    await withChannel(bed.url, (channel) => channel.deleteQueue(bed.names.dlq));
+    await eventually(() =>
+      expect(
+        bed
+          .logs()
+          .filter((line) => line.message === 'consumer cancelled by the broker; subscribing again'),
+      ).toHaveLength(1),
+    );
+    await eventually(async () => expect(await readyStatus(worker.metricsPort)).toBe(200), {
+      timeoutMs: 10_000,
+    });
+    // The worker declared both queues again itself: nobody else did.
+    await putObject(bed.source.client, SOURCE_BUCKET, 'after.txt', 'after');
+    await bed.publish([eventTask('after.txt', 'created')]);
+    await eventually(() => assertBackupMatches(bed, ['after.txt']), { timeoutMs: 10_000 });
   });
 });

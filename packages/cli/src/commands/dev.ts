@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { redactUrls } from '@s3relay/core/amqp';
+import type { Config } from '@s3relay/core';
+import { redactUrls, topologyNames } from '@s3relay/core/amqp';
 import { deleteLedgerName } from '@s3relay/worker';
 import { withBroker } from '../broker-session.js';
 import { configFromFlags } from '../config-from-flags.js';
-import { cleanDev } from '../dev/clean-dev.js';
+import { cleanDev, recordDevQueues } from '../dev/clean-dev.js';
 import { startDevStack, type DevStack } from '../dev/dev-stack.js';
 import { loadEmulator } from '../dev/load-emulator.js';
 import { positiveInt } from '../flag-parsers.js';
@@ -118,7 +119,8 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
     .option(
       '--clean',
       'start nothing: remove what earlier runs left (the objects and settings in --data-dir, the ' +
-        'queues and exchange under --amqp-prefix); refused while the stack runs',
+        'queues of every run under --amqp-prefix, whatever its RETRY_DELAYS and DELETE_LIMIT, and ' +
+        'the exchange); refused while the stack runs',
     )
     .action(async (flags: DevFlags) => {
       const out = output();
@@ -135,6 +137,8 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
       // Fails with instructions to start RabbitMQ when none answers; the services declare the
       // queues once started.
       await withBroker(config, () => Promise.resolve(), { timeoutMs: 3000, requireQueues: false });
+      // Before the services declare them: a stack that fails half-way leaves them too.
+      await recordDevQueues(flags.dataDir, devQueues(config));
       out.warn('starting the local stack…');
       const stack = await startDevStack({
         ...flags,
@@ -156,16 +160,33 @@ export function devCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
     });
 }
 
+/**
+ * The queues a dev stack with `config` uses: the topology's, and the delete ledger the workers
+ * declare (the services get the same environment).
+ */
+function devQueues(config: Config): string[] {
+  const names = topologyNames({
+    prefix: config.amqp.prefix,
+    retryDelaysMs: config.worker.retryDelaysMs,
+  });
+  return [
+    names.tasks,
+    ...names.retryTiers.map((tier) => tier.queue),
+    names.dlq,
+    names.held,
+    deleteLedgerName(config.amqp.prefix, config.worker.deleteLimit),
+  ];
+}
+
 /** `s3relay dev --clean`: removes the queues and files of earlier runs, says what went. */
 async function clean(out: Output, env: NodeJS.ProcessEnv, flags: DevFlags): Promise<void> {
   const config = configFromFlags(env, { AMQP_URL: flags.amqpUrl, AMQP_PREFIX: flags.amqpPrefix });
   const report = await withBroker(
     config,
-    ({ connection, broker }) =>
+    ({ connection }) =>
       cleanDev(connection, {
         prefix: config.amqp.prefix,
-        names: broker.names,
-        otherQueues: [deleteLedgerName(config.amqp.prefix, config.worker.deleteLimit)],
+        queues: devQueues(config),
         dataDir: flags.dataDir,
       }),
     { timeoutMs: 3000, requireQueues: false },

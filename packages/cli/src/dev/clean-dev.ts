@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { rm, rmdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ChannelModel } from 'amqplib';
-import type { TopologyNames } from '@s3relay/core/amqp';
 import { telemetryExchange } from '@s3relay/core/telemetry';
 import { CliError, ExitCode } from '../exit-codes.js';
 
@@ -14,29 +13,60 @@ export interface CleanReport {
   readonly removedDir: string | undefined;
 }
 
+/** The queues of every run of `s3relay dev` with this data directory, one name a line. */
+const QUEUES_FILE = 'queues';
+
 /** What `s3relay dev` writes into its data directory (`env` last: it marks the directory). */
-const DEV_DATA = ['source', 'backup', 'env'];
+const DEV_DATA = ['source', 'backup', QUEUES_FILE, 'env'];
+
+/**
+ * Adds `queues` (those a run is about to use) to the record in `dataDir`. Queue names hold
+ * settings (the retry tiers RETRY_DELAYS, the delete ledger DELETE_LIMIT), so an earlier run with
+ * other settings used other queues, and AMQP has no command that lists queues: `--clean` finds
+ * them here.
+ */
+export async function recordDevQueues(dataDir: string, queues: readonly string[]): Promise<void> {
+  const all = new Set([...(await recordedQueues(dataDir)), ...queues]);
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(join(dataDir, QUEUES_FILE), [...all].map((queue) => `${queue}\n`).join(''));
+}
+
+async function recordedQueues(dataDir: string): Promise<string[]> {
+  try {
+    const text = await readFile(join(dataDir, QUEUES_FILE), 'utf8');
+    return text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
 
 /**
  * Removes what `s3relay dev` leaves behind: the queues and the telemetry exchange under its
- * prefix, and its objects and settings in `dataDir`. Refuses (exit 1, nothing removed) while a
- * queue has consumers: a stack still running would lose its work. Only the entries dev itself
- * writes are removed from `dataDir`, and only when its `env` file says dev wrote there, so a
- * mistyped `--data-dir` cannot empty another directory.
+ * prefix, and its objects and settings in `dataDir`. The queues are those of the current settings
+ * and those {@link recordDevQueues} recorded for earlier runs (of `prefix` only: the record is a
+ * file anyone could edit). Refuses (exit 1, nothing removed) while a queue has consumers: a stack
+ * still running would lose its work. Only the entries dev itself writes are removed from
+ * `dataDir`, and only when its `env` file says dev wrote there, so a mistyped `--data-dir` cannot
+ * empty another directory.
  */
 export async function cleanDev(
   connection: ChannelModel,
   stack: {
     readonly prefix: string;
-    readonly names: TopologyNames;
-    /** Queues the services declare besides the topology's (the workers' delete ledger). */
-    readonly otherQueues: readonly string[];
+    /** The queues of the current settings, as {@link recordDevQueues} was given them. */
+    readonly queues: readonly string[];
     readonly dataDir: string;
   },
 ): Promise<CleanReport> {
-  const { prefix, names, dataDir } = stack;
-  const candidates = [names.tasks, ...names.retryTiers.map((tier) => tier.queue)];
-  candidates.push(names.dlq, names.held, ...stack.otherQueues);
+  const { prefix, dataDir } = stack;
+  const recorded = (await recordedQueues(dataDir)).filter((queue) =>
+    queue.startsWith(`${prefix}.`),
+  );
+  const candidates = [...new Set([...stack.queues, ...recorded])];
   const existing: string[] = [];
   for (const queue of candidates) {
     const consumers = await consumersOf(connection, queue);

@@ -218,6 +218,21 @@ export class Broker extends EventEmitter<BrokerEvents> {
     });
   }
 
+  /**
+   * Declares the topology again on the open connection, as on every connect: for a consumer
+   * whose queue was deleted under it. Does nothing for a broker that does not declare (operator
+   * commands). Thrown as {@link TransientError} `RELAY_AMQP_UNAVAILABLE` while disconnected, and
+   * as {@link declareTopology} throws otherwise (`RELAY_AMQP_TOPOLOGY_MISMATCH`).
+   */
+  async declare(): Promise<void> {
+    const connection = this.connection;
+    if (connection === undefined) {
+      throw new TransientError('RELAY_AMQP_UNAVAILABLE', 'not connected to RabbitMQ');
+    }
+    if (!this.#options.declare) return;
+    await declareTopology(connection, this.#options.topology, (kept) => this.#reportKept(kept));
+  }
+
   #connectSoon(delayMs: number): void {
     this.#state = 'connecting';
     this.#retryTimer = setTimeout(() => {
