@@ -23,10 +23,11 @@ import {
   registerBrokerMetrics,
   type TopologyNames,
 } from '@s3relay/core/amqp';
-import { createS3Client, normalizeETag, type SourceState } from '@s3relay/core/s3';
+import { checkBucket, createS3Client, normalizeETag, type SourceState } from '@s3relay/core/s3';
 import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import type { Registry } from 'prom-client';
 import type { TaskAction } from './action.js';
+import { BackupBucketCheck } from './backup-bucket-check.js';
 import { SourceBucketProof } from './bucket-proof.js';
 import { DeleteBreaker } from './delete-breaker.js';
 import { createDeleteGate } from './delete-gate.js';
@@ -345,12 +346,25 @@ class RelayWorker implements Worker {
     const dest = createS3Client(this.#config.dest, { maxSockets, logger: this.#logger });
     this.#clients.push(dest);
     void warnIfUnversioned(dest, this.#config.dest, this.#logger);
+    const backupBuckets = new BackupBucketCheck({
+      check: (bucket) =>
+        checkBucket(dest, {
+          side: 'backup',
+          bucket,
+          variable: 'DEST_BUCKET',
+          endpoint: this.#config.dest,
+        }),
+      checkedAtStart: bucketTargets(this.#config)
+        .filter((target) => target.side === 'backup')
+        .map((target) => target.bucket),
+    });
     return createReplicateAction({
       source,
       dest,
       backup: this.#config.dest,
       worker: { ...worker, replicateDeletes },
       deleteGate,
+      backupBucketReady: (bucket) => backupBuckets.ensure(bucket),
       enqueueRecheck: (task, current) => this.#enqueueRecheck(task, current),
     });
   }
