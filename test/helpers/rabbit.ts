@@ -142,11 +142,8 @@ export async function closeConnections(options: CloseConnectionsOptions = {}): P
   // The JSON listing carries client properties faithfully but prints pids without their node
   // name, which close_connection needs; the table listing has usable pids. Join on `name`
   // ("<client addr> -> <server addr>"), which is unique per connection.
-  const [json, table] = await Promise.all([
-    rabbitmqctl(
-      ['list_connections', 'name', 'client_properties', '--formatter', 'json', '-q'],
-      target,
-    ),
+  const [rows, table] = await Promise.all([
+    listConnections(options),
     rabbitmqctl(['list_connections', 'pid', 'name', '--quiet', '--no-table-headers'], target),
   ]);
   const pidsByName = new Map<string, string>();
@@ -154,9 +151,6 @@ export async function closeConnections(options: CloseConnectionsOptions = {}): P
     const [pid, name] = line.split('\t');
     if (pid !== undefined && name !== undefined) pidsByName.set(name.trim(), pid.trim());
   }
-  const rows = (JSON.parse(json.trim() === '' ? '[]' : json) as ConnectionRow[]).filter((row) =>
-    options.nameContains === undefined ? true : connectionName(row).includes(options.nameContains),
-  );
   let closed = 0;
   for (const row of rows) {
     const pid = pidsByName.get(row.name);
@@ -169,6 +163,28 @@ export async function closeConnections(options: CloseConnectionsOptions = {}): P
     }
   }
   return closed;
+}
+
+/**
+ * The `connection_name` of every client connection of the node (`rabbitmqctl list_connections`)
+ * whose name contains `nameContains`; every one when absent.
+ */
+export async function connectionNames(
+  options: Omit<CloseConnectionsOptions, 'reason'> = {},
+): Promise<string[]> {
+  return (await listConnections(options)).map(connectionName);
+}
+
+async function listConnections(
+  options: Omit<CloseConnectionsOptions, 'reason'>,
+): Promise<ConnectionRow[]> {
+  const json = await rabbitmqctl(
+    ['list_connections', 'name', 'client_properties', '--formatter', 'json', '-q'],
+    targetForNode(options.node),
+  );
+  return (JSON.parse(json.trim() === '' ? '[]' : json) as ConnectionRow[]).filter((row) =>
+    options.nameContains === undefined ? true : connectionName(row).includes(options.nameContains),
+  );
 }
 
 interface ConnectionRow {

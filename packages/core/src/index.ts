@@ -45,6 +45,20 @@ export {
   type MetricsServerOptions,
 } from './metrics-server.js';
 export { REDACTED, redactUrl } from './redact-url.js';
+export {
+  Lifecycle,
+  type LifecycleOptions,
+  type ServiceState,
+  type StartContext,
+} from './service/lifecycle.js';
+export {
+  PROBE_PATHS,
+  isReadyProbe,
+  serveProbe,
+  type ProbeBody,
+  type ProbeSource,
+} from './service/probe.js';
+export type { Service } from './service/service.js';
 export { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 export { vkSignature, type VkHandshake } from './signature.js';
 export { TaskHeaders } from './task-headers.js';

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { listenError } from './listen-error.js';
 import { serializeError, type Logger } from './logger.js';
 import type { VariableName } from './config.js';
+import { serveProbe, type ProbeSource } from './service/probe.js';
 import type { Registry } from 'prom-client';
 
 export interface MetricsServerOptions {
@@ -10,8 +11,8 @@ export interface MetricsServerOptions {
   /** 0 picks a free port. */
   readonly port: number;
   readonly registry: Registry;
-  /** Readiness: for the worker connected and consuming, for the ingress able to publish. */
-  readonly isReady: () => boolean;
+  /** The service whose state and checks `/healthz` and `/readyz` show. */
+  readonly probe: ProbeSource;
   readonly logger: Logger;
   /** The variables that set host and port, named when the address cannot be bound. */
   readonly variables: { readonly host: VariableName; readonly port: VariableName };
@@ -26,8 +27,8 @@ export interface MetricsServer {
 /**
  * A service's probe and scrape endpoint, on a port of its own (the worker's METRICS_PORT, the
  * ingress's HTTP_METRICS_PORT) so that what it reveals — Node's version, request counts, broker
- * state — never shares a port with the webhooks: `/healthz` (the process answers), `/readyz`
- * (503 until ready and again once shutting down) and `/metrics` (Prometheus text format).
+ * state — never shares a port with the webhooks: `/healthz` and `/readyz` ({@link serveProbe})
+ * and `/metrics` (Prometheus text format).
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
@@ -36,13 +37,8 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-    } else if (path === '/readyz') {
-      const ready = options.isReady();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });
-      res.end(ready ? 'ready\n' : 'not ready\n');
-    } else if (path === '/metrics') {
+    if (serveProbe(path ?? '/', options.probe, res)) return;
+    if (path === '/metrics') {
       options.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': options.registry.contentType }).end(text),
         (err: unknown) => {

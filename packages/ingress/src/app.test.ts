@@ -60,7 +60,12 @@ async function start(
     config,
     logger,
     publisher,
-    isReady: () => publisher.isReady,
+    probe: {
+      state: 'running',
+      get checks() {
+        return { publishing: publisher.isReady };
+      },
+    },
     fetchCertificate,
     confirmSubscription,
     now: () => FIXTURE_TIME,
@@ -511,7 +516,7 @@ describe('publishing failures', () => {
   });
 
   it('answers 503 and closes connections while shutting down', async () => {
-    const h = await start({}, { isClosing: () => true });
+    const h = await start({}, { isClosing: () => true, probe: { state: 'closing', checks: {} } });
     const response = await h.post('/webhook/s3', body);
     expect(response.status).toBe(503);
     expect(response.headers.get('connection')).toBe('close');
@@ -760,8 +765,18 @@ describe('other routes', () => {
     const h = await start();
     const ping = await fetch(`${h.url}/ping`);
     expect(await ping.text()).toBe('Pong\n');
-    expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${h.url}/readyz`)).json()).toEqual({ ready: true });
+    const health = await fetch(`${h.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({
+      status: 'ok',
+      state: 'running',
+      checks: { publishing: true },
+    });
+    expect(await (await fetch(`${h.url}/readyz`)).json()).toEqual({
+      status: 'ready',
+      state: 'running',
+      checks: { publishing: true },
+    });
     const missing = await fetch(`${h.url}/nope`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: 'RELAY_HTTP_NOT_FOUND' });

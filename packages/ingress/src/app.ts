@@ -1,6 +1,14 @@
 import express, { type Request, type Response } from 'express';
 import { Registry } from 'prom-client';
-import { httpStatusOf, type Config, type ErrorCode, type Logger } from '@s3relay/core';
+import {
+  PROBE_PATHS,
+  httpStatusOf,
+  serveProbe,
+  type Config,
+  type ErrorCode,
+  type Logger,
+  type ProbeSource,
+} from '@s3relay/core';
 import { answerFor } from './http-errors.js';
 import { expressTrustProxy } from './express-trust-proxy.js';
 import { createIngressMetrics } from './metrics.js';
@@ -14,8 +22,8 @@ export interface IngressDeps {
   readonly config: Config;
   readonly logger: Logger;
   readonly publisher: IngressPublisher;
-  /** For `/readyz`: broker connected, topology declared, not shutting down. */
-  readonly isReady: () => boolean;
+  /** What `/healthz` and `/readyz` show: the ingress's state and checks. */
+  readonly probe: ProbeSource;
   /** True once shutdown began: new webhooks get 503 and connections are not kept alive. */
   readonly isClosing?: () => boolean;
   /** Fetches SNS signing certificates. @default fetchSnsCertificate (Node's fetch, no redirects) */
@@ -105,13 +113,9 @@ export function createApp(deps: IngressDeps): express.Express {
     res.type('text/plain').send('Pong\n');
   });
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  app.get('/readyz', (_req, res) => {
-    const ready = !isClosing() && deps.isReady();
-    res.status(ready ? 200 : 503).json({ ready });
+  // The same answers as on the metrics port, where probes should go (packages/ingress/README.md).
+  app.get([...PROBE_PATHS], (req, res) => {
+    serveProbe(req.path, deps.probe, res);
   });
 
   app.use((_req, res) => {

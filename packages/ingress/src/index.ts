@@ -4,7 +4,6 @@ export {
   createIngress,
   type Ingress,
   type IngressOptions,
-  type IngressState,
 } from './ingress.js';
 export {
   createIngressMetrics,

@@ -6,7 +6,7 @@ export { createWorkerMetrics, type TaskOutcome, type WorkerMetrics } from './met
 export { attemptOf, decideFailure, type FailureDecision } from './retry-policy.js';
 export { uploadMultipart, type MultipartUploadOptions } from './multipart-upload.js';
 export { SourceStream } from './source-stream.js';
-export { createWorker, type Worker, type WorkerDeps, type WorkerState } from './worker.js';
+export { createWorker, type Worker, type WorkerDeps } from './worker.js';
 export {
   PROVENANCE_ETAG,
   PROVENANCE_LAST_MODIFIED,

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import {
   PermanentError,
@@ -45,6 +47,23 @@ const MAX_OUTPUT_CHARS = 16 * 1024;
 const TERMINATE_GRACE_MS = 2000;
 /** After the script exits, how long its pipes may stay open before the worker stops reading. */
 const CLOSE_GRACE_MS = 1000;
+
+/**
+ * The script action's startup check: thrown as `RELAY_CONFIG_INVALID` when ACTION_SCRIPT does not
+ * exist or is not executable, since every task would fail.
+ */
+export async function assertExecutable(script: string): Promise<void> {
+  try {
+    await access(script, constants.X_OK);
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new PermanentError(
+      'RELAY_CONFIG_INVALID',
+      `ACTION_SCRIPT=${script}: ${missing ? 'no such file' : 'not executable (chmod +x it)'}`,
+      { cause: err },
+    );
+  }
+}
 
 /**
  * ACTION=script: runs `<script> <bucket> <key> copy|delete` per task, the contract of the
