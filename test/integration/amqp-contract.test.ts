@@ -6,73 +6,42 @@
 import { once } from 'node:events';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import {
-  Broker,
   Consumer,
   Publisher,
   declareTopology,
+  type Broker,
   type BrokerOptions,
-  type TopologyOptions,
 } from '@s3relay/core/amqp';
 import type { Logger } from '@s3relay/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { amqpFixtures } from '../helpers/amqp-fixtures.js';
 import { eventually } from '../helpers/eventually.js';
 import { captureLog } from '../helpers/log-capture.js';
 import { startPrivateRabbit, type PrivateRabbit } from '../helpers/private-rabbit.js';
 import {
   closeConnections,
   connectAmqp,
-  deleteQueuesWithPrefix,
   drainQueue,
   publishToQueue,
   queueDepth,
   rabbitUrl,
-  uniquePrefix,
   withChannel,
 } from '../helpers/rabbit.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const url = rabbitUrl();
-const cleanups: (() => Promise<unknown>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
-
-function usePrefix(label: string, brokerUrl = url): string {
-  const prefix = uniquePrefix(label);
-  cleanups.push(() => deleteQueuesWithPrefix(brokerUrl, prefix));
-  return prefix;
-}
-
-const topologyOf = (prefix: string): TopologyOptions => ({
-  prefix,
-  retryDelaysMs: [1000],
-  deliveryLimit: 5,
+const { defer, usePrefix, proxyTo, ...fixtures } = amqpFixtures({
+  connectionLabel: 's3relay-contract',
   quorumGroupSize: 1,
+  brokerOptions: { connectTimeoutMs: 2000 },
 });
 
 function broker(prefix: string, brokerUrl: string, extra: Partial<BrokerOptions> = {}): Broker {
-  const created = new Broker({
-    urls: [brokerUrl],
-    heartbeatSeconds: 2,
-    connectionName: `s3relay-contract ${prefix}`,
-    topology: topologyOf(prefix),
-    connectTimeoutMs: 2000,
-    ...extra,
-  });
-  cleanups.push(() => created.close(1000));
-  return created;
-}
-
-async function proxyTo(brokerUrl: string): Promise<{ proxy: TcpProxy; url: string }> {
-  const proxy = await startTcpProxy({ port: Number(new URL(brokerUrl).port || 5672) });
-  cleanups.push(() => proxy.close());
-  return { proxy, url: proxy.url(brokerUrl) };
+  return fixtures.broker(prefix, [brokerUrl], extra);
 }
 
 function publisherOf(subject: Broker, timeoutMs = 2000): Publisher {
   const publisher = new Publisher(subject, { timeoutMs, maxInFlight: 100 });
-  cleanups.push(() => publisher.close());
+  defer(() => publisher.close());
   return publisher;
 }
 
@@ -170,7 +139,7 @@ describe('Publisher', () => {
       maxInFlight: 10,
       logger: log.logger,
     });
-    cleanups.push(() => publisher.close());
+    defer(() => publisher.close());
     await publisher.publish([message(subject.names.tasks)]);
     expect(opened).toHaveLength(1);
     const firstClosed = once(opened[0] as ConfirmChannel, 'close');
@@ -230,7 +199,7 @@ describe('Consumer', () => {
         return Promise.resolve('ack');
       },
     });
-    cleanups.push(() => consumer.close());
+    defer(() => consumer.close());
     return { consumer, received };
   }
 
@@ -309,7 +278,7 @@ describe('Consumer', () => {
     // Declared again through the topology, with its arguments: declaring it as a worker does
     // is accepted (another quorum group size would be too, anything else would be refused).
     const connection = await connectAmqp(url);
-    await declareTopology(connection, topologyOf(prefix)).finally(() => connection.close());
+    await declareTopology(connection, fixtures.topology(prefix)).finally(() => connection.close());
     // Sent without `mandatory`: to a queue that is not there it would be dropped unseen.
     await publishToQueue(url, subject.names.tasks, [
       { content: '{}', options: { messageId: 'two' } },

@@ -3,64 +3,30 @@
 // real cluster adds (leaders, replicas) is tested with three nodes in test/cluster/.
 import { randomBytes } from 'node:crypto';
 import { RelayError } from '@s3relay/core';
-import { Broker, Publisher, type BrokerOptions } from '@s3relay/core/amqp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Publisher } from '@s3relay/core/amqp';
+import { describe, expect, it } from 'vitest';
+import { amqpFixtures } from '../helpers/amqp-fixtures.js';
 import { eventually } from '../helpers/eventually.js';
 import { captureLog } from '../helpers/log-capture.js';
 import { freePort } from '../helpers/ports.js';
-import {
-  closeConnections,
-  deleteQueuesWithPrefix,
-  rabbitUrl,
-  uniquePrefix,
-  withChannel,
-} from '../helpers/rabbit.js';
+import { closeConnections, rabbitUrl, withChannel } from '../helpers/rabbit.js';
 import { rabbitmqctl, targetForUrl } from '../helpers/rabbitmqctl.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const url = rabbitUrl();
-const cleanups: (() => Promise<unknown>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+const { usePrefix, broker, proxyTo } = amqpFixtures({
+  connectionLabel: 's3relay-test',
+  quorumGroupSize: 3,
+  // The order as given, so the test knows which node comes first.
+  brokerOptions: { random: () => 0.999, connectTimeoutMs: 1500 },
 });
 
 /** A "node": a proxy to the test broker, with a password in its URL that must never be printed. */
-async function node(): Promise<{ proxy: TcpProxy; url: string; label: string }> {
-  const proxy = await startTcpProxy({ port: Number(new URL(url).port || 5672) });
-  cleanups.push(() => proxy.close());
-  return { proxy, url: proxy.url(url), label: `127.0.0.1:${proxy.port}` };
-}
+const node = () => proxyTo(url);
 
 /** A node that is down (nobody listens on its port); its URL carries the password `hunter2`. */
 async function downNode(): Promise<{ url: string; label: string }> {
   const port = await freePort();
   return { url: `amqp://relay:hunter2@127.0.0.1:${port}`, label: `127.0.0.1:${port}` };
-}
-
-function broker(
-  prefix: string,
-  urls: readonly string[],
-  extra: Partial<BrokerOptions> = {},
-): Broker {
-  const created = new Broker({
-    urls,
-    heartbeatSeconds: 2,
-    connectionName: `s3relay-test ${prefix}`,
-    topology: { prefix, retryDelaysMs: [1000], deliveryLimit: 5, quorumGroupSize: 3 },
-    // The order as given, so the test knows which node comes first.
-    random: () => 0.999,
-    connectTimeoutMs: 1500,
-    ...extra,
-  });
-  cleanups.push(() => created.close(1000));
-  return created;
-}
-
-function usePrefix(label: string): string {
-  const prefix = uniquePrefix(label);
-  cleanups.push(() => deleteQueuesWithPrefix(url, prefix));
-  return prefix;
 }
 
 describe('Broker with several nodes', () => {
