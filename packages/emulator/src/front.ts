@@ -201,12 +201,7 @@ export function createFront(deps: FrontDependencies): Front {
     }
     const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
     const uploads = await listOpenUploads(deps.backend.directory, bucket);
-    const xml = listMultipartUploadsXml(bucket, uploads, listUploadsQuery(query));
-    res.writeHead(200, {
-      'content-type': 'application/xml',
-      'content-length': Buffer.byteLength(xml),
-    });
-    res.end(xml);
+    sendXml(res, 200, listMultipartUploadsXml(bucket, uploads, listUploadsQuery(query)));
   }
 
   async function getNotification(
@@ -219,12 +214,7 @@ export function createFront(deps: FrontDependencies): Front {
     if (!(await deps.backend.bucketExists(bucket))) {
       return sendError(req, res, noSuchBucket(bucket), requestId);
     }
-    const xml = serializeNotificationConfiguration(deps.configurations.get(bucket) ?? []);
-    res.writeHead(200, {
-      'content-type': 'application/xml',
-      'content-length': Buffer.byteLength(xml),
-    });
-    res.end(xml);
+    sendXml(res, 200, serializeNotificationConfiguration(deps.configurations.get(bucket) ?? []));
   }
 
   function forward(
@@ -508,8 +498,12 @@ function sendError(
 ): void {
   req.resume();
   const resource = (req.url ?? '/').split('?')[0] ?? '/';
-  const xml = s3ErrorXml(error, resource, requestId);
-  res.writeHead(error.status, {
+  sendXml(res, error.status, s3ErrorXml(error, resource, requestId));
+}
+
+/** Answers with an XML document, as S3 does its listings, configurations and errors. */
+function sendXml(res: ServerResponse, status: number, xml: string): void {
+  res.writeHead(status, {
     'content-type': 'application/xml',
     'content-length': Buffer.byteLength(xml),
   });
