@@ -3,12 +3,22 @@
  * publishes nothing, and a request is accepted or refused whole.
  */
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseTask, vkSignature } from '@s3relay/core';
-import { type Ingress, type IngressOptions } from '@s3relay/ingress';
+import { loadConfig, parseTask, vkSignature } from '@s3relay/core';
+import { createIngress, type Ingress, type IngressOptions } from '@s3relay/ingress';
 import { readWebhookFixture } from '../fixtures/webhook-fixtures.js';
-import { drainQueue, queueDepth, rabbitUrl, withChannel } from '../helpers/rabbit.js';
+import { captureLog } from '../helpers/log-capture.js';
+import { isListening } from '../helpers/ports.js';
+import {
+  connectionNames,
+  deleteQueuesWithPrefix,
+  drainQueue,
+  queueDepth,
+  rabbitUrl,
+  uniquePrefix,
+  withChannel,
+} from '../helpers/rabbit.js';
 import { awsRecord, startTestIngress } from '../support/ingress-bed.js';
 
 interface Started {
@@ -222,5 +232,40 @@ describe('ingress shutdown', () => {
     await expect(s.ingress.close()).resolves.toBeUndefined();
     expect(s.ingress.state).toBe('closed');
     await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('ingress: a start that fails', () => {
+  it('ends failed with its metrics port free and no broker connection when HTTP_PORT is taken', async () => {
+    const taken = createServer();
+    taken.listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    cleanups.push(() => new Promise((resolve) => taken.close(() => resolve())));
+    const port = (taken.address() as AddressInfo).port;
+    const prefix = uniquePrefix('ingress-failed');
+    const log = captureLog('ingress');
+    const ingress = createIngress({
+      config: loadConfig({
+        AMQP_URL: rabbitUrl(),
+        AMQP_PREFIX: prefix,
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: String(port),
+        HTTP_METRICS_PORT: '0',
+      }),
+      logger: log.logger,
+    });
+    cleanups.push(async () => {
+      await ingress.close();
+      await deleteQueuesWithPrefix(rabbitUrl(), prefix);
+    });
+    await expect(ingress.start()).rejects.toMatchObject({
+      code: 'RELAY_CONFIG_INVALID',
+      message: expect.stringContaining(`HTTP_PORT=${port}`) as unknown,
+    });
+    expect(ingress.state).toBe('failed');
+    // Its metrics port and its broker connection were up when the webhook port was refused.
+    expect(log.withMessage('broker connected')).toHaveLength(1);
+    expect(await isListening(ingress.metricsPort ?? 0)).toBe(false);
+    expect(await connectionNames({ nameContains: `s3relay-ingress ${prefix} ` })).toEqual([]);
   });
 });
