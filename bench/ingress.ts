@@ -1,8 +1,9 @@
 import autocannon from 'autocannon';
 import { AMQP_URL, benchPrefix, deleteQueues } from './lib/broker.js';
 import { profileFlags } from './lib/cpu-profile.js';
+import { spawnIngress } from './lib/ingress-child.js';
 import { firstLine, runBenchScript, spawnBenchScript } from './lib/node-child.js';
-import { CLI, CpuMeter, freePort, rabbitPid, spawnChild, waitHttpOk } from './lib/processes.js';
+import { CpuMeter, freePort, rabbitPid, waitHttpOk } from './lib/processes.js';
 import { delta, histogramQuantile, scrape, sumOf, type Sample } from './lib/prometheus.js';
 import { infoRow, row, type BenchOutcome, type Benchmark } from './lib/report.js';
 import { ratio, round, type Distribution } from './lib/stats.js';
@@ -174,25 +175,16 @@ async function startIngress(
   logLevel: 'info' | 'warn',
 ): Promise<Target> {
   const prefix = benchPrefix('ingress');
-  const port = await freePort();
-  const metricsPort = await freePort();
-  const child = spawnChild('ingress', process.execPath, [...profileFlags(), CLI, 'ingress'], {
-    env: {
-      AMQP_URL,
-      AMQP_PREFIX: prefix,
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(port),
-      HTTP_METRICS_PORT: String(metricsPort),
-      LOG_LEVEL: logLevel,
-      LOG_FORMAT: 'json',
-    },
-  });
+  const {
+    child,
+    webhookUrl,
+    metricsUrl: metrics,
+    url: base,
+  } = await spawnIngress(prefix, logLevel);
   const close = async () => {
     await child.stop();
     await deleteQueues(prefix);
   };
-  const base = `http://127.0.0.1:${port}`;
-  const metrics = `http://127.0.0.1:${metricsPort}/metrics`;
   const afterWindow = async () => {
     const window = windows.at(-1);
     if (window !== undefined && window.after.length === 0) window.after = await scrape(metrics);
@@ -204,7 +196,7 @@ async function startIngress(
     throw err;
   }
   return {
-    url: `${base}/webhook/mcs`,
+    url: webhookUrl,
     cpu: new CpuMeter({ server: child.pid, rabbitmq: rabbit ?? [], loadGenerator: process.pid }),
     // Also resets the event-loop delay histogram, so that a window's figures are its own.
     beforeWindow: async () => {

@@ -1,16 +1,13 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { AMQP_URL, benchPrefix, deleteQueues } from './lib/broker.js';
-import { profileFlags } from './lib/cpu-profile.js';
+import { spawnIngress } from './lib/ingress-child.js';
 import { RESULT_PREFIX, spawnBenchScript } from './lib/node-child.js';
 import {
-  CLI,
   CpuMeter,
-  freePort,
   processTree,
   rabbitPid,
   sleep,
-  spawnChild,
   waitHttpOk,
   type ChildProc,
 } from './lib/processes.js';
@@ -106,23 +103,15 @@ async function startPipeline(
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const port = await freePort();
-    const metricsPort = await freePort();
-    const ingressUrl = `http://127.0.0.1:${port}`;
-    const webhookUrl = `${ingressUrl}/webhook/mcs`;
-    const ingress = spawnChild('ingress', process.execPath, [...profileFlags(), CLI, 'ingress'], {
-      env: {
-        AMQP_URL,
-        AMQP_PREFIX: prefix,
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(port),
-        HTTP_METRICS_PORT: String(metricsPort),
-        PUBLIC_URLS: webhookUrl,
-        SOURCE_BUCKETS: SOURCE_BUCKET,
-        LOG_LEVEL: 'info',
-        LOG_FORMAT: 'json',
-      },
-    });
+    const {
+      child: ingress,
+      url: ingressUrl,
+      webhookUrl,
+      metricsUrl: ingressMetricsUrl,
+    } = await spawnIngress(prefix, 'info', (publicUrl) => ({
+      PUBLIC_URLS: publicUrl,
+      SOURCE_BUCKETS: SOURCE_BUCKET,
+    }));
     stops.push(() => ingress.stop());
     await waitHttpOk(`${ingressUrl}/readyz`, ingress);
     let sourceEndpoint = '';
@@ -160,7 +149,7 @@ async function startPipeline(
       sourceEndpoint,
       ingress,
       ingressUrl,
-      ingressMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+      ingressMetricsUrl,
       workers,
       close,
     };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { PROVENANCE_ETAG, PROVENANCE_LAST_MODIFIED } from '@s3relay/worker';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
@@ -199,6 +199,40 @@ describe('worker: replication', () => {
     expect(invalid?.properties.headers?.['x-s3relay-attempts']).toBe(1);
     expect(String(invalid?.properties.headers?.['x-s3relay-error'])).toContain('not JSON');
     expect(await queueDepth(bed.url, bed.names.tasks)).toBe(0);
+  });
+
+  it('parks the tasks of a source bucket whose {bucket} backup bucket is missing, naming it, until it exists', async () => {
+    // No SOURCE_BUCKETS: the startup check cannot name this backup bucket; the first task does.
+    await bed.startWorker({ SOURCE_BUCKETS: '', DEST_BUCKET: '{bucket}-copy' });
+    await putObject(bed.source.client, SOURCE_BUCKET, 'one.txt', 'one');
+    await putObject(bed.source.client, SOURCE_BUCKET, 'two.txt', 'two');
+    await bed.publish([eventTask('one.txt', 'created'), eventTask('two.txt', 'created')]);
+    await eventually(async () => expect(await queueDepth(bed.url, bed.names.dlq)).toBe(2), {
+      timeoutMs: 10_000,
+    });
+    for (const parked of await drainQueue(bed.url, bed.names.dlq)) {
+      const headers = parked.properties.headers ?? {};
+      expect(headers['x-s3relay-error-code']).toBe('RELAY_S3_NO_SUCH_BUCKET');
+      expect(headers['x-s3relay-attempts']).toBe(1);
+      expect(String(headers['x-s3relay-error'])).toContain(
+        `backup bucket "${SOURCE_BUCKET}-copy" (DEST_BUCKET) at ${bed.backup.endpoint}: no such bucket there`,
+      );
+    }
+
+    // A failed check is not kept for long: once the bucket exists, its tasks are copied.
+    await bed.backup.client.send(new CreateBucketCommand({ Bucket: `${SOURCE_BUCKET}-copy` }));
+    const copied = async () =>
+      (
+        await getObjectBytes(bed.backup.client, `${SOURCE_BUCKET}-copy`, bed.backupKey('one.txt'))
+      )?.toString();
+    // Published again until one lands after the failed check has expired.
+    await eventually(
+      async () => {
+        await bed.publish([eventTask('one.txt', 'created')]);
+        await eventually(async () => expect(await copied()).toBe('one'), { timeoutMs: 2000 });
+      },
+      { timeoutMs: 20_000 },
+    );
   });
 
   it('answers /healthz, /readyz and /metrics, and stops being ready on close', async () => {

@@ -9,9 +9,10 @@ import {
   registerBrokerMetrics,
   type TopologyNames,
 } from '@s3relay/core/amqp';
-import { createS3Client, normalizeETag, type SourceState } from '@s3relay/core/s3';
+import { checkBucket, createS3Client, normalizeETag, type SourceState } from '@s3relay/core/s3';
 import { TelemetryPublisher } from '@s3relay/core/telemetry';
 import type { TaskAction } from './action.js';
+import { BackupBucketCheck } from './backup-bucket-check.js';
 import { SourceBucketProof } from './bucket-proof.js';
 import { DeleteBreaker } from './delete-breaker.js';
 import { createDeleteGate, type DeleteGate } from './delete-gate.js';
@@ -195,6 +196,18 @@ function composeAction(deps: ActionDeps): ComposedAction {
     case 'replicate': {
       const dest = createS3Client(config.dest, { maxSockets, logger });
       clients.push(dest);
+      const backupBuckets = new BackupBucketCheck({
+        check: (bucket) =>
+          checkBucket(dest, {
+            side: 'backup',
+            bucket,
+            variable: 'DEST_BUCKET',
+            endpoint: config.dest,
+          }),
+        checkedAtStart: bucketTargets(config)
+          .filter((target) => target.side === 'backup')
+          .map((target) => target.bucket),
+      });
       return {
         run: createReplicateAction({
           source,
@@ -202,6 +215,7 @@ function composeAction(deps: ActionDeps): ComposedAction {
           backup: config.dest,
           worker: { ...worker, replicateDeletes },
           deleteGate,
+          backupBucketReady: (bucket) => backupBuckets.ensure(bucket),
           enqueueRecheck: deps.enqueueRecheck,
         }),
         // A warning only: the start does not wait for it.

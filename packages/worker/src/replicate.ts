@@ -58,6 +58,11 @@ export interface ReplicateOptions {
    * hold the delete instead (DELETE_LIMIT).
    */
   readonly deleteGate: DeleteGate;
+  /**
+   * Resolves when the backup bucket can be used; rejects naming it otherwise (see
+   * `BackupBucketCheck`). Asked before every task, so it answers from memory once it passed.
+   */
+  readonly backupBucketReady: (bucket: string) => Promise<void>;
   /** Publishes one more task for the key (the source changed while it was being replicated). */
   readonly enqueueRecheck: (task: Task, current: SourceState | undefined) => Promise<void>;
 }
@@ -145,6 +150,7 @@ export function createReplicateAction(options: ReplicateOptions): TaskAction {
       bucket: backupBucket(options.backup, task.bucket),
       key: backupKey(options.backup, task.bucket, task.key),
     };
+    await options.backupBucketReady(target.bucket);
     const startedAt = performance.now();
     const headBackup = () =>
       dest.send(new HeadObjectCommand({ Bucket: target.bucket, Key: target.key }), {

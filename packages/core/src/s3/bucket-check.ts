@@ -57,6 +57,16 @@ export async function checkBucket(
   }
   const message = `${describeTarget(target)}: ${problemOf(error, target)}`;
   const options = { cause: error, context };
+  if (target.side === 'backup') {
+    // The source's codes speak of the delete proof ("nothing was deleted") and are retried; a
+    // backup bucket that is missing or refused is S3's own failure, which parks a task at once.
+    if (error.code === 'RELAY_SOURCE_NO_SUCH_BUCKET') {
+      throw new PermanentError('RELAY_S3_NO_SUCH_BUCKET', message, options);
+    }
+    if (error.code === 'RELAY_SOURCE_ACCESS_DENIED') {
+      throw new PermanentError('RELAY_S3_ACCESS_DENIED', message, options);
+    }
+  }
   if (error instanceof PermanentError) throw new PermanentError(error.code, message, options);
   if (error instanceof TransientError) throw new TransientError(error.code, message, options);
   throw error;
