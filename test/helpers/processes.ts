@@ -40,3 +40,18 @@ export async function commandLine(pid: number): Promise<string> {
     return '';
   }
 }
+
+/**
+ * CPU time (user + system) a running process has used so far, in milliseconds, from
+ * /proc/<pid>/stat. Unlike durations, it hardly grows when other processes keep the machine busy.
+ */
+export async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after "pid (comm) ": state is the 1st, utime the 12th, stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** `getconf CLK_TCK` on Linux on every architecture Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;

@@ -65,12 +65,6 @@ export interface QueueCommandOptions<Entry, Filter, FilterFlags> {
     readonly summary: (total: number, queue: string) => string;
   };
   readonly actions: readonly QueueActionCommand<Entry, Filter>[];
-  /**
-   * Whether a dry run's progress counter says `would <verb>` rather than `<done>`, so that it
-   * does not read as if something had changed (the DLQ's, issue 18 item 9). The held deletes'
-   * counter has said `released`/`dropped` in dry runs too; sharing this code kept that as it was.
-   */
-  readonly dryRunCounterSaysWould: boolean;
 }
 
 /**
@@ -153,8 +147,8 @@ export function queueCommand<Entry, Filter, FilterFlags>(
           return;
         }
         const progress = createProgress(out, dryRun ? 'dry run' : action.doing);
-        const counter =
-          dryRun && spec.dryRunCounterSaysWould ? `would ${action.verb}` : action.done;
+        // A dry run's counter must not read as if something had changed (issue 18 item 9).
+        const counter = dryRun ? `would ${action.verb}` : action.done;
         const result = await withBroker(config, ({ broker, connection }) =>
           withPublisher(config, broker, (publisher) =>
             action.operation(

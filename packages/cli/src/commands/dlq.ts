@@ -95,7 +95,6 @@ export function dlqCommand(output: () => Output, env: NodeJS.ProcessEnv): Comman
           resultKey: 'dropped',
         },
       ],
-      dryRunCounterSaysWould: true,
     },
     output,
     env,

@@ -83,7 +83,6 @@ export function heldCommand(output: () => Output, env: NodeJS.ProcessEnv): Comma
           resultKey: 'selected',
         },
       ],
-      dryRunCounterSaysWould: false,
     },
     output,
     env,
