@@ -75,9 +75,9 @@ describe('worker: a start that fails', () => {
     const { starting, stopHolding } = await heldUntilConnected(worker);
     // S3 answers now: the bucket does not exist, so no task could succeed.
     stopHolding();
-    await expect(starting).rejects.toMatchObject({ code: 'RELAY_SOURCE_NO_SUCH_BUCKET' });
+    await expect(starting).rejects.toMatchObject({ code: 'RELAY_S3_NO_SUCH_BUCKET' });
     expect(worker.state).toBe('failed');
-    expect(worker.error).toMatchObject({ code: 'RELAY_SOURCE_NO_SUCH_BUCKET' });
+    expect(worker.error).toMatchObject({ code: 'RELAY_S3_NO_SUCH_BUCKET' });
     expect(worker.isReady).toBe(false);
     expect(await isListening(worker.metricsPort ?? 0)).toBe(false);
     expect(await workerConnections()).toEqual([]);
@@ -91,7 +91,7 @@ describe('worker: a start that fails', () => {
     // connection is still being opened. That one is dropped once open (the broker's contract,
     // test/integration/amqp-contract.test.ts), so it is waited for.
     const worker = workerWithMissingBackup();
-    await expect(worker.start()).rejects.toMatchObject({ code: 'RELAY_SOURCE_NO_SUCH_BUCKET' });
+    await expect(worker.start()).rejects.toMatchObject({ code: 'RELAY_S3_NO_SUCH_BUCKET' });
     expect(worker.state).toBe('failed');
     expect(await isListening(worker.metricsPort ?? 0)).toBe(false);
     await eventually(async () => expect(await workerConnections()).toEqual([]), {
